@@ -1,0 +1,5 @@
+"""Kedro datasets of the project: they own all file I/O of the pipelines."""
+
+from fer_da.datasets.raw import RawDomainsDataset
+
+__all__ = ["RawDomainsDataset"]

@@ -1,0 +1,282 @@
+"""One parser per native layout (shared/DATASETS.md).
+
+A parser turns a :class:`RawTree` and its options into rows (one per image, with the layout's
+own metadata and a ``key`` naming what makes the image unique) and rejects (path, reason,
+detail). Parsers never guess: a name they cannot read is a reject.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree, parse_pixel_string
+
+
+@dataclass
+class Parsed:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, str]] = field(default_factory=list)
+    metadata_files: list[str] = field(default_factory=list)  # label/index files that were read
+
+    def reject(self, path: str, reason: str, detail: str = "") -> None:
+        self.rejects.append({"path": path, "reason": reason, "detail": detail})
+
+
+def is_image_name(rel: str) -> bool:
+    return PurePosixPath(rel).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _non_images(tree: RawTree, out: Parsed, keep: Callable[[str], bool] = lambda _: False):
+    """Yield image paths; non-image files become ``non_image`` rejects unless ``keep``."""
+    for rel in tree.files:
+        if is_image_name(rel):
+            yield rel
+        elif not keep(rel):
+            out.reject(rel, "non_image", f"suffix {PurePosixPath(rel).suffix or '(none)'!r}")
+
+
+# --- KDEF -------------------------------------------------------------------------------------
+KDEF_NAME = re.compile(
+    r"^([AB])([FM])(\d\d)(AF|AN|DI|HA|NE|SA|SU)(S|HL|HR|FL|FR)\.(jpe?g|png)$", re.IGNORECASE)
+KDEF_LABELS = {"AF": "fear", "AN": "anger", "DI": "disgust", "HA": "happiness",
+               "NE": "neutral", "SA": "sadness", "SU": "surprise"}
+
+
+def parse_kdef(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
+    """``KDEF/AF01/AF01ANS.JPG``: session, gender, person, expression, angle."""
+    angles = {a.upper() for a in options.get("angles", ["S"])}
+    sessions = {s.upper() for s in options.get("sessions", ["A", "B"])}
+    out = Parsed()
+    for rel in _non_images(tree, out):
+        name = PurePosixPath(rel).name
+        m = KDEF_NAME.match(name)
+        if not m:
+            out.reject(rel, "unknown_name", "does not match the KDEF naming scheme")
+            continue
+        session, gender, number, code, angle = (g.upper() for g in m.groups()[:5])
+        if angle not in angles:
+            out.reject(rel, "excluded_angle", f"angle {angle} not in {sorted(angles)}")
+            continue
+        if session not in sessions:
+            out.reject(rel, "excluded_session", f"session {session} not in {sorted(sessions)}")
+            continue
+        out.rows.append({
+            "path": rel, "subject": f"{gender}{number}", "label": KDEF_LABELS[code],
+            "session": session, "angle": angle, "key": f"{session}{gender}{number}{code}{angle}",
+        })
+    return out
+
+
+# --- CK+ --------------------------------------------------------------------------------------
+CK_FRAME = re.compile(r"^(S\d{3})_(\d{3})_(\d{8})\.png$", re.IGNORECASE)
+CK_EMOTION = re.compile(r"^(S\d{3})_(\d{3})_(\d{8})_emotion\.txt$", re.IGNORECASE)
+CK_CODES = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happiness",
+            6: "sadness", 7: "surprise"}
+CK_IGNORED_FOLDERS = ("Landmarks/", "FACS/")
+
+
+def parse_ckplus(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
+    """``cohn-kanade-images/S005/001/*.png`` + ``Emotion/S005/001/*_emotion.txt``.
+
+    The last ``peak_frames`` frames of a labelled sequence take its label; its first frame is
+    neutral when ``neutral_first_frame``; unlabelled sequences are rejected, frame by frame.
+    """
+    peak = int(options.get("peak_frames", 3))
+    neutral_first = bool(options.get("neutral_first_frame", True))
+    if peak < 1:
+        raise ValueError("ckplus option peak_frames must be >= 1")
+    out = Parsed()
+    sequences: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    labels: dict[tuple[str, str], tuple[int, str, str]] = {}
+    for rel in tree.files:
+        name = PurePosixPath(rel).name
+        if rel.startswith(CK_IGNORED_FOLDERS):
+            out.reject(rel, "ignored_folder", "Landmarks/ and FACS/ are not used")
+        elif m := CK_EMOTION.match(name):
+            try:
+                code = int(float(tree.read_text(rel).strip()))
+                if code not in CK_CODES:
+                    raise ValueError(f"code {code} is not 0..7")
+            except ValueError as exc:
+                out.reject(rel, "bad_label_file", str(exc))
+                continue
+            labels[(m[1].upper(), m[2])] = (int(m[3]), CK_CODES[code], rel)
+        elif not is_image_name(rel):
+            out.reject(rel, "non_image", f"suffix {PurePosixPath(rel).suffix or '(none)'!r}")
+        elif m := CK_FRAME.match(name):
+            sequences.setdefault((m[1].upper(), m[2]), []).append((int(m[3]), rel))
+        else:
+            out.reject(rel, "unknown_name", "does not match S###_###_########.png")
+    for (subject, seq), (frame, _label, rel) in sorted(labels.items()):
+        if frame not in {f for f, _ in sequences.get((subject, seq), [])}:
+            out.reject(rel, "label_without_image", f"frame {frame} of {subject}/{seq} has no image")
+            del labels[(subject, seq)]
+    for (subject, seq), frames in sorted(sequences.items()):
+        frames.sort()
+        if (subject, seq) not in labels:
+            for _, rel in frames:
+                out.reject(rel, "unlabelled_sequence", f"{subject}/{seq} has no Emotion file")
+            continue
+        last, label, label_rel = labels[(subject, seq)]
+        out.metadata_files.append(label_rel)
+        upto = [(f, rel) for f, rel in frames if f <= last]
+        chosen = {rel: label for _, rel in upto[-peak:]}
+        if neutral_first and upto[0][1] not in chosen:
+            chosen[upto[0][1]] = "neutral"
+        for f, rel in frames:
+            if rel in chosen:
+                out.rows.append({
+                    "path": rel, "subject": subject, "label": chosen[rel], "sequence": seq,
+                    "frame": f, "label_file": label_rel if chosen[rel] == label else None,
+                    "key": f"{subject}_{seq}_{f:08d}",
+                })
+            else:
+                reason = "after_peak_frame" if f > last else "intermediate_frame"
+                out.reject(rel, reason, f"frame {f} of {subject}/{seq} (peak {last})")
+    return out
+
+
+# --- JAFFE ------------------------------------------------------------------------------------
+JAFFE_NAME = re.compile(r"^([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)(\d+)\.(\d+)\.tiff?$", re.IGNORECASE)
+JAFFE_LABELS = {"AN": "anger", "DI": "disgust", "FE": "fear", "HA": "happiness",
+                "NE": "neutral", "SA": "sadness", "SU": "surprise"}
+
+
+def parse_jaffe(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
+    """Flat folder of ``KA.AN1.39.tiff``: subject, expression + repetition, serial number."""
+    out = Parsed()
+    for rel in _non_images(tree, out):
+        m = JAFFE_NAME.match(PurePosixPath(rel).name)
+        if not m:
+            out.reject(rel, "unknown_name", "does not match the JAFFE naming scheme")
+            continue
+        subject, code, rep, serial = m[1].upper(), m[2].upper(), int(m[3]), int(m[4])
+        out.rows.append({"path": rel, "subject": subject, "label": JAFFE_LABELS[code],
+                         "repetition": rep, "serial": serial,
+                         "key": f"{subject}.{code}{rep}.{serial}"})
+    return out
+
+
+# --- folder per class ---------------------------------------------------------------------
+def _class_map(options: Mapping[str, Any], vocabulary: tuple[str, ...]) -> dict[str, str]:
+    mapping = {k.lower(): v for k, v in (options.get("classes") or {}).items()}
+    for name in vocabulary:
+        mapping.setdefault(name, name)
+    bad = sorted({v for v in mapping.values() if v not in vocabulary})
+    if bad:
+        raise ValueError(f"class mapping targets {bad} are not labels of {list(vocabulary)}")
+    return mapping
+
+
+def parse_folder(tree: RawTree, options: Mapping[str, Any],
+                 vocabulary: tuple[str, ...] = ()) -> Parsed:
+    """``root/<class>/<file>``: a configurable class-name map and subject regex."""
+    mapping = _class_map(options, vocabulary)
+    regex = re.compile(options["subject_regex"]) if options.get("subject_regex") else None
+    out = Parsed()
+    for rel in _non_images(tree, out):
+        parts = PurePosixPath(rel).parts
+        if len(parts) < 2:
+            out.reject(rel, "outside_class_folder", "images must sit in root/<class>/")
+            continue
+        folder = parts[-2].lower()
+        if folder not in mapping:
+            out.reject(rel, "unknown_class", f"folder {parts[-2]!r} is not in the class mapping")
+            continue
+        subject = "unknown"
+        if regex:
+            m = regex.search(parts[-1])
+            if not m:
+                out.reject(rel, "unknown_name", f"no subject in the name (regex {regex.pattern})")
+                continue
+            subject = m.groupdict().get("subject") or m.group(1)
+        out.rows.append({"path": rel, "subject": subject, "label": mapping[folder],
+                         "class_folder": parts[-2], "key": rel.lower()})
+    return out
+
+
+# --- CSV manifest ---------------------------------------------------------------------------
+def parse_csv(tree: RawTree, options: Mapping[str, Any],
+              vocabulary: tuple[str, ...] = ()) -> Parsed:
+    """``manifest.csv`` with ``path,label[,subject][,split]`` relative to the CSV."""
+    manifest = options.get("file", "manifest.csv")
+    if manifest not in tree.files:
+        raise FileNotFoundError(f"csv layout: {tree.root / manifest} does not exist")
+    label_map = {k.lower(): v for k, v in (options.get("label_map") or {}).items()}
+    table = pd.read_csv(io.BytesIO(tree.read_bytes(manifest)), dtype=str, keep_default_na=False)
+    missing = {"path", "label"} - set(table.columns)
+    if missing:
+        raise ValueError(f"csv layout: {manifest} lacks columns {sorted(missing)}")
+    out = Parsed(metadata_files=[manifest])
+    base = PurePosixPath(manifest).parent
+    files = set(tree.files)
+    referenced = set()
+    for i, rec in table.iterrows():
+        rel = (base / rec["path"]).as_posix()
+        label = label_map.get(rec["label"].lower(), rec["label"].lower())
+        ref = f"{manifest}#line={i + 2}"
+        if rel not in files:
+            out.reject(ref, "missing_image", f"{rel} does not exist")
+        elif label not in vocabulary:
+            referenced.add(rel)
+            out.reject(rel, "unknown_label", f"label {rec['label']!r}")
+        else:
+            referenced.add(rel)
+            out.rows.append({"path": rel, "subject": rec.get("subject") or "unknown",
+                             "label": label, "source_split": rec.get("split") or None,
+                             "key": rel.lower()})
+    for rel in tree.files:
+        if rel in referenced or rel == manifest:
+            continue
+        reason = "unreferenced_image" if is_image_name(rel) else "non_image"
+        out.reject(rel, reason, f"not listed in {manifest}")
+    return out
+
+
+# --- FER2013 --------------------------------------------------------------------------------
+FER2013_LABELS = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness",
+                  5: "surprise", 6: "neutral"}
+FER2013_USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+
+
+def parse_fer2013(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
+    """``fer2013.csv`` with ``emotion,pixels,Usage``: each row is one 48x48 grey image."""
+    name = options.get("file", "fer2013.csv")
+    if name not in tree.files:
+        raise FileNotFoundError(f"fer2013 layout: {tree.root / name} does not exist")
+    table = pd.read_csv(io.BytesIO(tree.read_bytes(name)), dtype=str, keep_default_na=False)
+    missing = {"emotion", "pixels"} - set(table.columns)
+    if missing:
+        raise ValueError(f"fer2013 layout: {name} lacks columns {sorted(missing)}")
+    out = Parsed(metadata_files=[name])
+    for i, rec in table.iterrows():
+        ref = f"{name}#row={i}"
+        try:
+            code = int(rec["emotion"])
+            label = FER2013_LABELS[code]
+            parse_pixel_string(rec["pixels"])
+        except (ValueError, KeyError) as exc:
+            out.reject(ref, "bad_row", str(exc) or "emotion is not 0..6")
+            continue
+        usage = rec.get("Usage", "")
+        out.rows.append({"path": ref, "subject": "unknown", "label": label,
+                         "source_split": FER2013_USAGE.get(usage), "usage": usage, "key": ref})
+    for rel in tree.files:
+        if rel != name:
+            out.reject(rel, "non_image" if not is_image_name(rel) else "unreferenced_image",
+                       f"fer2013 reads only {name}")
+    return out
+
+
+PARSERS: dict[str, Callable[..., Parsed]] = {
+    "kdef": parse_kdef, "ckplus": parse_ckplus, "jaffe": parse_jaffe,
+    "folder": parse_folder, "csv": parse_csv, "fer2013": parse_fer2013,
+}
+NEEDS_VOCABULARY = frozenset({"folder", "csv"})
