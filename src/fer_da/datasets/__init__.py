@@ -1,5 +1,7 @@
 """Kedro datasets of the project: they own all file I/O of the pipelines."""
 
+from fer_da.datasets.cache import TableCacheDataset
+from fer_da.datasets.facesets import FaceSetsDataset
 from fer_da.datasets.raw import RawDomainsDataset
 
-__all__ = ["RawDomainsDataset"]
+__all__ = ["FaceSetsDataset", "RawDomainsDataset", "TableCacheDataset"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from functools import lru_cache
@@ -39,6 +40,15 @@ class RawTree:
 
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode("utf-8", errors="replace")
+
+    def content_hash(self, ref: str) -> str:
+        """sha256 of what an image reference points at (file bytes, or a FER2013 row)."""
+        match = ROW_REF.match(ref)
+        if match:
+            data = _fer2013_pixels(self.root / match["file"])[int(match["row"])].tobytes()
+        else:
+            data = self.read_bytes(ref)
+        return hashlib.sha256(data).hexdigest()
 
     def open_image(self, ref: str) -> Image.Image:
         """Decode an image reference: a file, or ``file.csv#row=N`` for FER2013 pixel rows."""

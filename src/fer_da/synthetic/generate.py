@@ -60,11 +60,11 @@ PRESETS: dict[str, Preset] = {
         width=141, height=190, grey=False, face_height=0.5, center=(0.5, 0.45), jitter=0.02,
         background=(112, 122, 140), light=0.05, brightness=0.0, contrast=1.0, noise=1.5,
         blur=0.2, skins=LIGHT_SKINS, hairs=MIXED_HAIR, intensity=(0.9, 1.0)), subjects=20),
-    # 640x490 / 4 grey frames, side light, dark background, noisy camera, mixed ethnicity
+    # 640x490 / 4 grey frames, side light, dark background, noisy camera, over-exposed
     "ckplus": Preset("ckplus", Style(
-        width=160, height=122, grey=True, face_height=0.62, center=(0.53, 0.52), jitter=0.05,
-        background=(55, 55, 55), light=0.3, brightness=-5.0, contrast=1.2, noise=5.0, blur=0.7,
-        skins=MIXED_SKINS, hairs=MIXED_HAIR, intensity=(0.8, 1.0), eye_scale=0.95),
+        width=160, height=122, grey=True, face_height=0.68, center=(0.53, 0.52), jitter=0.05,
+        background=(55, 55, 55), light=0.2, brightness=25.0, contrast=0.95, noise=4.0,
+        blur=0.7, skins=LIGHT_SKINS, hairs=MIXED_HAIR, intensity=(0.8, 1.0), eye_scale=0.95),
         subjects=16),
     # 256x256 / 2 grey, tight crop, flat dim light, soft focus, subtle posed expressions
     "jaffe": Preset("jaffe", Style(

@@ -1,0 +1,54 @@
+"""Preprocessed faces: a versioned folder of per-domain safetensors + parquet files."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+import torch
+from kedro.io import AbstractVersionedDataset, DatasetError, Version
+from safetensors.torch import load_file, save_file
+
+from fer_da.facesets import FaceSet
+
+
+class FaceSetsDataset(AbstractVersionedDataset[dict[str, FaceSet], dict[str, FaceSet]]):
+    """``{domain: FaceSet}`` as ``<filepath>/<version>/<name>/<domain>.{safetensors,parquet}``.
+
+    No pickle anywhere: images are a uint8 safetensors tensor, the table is parquet.
+    """
+
+    def __init__(self, filepath: str, version: Version | None = None,
+                 metadata: dict | None = None):
+        super().__init__(PurePosixPath(filepath), version)
+        self.metadata = metadata
+
+    def load(self) -> dict[str, FaceSet]:
+        folder = Path(self._get_load_path())
+        if not folder.is_dir():
+            raise DatasetError(f"no preprocessed faces at {folder}; run the preprocessing "
+                               "pipeline first")
+        out = {}
+        for tensor_file in sorted(folder.glob("*.safetensors")):
+            images = load_file(tensor_file)["images"].numpy()
+            table = pd.read_parquet(tensor_file.with_suffix(".parquet"))
+            out[tensor_file.stem] = FaceSet(images, table)
+        return out
+
+    def save(self, data: dict[str, FaceSet]) -> None:
+        folder = Path(self._get_save_path())
+        folder.mkdir(parents=True, exist_ok=True)
+        for domain, faces in data.items():
+            save_file({"images": torch.from_numpy(faces.images).contiguous()},
+                      folder / f"{domain}.safetensors")
+            faces.table.to_parquet(folder / f"{domain}.parquet", index=False)
+
+    def _exists(self) -> bool:
+        try:
+            return Path(self._get_load_path()).is_dir()
+        except DatasetError:
+            return False
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "version": self._version}

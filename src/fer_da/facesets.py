@@ -1,0 +1,35 @@
+"""The preprocessed data of one domain: uint8 face crops and their table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+TABLE_COLUMNS = ["image_id", "domain", "role", "subject", "label", "label_idx", "split",
+                 "detector", "n_faces", "score", "flag"]
+
+
+@dataclass
+class FaceSet:
+    images: np.ndarray  # (N, S, S) uint8 grey crops
+    table: pd.DataFrame  # one row per image, same order
+
+    def __post_init__(self):
+        if self.images.dtype != np.uint8 or self.images.ndim != 3:
+            raise ValueError(f"images must be uint8 (N, S, S), got {self.images.dtype} "
+                             f"{self.images.shape}")
+        if len(self.images) != len(self.table):
+            raise ValueError(f"{len(self.images)} images but {len(self.table)} rows")
+
+    def subset(self, mask: np.ndarray | pd.Series) -> FaceSet:
+        mask = np.asarray(mask, dtype=bool)
+        return FaceSet(self.images[mask], self.table[mask].reset_index(drop=True))
+
+    def split(self, name: str) -> FaceSet:
+        return self.subset(self.table["split"] == name)
+
+    @property
+    def domain(self) -> str:
+        return str(self.table["domain"].iloc[0]) if len(self.table) else ""

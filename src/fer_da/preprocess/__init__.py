@@ -1,0 +1,1 @@
+"""Face normalisation (grey, crop, resize), splits and the detection cache key."""

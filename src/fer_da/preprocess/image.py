@@ -1,0 +1,73 @@
+"""Pixel conversions and crop geometry. Pure functions of arrays and numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from fer_da.detect.base import Detection
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit and float images scaled to 0..255 by their value range."""
+    arr = np.asarray(img, dtype=np.float64)
+    top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+    if img.mode == "F":
+        top = max(1.0, float(arr.max()))
+    return Image.fromarray(np.clip(np.rint(arr * 255.0 / top), 0, 255).astype(np.uint8), "L")
+
+
+def to_rgb(img: Image.Image) -> np.ndarray:
+    """Any PIL mode (grey, RGB, RGBA, palette, CMYK, 16-bit, float) as RGB uint8 (H, W, 3)."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        img = _to_8bit(img)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma, uint8 (H, W)."""
+    luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+
+
+def choose_face(faces: Sequence[Detection]) -> Detection | None:
+    """The largest face, ties broken by score; None when there is none."""
+    if not faces:
+        return None
+    return max(faces, key=lambda d: (d.area, d.score))
+
+
+def square_box(box: Sequence[float], margin: float) -> tuple[float, float, float, float]:
+    """A square around the box centre, its side the longer box side grown by ``margin``."""
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0) * (1.0 + margin)
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    return (cx - side / 2.0, cy - side / 2.0, cx + side / 2.0, cy + side / 2.0)
+
+
+def centre_box(height: int, width: int, fraction: float = 0.8) -> tuple[float, float, float, float]:
+    """The fallback when no face is found: a centred square covering ``fraction`` of the frame."""
+    side = min(height, width) * fraction
+    return ((width - side) / 2.0, (height - side) / 2.0, (width + side) / 2.0,
+            (height + side) / 2.0)
+
+
+def eye_angle(landmarks: np.ndarray) -> float:
+    """Degrees to rotate (counter-clockwise) to make the eye line horizontal; 0 without eyes."""
+    if landmarks is None or np.isnan(landmarks[:2]).any():
+        return 0.0
+    (lx, ly), (rx, ry) = landmarks[0], landmarks[1]
+    return float(np.degrees(np.arctan2(ry - ly, rx - lx)))
+
+
+def crop_face(grey: np.ndarray, box: Sequence[float], size: int, angle: float = 0.0) -> np.ndarray:
+    """Crop ``box`` (zero padding outside the frame), optionally rotated about its centre."""
+    img = Image.fromarray(grey, "L")
+    if angle:
+        cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+        img = img.rotate(angle, resample=Image.Resampling.BILINEAR, center=(cx, cy))
+    x0, y0, x1, y1 = (round(v) for v in box)
+    crop = img.crop((x0, y0, x1, y1))
+    return np.asarray(crop.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
