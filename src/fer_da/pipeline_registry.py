@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
+
+from fer_da.pipelines import evaluation, ingestion, preprocessing, training
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every folder under ``pipelines/`` is a pipeline; ``__default__`` runs them all."""
-    pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values())
+    """One pipeline per stage and one per experiment setup; ``__default__`` runs them all.
+
+    Listed explicitly: the setups (baseline, joint, finetune, dann) are namespaced instances
+    of the training folder, which Kedro's folder-based discovery cannot see.
+    """
+    pipelines = {
+        "ingestion": ingestion.create_pipeline(),
+        "preprocessing": preprocessing.create_pipeline(),
+        "training": training.create_pipeline(),
+        "evaluation": evaluation.create_pipeline(),
+        **training.setup_pipelines(),
+    }
+    pipelines["__default__"] = pipelines["training"]
     return pipelines

@@ -2,6 +2,8 @@
 
 from fer_da.datasets.cache import TableCacheDataset
 from fer_da.datasets.facesets import FaceSetsDataset
+from fer_da.datasets.models import CheckpointStoreDataset, TrainedModelsDataset
 from fer_da.datasets.raw import RawDomainsDataset
 
-__all__ = ["FaceSetsDataset", "RawDomainsDataset", "TableCacheDataset"]
+__all__ = ["CheckpointStoreDataset", "FaceSetsDataset", "RawDomainsDataset",
+           "TableCacheDataset", "TrainedModelsDataset"]

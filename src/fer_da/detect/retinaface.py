@@ -32,9 +32,13 @@ STD = torch.tensor([0.229, 0.224, 0.225]) * 255.0
 
 def build_network() -> torch.nn.Module:
     """The ResNet-50 RetinaFace of retinaface-pytorch, randomly initialised."""
+    import warnings
+
     from retinaface.network import RetinaFace
 
-    return RetinaFace(name="Resnet50", pretrained=False,
+    with warnings.catch_warnings():  # the package still passes torchvision's `pretrained`
+        warnings.simplefilter("ignore", UserWarning)
+        return RetinaFace(name="Resnet50", pretrained=False,
                       return_layers={"layer2": 1, "layer3": 2, "layer4": 3},
                       in_channels=256, out_channels=256)
 
@@ -90,8 +94,9 @@ class RetinaFaceDetector:
                  download: bool = True, network: torch.nn.Module | None = None, **_: object):
         self.device = resolve_device(device)
         if network is None:
+            state = load_weights(weights, download)  # fail fast, before building the network
             network = build_network()
-            network.load_state_dict(load_weights(weights, download))
+            network.load_state_dict(state)
         self.net = network.to(self.device).eval()
         self.min_score, self.nms_iou = float(min_score), float(nms_iou)
         self.max_size, self.batch_size = int(max_size), int(batch_size)

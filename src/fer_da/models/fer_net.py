@@ -1,0 +1,82 @@
+"""The paper's classifier (Fig. 2): VGG feature extractor F, label predictor, domain classifier."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from fer_da.models.backbones import BACKBONES, VGGTaps, imagenet_state_dict, load_imagenet
+from fer_da.models.grl import grad_reverse
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backbone: str = "vgg11_slim_bn"
+    n_classes: int = 7
+    n_domains: int = 4
+    tap_dim: int = 100  # each tap is densified to this many components (paper: 100)
+    tap_pool: int = 2  # conv taps are average-pooled to tap_pool x tap_pool before densifying
+    hidden: int = 128  # width of the heads' hidden layer
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ModelOutput(NamedTuple):
+    class_logp: torch.Tensor  # (B, n_classes) log-probabilities
+    domain_logp: torch.Tensor  # (B, n_domains) log-probabilities, through gradient reversal
+    features: torch.Tensor  # (B, 6 * tap_dim) the latent features of F
+
+
+def _head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.LeakyReLU(0.01),
+                         nn.Linear(hidden, out_dim), nn.LogSoftmax(dim=1))
+
+
+class FERNet(nn.Module):
+    """Input: grey images (B, 1, H, W), uint8 or float in 0..255; normalised inside."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {config.backbone!r}; "
+                             f"choose one of {sorted(BACKBONES)}")
+        self.config = config
+        self.backbone = VGGTaps(BACKBONES[config.backbone])
+        p = config.tap_pool
+        self.tap_pool = nn.AdaptiveAvgPool2d((p, p))
+        dims = [c * p * p for c in self.backbone.stage_channels] + [self.backbone.fc_dim]
+        self.densify = nn.ModuleList(
+            nn.Sequential(nn.Linear(d, config.tap_dim), nn.LeakyReLU(0.01)) for d in dims)
+        feat = config.tap_dim * len(dims)
+        self.label_head = _head(feat, config.hidden, config.n_classes)
+        self.domain_head = _head(feat, config.hidden, config.n_domains)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.config.tap_dim * len(self.densify)
+
+    def load_imagenet(self, weights_file: str | None = None) -> None:
+        load_imagenet(self.backbone, imagenet_state_dict(self.config.backbone, weights_file))
+
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the concatenated densified taps."""
+        x = (x.float().expand(-1, 3, -1, -1) - self.mean) / self.std
+        taps = self.backbone(x)
+        parts = [d(torch.flatten(self.tap_pool(t), 1)) for d, t in zip(self.densify, taps[:-1],
+                                                                        strict=False)]
+        parts.append(self.densify[-1](taps[-1]))
+        return torch.cat(parts, dim=1)
+
+    def forward(self, x: torch.Tensor, grl_coeff: float = 1.0) -> ModelOutput:
+        features = self.extract(x)
+        return ModelOutput(self.label_head(features),
+                           self.domain_head(grad_reverse(features, grl_coeff)), features)

@@ -1,0 +1,25 @@
+"""Evaluation pipeline: a template per setup namespace."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from fer_da.pipelines.evaluation.nodes import evaluate_models
+
+SETUPS = ("baseline", "joint", "finetune", "dann")
+
+
+def evaluation_template() -> Pipeline:
+    return pipeline([
+        node(evaluate_models, inputs=["models", "face_sets", "params:training",
+                                      "params:evaluation"],
+             outputs="metrics", name="evaluate_models"),
+    ])
+
+
+def namespaced(setup: str) -> Pipeline:
+    return pipeline(evaluation_template(), namespace=setup, inputs={"face_sets"},
+                    parameters={"params:training", "params:evaluation"})
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Re-evaluate the saved models of every setup."""
+    return sum((namespaced(s) for s in SETUPS), Pipeline([]))

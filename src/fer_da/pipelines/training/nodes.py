@@ -1,0 +1,103 @@
+"""Training nodes, shared by the four setups (baseline, joint, finetune, dann)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from fer_da.facesets import FaceSet
+from fer_da.ingest import parse_domain_specs
+from fer_da.labels import label_set
+from fer_da.training.checkpoints import CheckpointStore
+from fer_da.training.config import RunPlan, TrainConfig
+from fer_da.training.data import DomainData, training_view
+from fer_da.training.loop import TrainedModel, train_run
+
+logger = logging.getLogger(__name__)
+KINDS = ("baseline", "joint", "finetune", "dann")
+
+
+def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
+              training: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs of one setup, from its parameters and the declared domains.
+
+    baseline: the source domain(s). joint: growing unions (``cumulative`` = the declared
+    order, or explicit lists). finetune: one run per target, from the baseline model.
+    dann: one run per clamp value; labels of the source only.
+    """
+    kind = setup.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"setup kind must be one of {KINDS}, got {kind!r}")
+    cfg = TrainConfig.from_params(training, **(setup.get("training") or {}))
+    specs = parse_domain_specs(domains)
+    names = tuple(s.name for s in specs)
+    source = tuple(s.name for s in specs if s.role == "source")
+    targets = tuple(s.name for s in specs if s.role == "target")
+    name = setup.get("name", kind)
+    runs: list[dict[str, Any]] = []
+    if kind == "baseline":
+        runs = [{"run": "+".join(source), "train": source}]
+    elif kind == "joint":
+        unions = setup.get("unions", "cumulative")
+        if unions == "cumulative":
+            unions = [names[: k + 1] for k in range(len(names))]
+        runs = [{"run": "+".join(u), "train": tuple(u)} for u in unions]
+    elif kind == "finetune":
+        base = setup.get("init_from", "baseline")
+        runs = [{"run": t, "train": (t,), "init": f"{base}/{'+'.join(source)}"} for t in targets]
+    elif kind == "dann":
+        clamps = setup.get("clamps") or [None]
+        runs = [{"run": f"clamp{c:g}" if c is not None else "noclamp", "train": names,
+                 "labelled": source, "clamp": None if c is None else float(c)} for c in clamps]
+    plans = []
+    for seed in cfg.seeds:
+        for r in runs:
+            unknown = sorted(set(r["train"]) - set(names))
+            if unknown:
+                raise ValueError(f"{name}/{r['run']}: domains {unknown} are not declared")
+            plans.append(RunPlan(
+                setup=name, run=r["run"], seed=seed,
+                mode="dann" if kind == "dann" else "supervised",
+                train_domains=tuple(r["train"]), labelled_domains=tuple(r.get("labelled",
+                                                                               r["train"])),
+                all_domains=names, clamp=r.get("clamp"),
+                init_from=f"{r['init']}/seed{seed}" if r.get("init") else None,
+                config=cfg).to_dict())
+    return plans
+
+
+def select_training_data(face_sets: dict[str, FaceSet],
+                         plans: list[dict[str, Any]]) -> dict[str, list[DomainData]]:
+    """Per run, the train split of its domains; unlabelled domains arrive without labels."""
+    out = {}
+    for p in plans:
+        plan = RunPlan.from_dict(p)
+        out[plan.run_id] = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+    return out
+
+
+def train_models(
+    training_data: dict[str, list[DomainData]],
+    plans: list[dict[str, Any]],
+    checkpoints: CheckpointStore,
+    labels: dict[str, Any],
+    init_models: dict[str, TrainedModel] | None = None,
+) -> tuple[dict[str, TrainedModel], pd.DataFrame]:
+    """Train every planned run (resuming from checkpoints); returns models and histories."""
+    n_classes = len(label_set(bool(labels.get("keep_contempt", False))))
+    models, rows = {}, []
+    for p in plans:
+        plan = RunPlan.from_dict(p)
+        init = None
+        if plan.init_from:
+            if not init_models or plan.init_from not in init_models:
+                raise KeyError(f"{plan.run_id} starts from {plan.init_from}, which was not "
+                               f"trained (available: {sorted(init_models or {})})")
+            init = init_models[plan.init_from].state
+        trained = train_run(plan, training_data[plan.run_id], n_classes, checkpoints, init)
+        models[plan.run_id] = trained
+        rows += [{"setup": plan.setup, "run": plan.run, "seed": plan.seed,
+                  "run_id": plan.run_id, **h} for h in trained.history]
+    return models, pd.DataFrame(rows)

@@ -1,0 +1,46 @@
+"""One reusable training pipeline, instantiated per setup with a namespace."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from fer_da.pipelines.evaluation.pipeline import evaluation_template
+from fer_da.pipelines.preprocessing import create_pipeline as preprocessing
+from fer_da.pipelines.training.nodes import plan_runs, select_training_data, train_models
+
+SHARED_PARAMS = {"params:domains", "params:training", "params:labels", "params:evaluation"}
+
+
+def training_template(with_init: bool = False) -> Pipeline:
+    train_inputs = ["training_data", "plans", "checkpoints", "params:labels"]
+    return pipeline([
+        node(plan_runs, inputs=["params:setup", "params:domains", "params:training"],
+             outputs="plans", name="plan_runs"),
+        node(select_training_data, inputs=["face_sets", "plans"], outputs="training_data",
+             name="select_training_data"),
+        node(train_models, inputs=train_inputs + (["init_models"] if with_init else []),
+             outputs=["models", "history"], name="train_models"),
+    ])
+
+
+def setup_pipeline(setup: str, init_from: str | None = None) -> Pipeline:
+    """Train + evaluate one setup under ``setup.*`` names (``init_from``: its start models)."""
+    inputs = {"face_sets": "face_sets"}
+    if init_from:
+        inputs["init_models"] = f"{init_from}.models"
+    return pipeline(training_template(bool(init_from)) + evaluation_template(),
+                    namespace=setup, inputs=inputs, parameters=SHARED_PARAMS)
+
+
+def setup_pipelines() -> dict[str, Pipeline]:
+    """``kedro run --pipeline=<setup>`` runs everything upstream of that setup too."""
+    upstream = preprocessing()
+    baseline = upstream + setup_pipeline("baseline")
+    return {
+        "baseline": baseline,
+        "joint": upstream + setup_pipeline("joint"),
+        "finetune": baseline + setup_pipeline("finetune", init_from="baseline"),
+        "dann": upstream + setup_pipeline("dann"),
+    }
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return sum(setup_pipelines().values(), Pipeline([]))

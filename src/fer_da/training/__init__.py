@@ -1,0 +1,1 @@
+"""Training: schedules, balanced batches, the DANN loss and a minimal loop."""

@@ -1,0 +1,90 @@
+"""Training configuration and run plans, validated once from ``params:``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+from fer_da.models import ModelConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 15
+    batch_size: int = 16  # per domain in a DANN step (the paper: 40); per step otherwise
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    alpha: float = 10.0  # steepness of the factor function (eq. 5)
+    device: str = "auto"
+    bf16: bool = True  # autocast to bfloat16 on CUDA (ignored on CPU)
+    channels_last: bool = True  # on CUDA
+    compile: bool = False  # torch.compile the model
+    backbone: str = "vgg11_slim_bn"
+    pretrained: bool = False  # ImageNet weights (torch hub cache or weights_file)
+    weights_file: str | None = None
+    tap_dim: int = 100
+    tap_pool: int = 2
+    hidden: int = 128
+    eval_batch_size: int = 256
+    seeds: tuple[int, ...] = (0,)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> TrainConfig:
+        merged = {**params, **overrides}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(merged) - known)
+        if unknown:
+            raise ValueError(f"unknown training parameters {unknown}; known: {sorted(known)}")
+        if "seeds" in merged:
+            merged["seeds"] = tuple(int(s) for s in merged["seeds"])
+        cfg = cls(**merged)
+        if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
+            raise ValueError("training needs epochs >= 1, batch_size >= 1 and lr > 0")
+        return cfg
+
+    def model_config(self, n_classes: int, n_domains: int) -> ModelConfig:
+        return ModelConfig(backbone=self.backbone, n_classes=n_classes, n_domains=n_domains,
+                           tap_dim=self.tap_dim, tap_pool=self.tap_pool, hidden=self.hidden)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One model to train."""
+
+    setup: str
+    run: str
+    seed: int
+    mode: Literal["supervised", "dann"]
+    train_domains: tuple[str, ...]  # domains whose images the run sees
+    labelled_domains: tuple[str, ...]  # domains whose labels the run sees
+    all_domains: tuple[str, ...]  # every declared domain (the domain classifier's classes)
+    clamp: float | None = None
+    init_from: str | None = None  # run id of the model to start from
+    config: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.setup}/{self.run}/seed{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["run_id"] = self.run_id
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunPlan:
+        data = {k: v for k, v in data.items() if k != "run_id"}
+        data["config"] = TrainConfig.from_params(data["config"])
+        for key in ("train_domains", "labelled_domains", "all_domains"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+    def fingerprint(self, data_digest: str) -> str:
+        body = json.dumps({**self.to_dict(), "data": data_digest}, sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    def with_config(self, **changes: Any) -> RunPlan:
+        return replace(self, config=replace(self.config, **changes))

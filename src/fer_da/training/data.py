@@ -1,0 +1,48 @@
+"""What a training run may see: images of its domains, labels of its labelled domains only."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_da.facesets import FaceSet
+
+
+@dataclass(frozen=True)
+class DomainData:
+    name: str
+    images: np.ndarray  # (N, S, S) uint8, training split only
+    labels: np.ndarray | None  # (N,) int64, or None when the run may not see them
+
+    @property
+    def labelled(self) -> bool:
+        return self.labels is not None
+
+
+def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
+                  labelled_domains: tuple[str, ...]) -> list[DomainData]:
+    """The train split of each domain; labels are dropped for every unlabelled domain."""
+    out = []
+    for name in train_domains:
+        if name not in face_sets:
+            raise KeyError(f"domain {name!r} is not among the preprocessed domains "
+                           f"{sorted(face_sets)}")
+        train = face_sets[name].split("train")
+        if len(train.table) == 0:
+            raise ValueError(f"domain {name!r} has no training images")
+        labels = (train.table["label_idx"].to_numpy(dtype=np.int64)
+                  if name in labelled_domains else None)
+        out.append(DomainData(name, np.ascontiguousarray(train.images), labels))
+    return out
+
+
+def digest(data: list[DomainData]) -> str:
+    h = hashlib.sha256()
+    for d in data:
+        h.update(d.name.encode())
+        h.update(d.images.tobytes())
+        if d.labels is not None:
+            h.update(d.labels.tobytes())
+    return h.hexdigest()[:16]

@@ -1,0 +1,181 @@
+"""A minimal training loop (in the manner of Lightning Fabric's examples).
+
+Design for speed: the uint8 training images live on the device for the whole run, batches
+are gathered there by index, normalisation happens inside the model, losses are summed on
+the device and read once per epoch (no host synchronisation per step).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from fer_da.devices import resolve_device
+from fer_da.models import FERNet
+from fer_da.training.batching import balanced_epoch, shuffled_epoch
+from fer_da.training.checkpoints import CheckpointStore
+from fer_da.training.config import RunPlan
+from fer_da.training.data import DomainData, digest
+from fer_da.training.losses import dann_loss
+from fer_da.training.schedules import clamp_limit, factor
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainedModel:
+    run_id: str
+    plan: dict[str, Any]
+    model_config: dict[str, Any]
+    state: dict[str, torch.Tensor]
+    history: list[dict[str, float]]
+
+
+def build_model(plan: RunPlan, n_classes: int, init_state: dict | None = None) -> FERNet:
+    torch.manual_seed(plan.seed)
+    cfg = plan.config
+    model = FERNet(cfg.model_config(n_classes, len(plan.all_domains)))
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    elif cfg.pretrained:
+        model.load_imagenet(cfg.weights_file)
+    return model
+
+
+def _resident(data: list[DomainData], device: torch.device):
+    images = [torch.from_numpy(np.require(d.images, requirements="W")).unsqueeze(1).to(device)
+              for d in data]
+    labels = [torch.from_numpy(np.require(d.labels, requirements="W")).to(device) if d.labelled
+              else torch.full((len(d.images),), -1, dtype=torch.long, device=device)
+              for d in data]
+    return images, labels
+
+
+def _epoch_plan(plan: RunPlan, sizes: list[int], epoch: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng([plan.seed, epoch])  # a pure function of (seed, epoch)
+    if plan.mode == "dann":
+        return balanced_epoch(sizes, plan.config.batch_size, rng)
+    return [[b] for b in shuffled_epoch(sum(sizes), plan.config.batch_size, rng)]
+
+
+def steps_per_epoch(plan: RunPlan, sizes: list[int]) -> int:
+    return len(_epoch_plan(plan, sizes, 0))
+
+
+def train_run(
+    plan: RunPlan,
+    data: list[DomainData],
+    n_classes: int,
+    store: CheckpointStore | None = None,
+    init_state: dict[str, torch.Tensor] | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainedModel:
+    """Train one run; resumes from ``store`` when a checkpoint of the same run exists."""
+    cfg = plan.config
+    device = resolve_device(cfg.device)
+    cuda = device.type == "cuda"
+    if plan.mode == "supervised" and not all(d.labelled for d in data):
+        raise ValueError(f"{plan.run_id}: supervised runs need labels for every domain")
+    if plan.mode == "dann" and not any(d.labelled for d in data):
+        raise ValueError(f"{plan.run_id}: a DANN run needs at least one labelled domain")
+    model = build_model(plan, n_classes, init_state).to(device)
+    if cuda and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 fused=cuda)
+    fingerprint = plan.fingerprint(digest(data))
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+    saved = store.load(plan.run_id, fingerprint) if store else None
+    if saved:
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        start_epoch, history = int(saved["epoch"]), list(saved["history"])
+        logger.info("%s: resuming after epoch %d of %d", plan.run_id, start_epoch, cfg.epochs)
+    forward = torch.compile(model) if cfg.compile else model
+
+    images, labels = _resident(data, device)
+    domain_ids = [plan.all_domains.index(d.name) for d in data]
+    sizes = [len(d.images) for d in data]
+    if plan.mode == "supervised":  # one pooled, shuffled set
+        images, labels = [torch.cat(images)], [torch.cat(labels)]
+        domain_ids_pooled = torch.cat([torch.full((n,), i, device=device)
+                                       for n, i in zip(sizes, domain_ids, strict=True)])
+    steps = steps_per_epoch(plan, sizes)
+    total = steps * cfg.epochs
+    model.train()
+    for epoch in range(start_epoch, cfg.epochs):
+        sums = torch.zeros(5, device=device)  # clf, dmn, dmn correct, dmn count, images
+        bad_step = torch.full((), -1, device=device)
+        t0 = time.perf_counter()
+        lam = limit = 0.0
+        bar = tqdm(_epoch_plan(plan, sizes, epoch), desc=f"{plan.run_id} {epoch + 1}/"
+                   f"{cfg.epochs}", unit="step", leave=False, disable=None)
+        for s, batch in enumerate(bar):
+            progress = (epoch * steps + s) / total
+            if plan.mode == "dann":
+                lam = factor(progress, cfg.alpha)
+                limit = clamp_limit(progress, plan.clamp, cfg.alpha) if plan.clamp else None
+                idx = [torch.from_numpy(i).to(device) for i in batch]
+                x = torch.cat([im[i] for im, i in zip(images, idx, strict=True)])
+                y = torch.cat([lb[i] for lb, i in zip(labels, idx, strict=True)])
+                dom = torch.cat([torch.full((len(i),), d, device=device)
+                                 for i, d in zip(idx, domain_ids, strict=True)])
+            else:
+                i = torch.from_numpy(batch[0]).to(device)
+                x, y, dom = images[0][i], labels[0][i], domain_ids_pooled[i]
+            if cuda and cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+                out = forward(x)
+            loss, clf, dmn = dann_loss(out.class_logp.float(), y, y >= 0,
+                                       out.domain_logp.float(), dom, lam,
+                                       limit if plan.mode == "dann" else None)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            with torch.no_grad():
+                n = x.shape[0]
+                correct = (out.domain_logp.argmax(1) == dom).sum()
+                sums += torch.stack([clf.detach() * n, dmn.detach() * n, correct.float(),
+                                     torch.tensor(float(n), device=device),
+                                     torch.tensor(float(n), device=device)])
+                bad = ~torch.isfinite(loss.detach())
+                bad_step = torch.where(bad & (bad_step < 0), torch.tensor(s, device=device),
+                                       bad_step)
+        clf_sum, dmn_sum, correct, count, seen = sums.tolist()  # the one sync of the epoch
+        if int(bad_step) >= 0:
+            step = int(bad_step)
+            raise FloatingPointError(
+                f"{plan.run_id}: the loss became NaN/Inf at epoch {epoch + 1}, step {step + 1} "
+                f"(global step {epoch * steps + step + 1}); lower the learning rate or clamp")
+        seconds = time.perf_counter() - t0
+        dann = plan.mode == "dann"
+        nan = float("nan")
+        record = {"epoch": epoch + 1, "clf_loss": clf_sum / count,
+                  "dmn_loss": dmn_sum / count if dann else nan,
+                  "lambda": lam if dann else nan,
+                  "clamp_limit": limit if dann and limit is not None else nan,
+                  "dmn_acc": correct / count if dann else nan,
+                  "images_per_s": seen / seconds, "seconds": seconds}
+        bar.set_postfix(loss=f"{record['clf_loss']:.3f}", img_s=f"{record['images_per_s']:.0f}")
+        bar.close()
+        history.append(record)
+        logger.info("%s epoch %d/%d: clf %.4f dmn %.4f lambda %.3f dmn-acc %.3f (%.0f img/s)",
+                    plan.run_id, epoch + 1, cfg.epochs, record["clf_loss"], record["dmn_loss"],
+                    lam, record["dmn_acc"], record["images_per_s"])
+        if store:
+            store.save(plan.run_id, {
+                "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                "epoch": epoch + 1, "history": history, "fingerprint": fingerprint})
+        if on_epoch_end:
+            on_epoch_end(epoch + 1)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return TrainedModel(plan.run_id, plan.to_dict(), model.config.to_dict(), state, history)

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny images on disk and tiny in-memory face sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fer_da.facesets import FaceSet
+from fer_da.labels import CANONICAL_LABELS
+
+
+def write_image(path: Path, mode: str = "RGB", size: tuple[int, int] = (24, 20),
+                fmt: str | None = None, value: int = 120) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode in ("I;16",):
+        img = Image.new("I;16", size)
+        img.putdata([value * 257] * (size[0] * size[1]))
+    else:
+        img = Image.new(mode, size, value if mode in ("L", "I") else (value,) * len(mode))
+    img.save(path, format=fmt)
+    return path
+
+
+def make_face_sets(domains=("src", "tgt"), per_label: int = 4, size: int = 32,
+                   seed: int = 0) -> dict[str, FaceSet]:
+    """Random images whose mean brightness depends on the label (learnable, tiny)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for d_i, name in enumerate(domains):
+        rows, images = [], []
+        for li, label in enumerate(CANONICAL_LABELS):
+            for k in range(per_label):
+                base = 20 + li * 30 + d_i * 7
+                images.append(np.clip(rng.normal(base, 10, (size, size)), 0, 255)
+                              .astype(np.uint8))
+                rows.append({"image_id": f"{name}/{label}{k}", "domain": name,
+                             "role": "source" if d_i == 0 else "target",
+                             "subject": f"s{k}", "label": label, "label_idx": li,
+                             "split": "val" if k == 0 else "train"})
+        out[name] = FaceSet(np.stack(images), pd.DataFrame(rows))
+    return out
+
+
+@pytest.fixture
+def face_sets() -> dict[str, FaceSet]:
+    return make_face_sets()

@@ -1,0 +1,76 @@
+"""The four namespaced setups end to end on tiny tensors, with an in-memory catalog."""
+
+from __future__ import annotations
+
+import pandas as pd
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from fer_da.pipelines.training.nodes import plan_runs
+from fer_da.pipelines.training.pipeline import setup_pipeline, setup_pipelines
+from fer_da.training.checkpoints import CheckpointStore
+from tests.conftest import make_face_sets
+
+DOMAINS = {"src": {"layout": "jaffe", "role": "source"},
+           "tgt": {"layout": "jaffe", "role": "target"},
+           "tgt2": {"layout": "jaffe", "role": "target"}}
+TRAINING = {"epochs": 1, "batch_size": 4, "backbone": "vgg11_slim_bn", "device": "cpu",
+            "tap_dim": 8, "hidden": 8, "seeds": [0]}
+
+
+def test_plans_follow_the_paper():
+    plans = {k: plan_runs({"kind": k, "clamps": [3000, 5000]}, DOMAINS, TRAINING)
+             for k in ("baseline", "joint", "finetune", "dann")}
+    assert [p["run_id"] for p in plans["baseline"]] == ["baseline/src/seed0"]
+    assert [p["train_domains"] for p in plans["joint"]] == [
+        ("src",), ("src", "tgt"), ("src", "tgt", "tgt2")]
+    assert [(p["run"], p["init_from"]) for p in plans["finetune"]] == [
+        ("tgt", "baseline/src/seed0"), ("tgt2", "baseline/src/seed0")]
+    assert [(p["run"], p["clamp"], p["labelled_domains"]) for p in plans["dann"]] == [
+        ("clamp3000", 3000.0, ("src",)), ("clamp5000", 5000.0, ("src",))]
+    two_seeds = plan_runs({"kind": "baseline"}, DOMAINS, {**TRAINING, "seeds": [0, 1]})
+    assert [p["seed"] for p in two_seeds] == [0, 1]
+
+
+def test_namespaced_setups_run_end_to_end(tmp_path):
+    face_sets = make_face_sets(("src", "tgt", "tgt2"), per_label=3, size=32)
+    pipe = (setup_pipeline("baseline") + setup_pipeline("joint")
+            + setup_pipeline("finetune", init_from="baseline") + setup_pipeline("dann"))
+    data = {"face_sets": face_sets, "params:domains": DOMAINS, "params:training": TRAINING,
+            "params:labels": {"keep_contempt": False},
+            "params:evaluation": {"splits": ["val"]},
+            "params:baseline.setup": {"kind": "baseline"},
+            "params:joint.setup": {"kind": "joint", "unions": [["src"], ["src", "tgt"]]},
+            "params:finetune.setup": {"kind": "finetune", "init_from": "baseline"},
+            "params:dann.setup": {"kind": "dann", "clamps": [3000]}}
+    for setup in ("baseline", "joint", "finetune", "dann"):
+        data[f"{setup}.checkpoints"] = CheckpointStore(tmp_path / setup)
+    catalog = DataCatalog({k: MemoryDataset(v, copy_mode="assign") for k, v in data.items()})
+    for setup in ("baseline", "joint", "finetune", "dann"):
+        for name in ("models", "history", "metrics"):
+            catalog[f"{setup}.{name}"] = MemoryDataset(copy_mode="assign")
+    SequentialRunner().run(pipe, catalog)
+    expected_runs = {"baseline": 1, "joint": 2, "finetune": 2, "dann": 1}
+    for setup, runs in expected_runs.items():
+        metrics: pd.DataFrame = catalog[f"{setup}.metrics"].load()
+        assert len(metrics) == runs * 3  # one row per (run, eval_domain)
+        assert set(metrics["eval_domain"]) == {"src", "tgt", "tgt2"}
+        assert (metrics["n"] == 7).all() and metrics["accuracy"].between(0, 1).all()
+        history = catalog[f"{setup}.history"].load()
+        assert len(history) == runs  # one epoch each
+    dann_history = catalog["dann.history"].load()
+    assert dann_history["lambda"].notna().all() and dann_history["dmn_acc"].between(0, 1).all()
+    assert len(list((tmp_path / "dann").glob("*.pt"))) == 1
+
+
+def test_registry_exposes_every_setup_with_its_upstream():
+    from fer_da.pipeline_registry import register_pipelines
+
+    pipes = register_pipelines()
+    assert {"ingestion", "preprocessing", "baseline", "joint", "finetune", "dann",
+            "evaluation", "training", "__default__"} <= set(pipes)
+    dann_nodes = {n.name for n in pipes["dann"].nodes}
+    assert {"ingest_domains", "detect_faces", "dann.train_models",
+            "dann.evaluate_models"} <= dann_nodes
+    assert "baseline.train_models" in {n.name for n in pipes["finetune"].nodes}
+    assert set(setup_pipelines()) == {"baseline", "joint", "finetune", "dann"}

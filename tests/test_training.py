@@ -1,0 +1,143 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from fer_da.models import FERNet, ModelConfig
+from fer_da.training.batching import balanced_epoch, shuffled_epoch
+from fer_da.training.checkpoints import CheckpointStore
+from fer_da.training.config import RunPlan, TrainConfig
+from fer_da.training.data import training_view
+from fer_da.training.loop import train_run
+from fer_da.training.losses import clamped_domain_loss, dann_loss
+from fer_da.training.schedules import clamp_limit, factor
+
+TINY = TrainConfig(epochs=2, batch_size=4, lr=1e-3, backbone="vgg11_slim_bn", device="cpu",
+                   tap_dim=16, hidden=16)
+
+
+def test_factor_schedule_values():
+    assert factor(0.0) == 0.0
+    assert factor(1.0) == pytest.approx(2 / (1 + math.exp(-10)) - 1)
+    assert factor(0.5) == pytest.approx(0.98661, abs=1e-5)
+    assert factor(0.1, alpha=10) == pytest.approx(0.46212, abs=1e-5)
+    values = [factor(p / 10) for p in range(11)]
+    assert values == sorted(values)
+    assert clamp_limit(0.5, 3000) == pytest.approx(3000 * factor(0.5))
+
+
+def test_clamping_caps_each_term_before_averaging():
+    logp = torch.log(torch.tensor([[0.9, 0.1], [1e-6, 1 - 1e-6]]))
+    domains = torch.tensor([0, 0])
+    terms = [-math.log(0.9), -math.log(1e-6)]
+    assert float(clamped_domain_loss(logp, domains, None)) == pytest.approx(sum(terms) / 2,
+                                                                            rel=1e-5)
+    assert float(clamped_domain_loss(logp, domains, 2.0)) == pytest.approx(
+        (terms[0] + 2.0) / 2, rel=1e-5)
+    capped = logp.clone().requires_grad_(True)
+    clamped_domain_loss(capped, domains, 2.0).backward()
+    assert capped.grad[1].abs().sum() == 0  # the capped term sends no gradient
+
+
+def test_dann_loss_uses_labels_of_labelled_samples_only():
+    clf = torch.log_softmax(torch.randn(4, 7), 1)
+    dom = torch.log_softmax(torch.randn(4, 2), 1)
+    labels = torch.tensor([1, 2, -1, -1])
+    total, l_clf, l_dmn = dann_loss(clf, labels, labels >= 0, dom, torch.tensor([0, 0, 1, 1]),
+                                    lam=0.5, limit=None)
+    assert float(l_clf) == pytest.approx(float(-(clf[0, 1] + clf[1, 2]) / 2))
+    assert float(total) == pytest.approx(float(l_clf + 0.5 * l_dmn))
+
+
+def test_balanced_batches_take_every_domain_and_cycle_short_ones():
+    rng = np.random.default_rng(0)
+    steps = balanced_epoch([10, 3, 7], 4, rng)
+    assert len(steps) == 3  # ceil(10 / 4): the longest domain sets the epoch
+    assert all([len(i) for i in s] == [4, 4, 4] for s in steps)
+    longest = np.concatenate([s[0] for s in steps])
+    assert set(longest[:10]) == set(range(10))
+    short = np.concatenate([s[1] for s in steps])  # 12 draws from 3 samples: each 4 times
+    assert np.bincount(short).tolist() == [4, 4, 4]
+    assert set(np.concatenate([s[2] for s in steps])) == set(range(7))
+    batches = shuffled_epoch(10, 4, rng)
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate(batches)) == list(range(10))
+
+
+def _plan(mode="dann", seed=0, clamp=3.0, config=TINY):
+    return RunPlan(setup="t", run="r", seed=seed, mode=mode, train_domains=("src", "tgt"),
+                   labelled_domains=("src",) if mode == "dann" else ("src", "tgt"),
+                   all_domains=("src", "tgt"), clamp=clamp if mode == "dann" else None,
+                   config=config)
+
+
+def test_target_labels_never_reach_a_dann_step(face_sets):
+    plan = _plan()
+    data = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+    assert data[0].labels is not None and data[1].labels is None
+    poisoned = {k: v for k, v in face_sets.items()}
+    poisoned["tgt"].table["label_idx"] = 99  # would crash NLL if it were ever used
+    again = training_view(poisoned, plan.train_domains, plan.labelled_domains)
+    a = train_run(plan.with_config(epochs=1), data, 7)
+    b = train_run(plan.with_config(epochs=1), again, 7)
+    for k in a.state:
+        torch.testing.assert_close(a.state[k], b.state[k])
+
+
+def test_one_dann_step_gives_every_parameter_a_gradient():
+    model = FERNet(ModelConfig(backbone="vgg11_slim_bn", n_domains=2, tap_dim=16, hidden=16))
+    x = torch.randint(0, 255, (8, 1, 32, 32), dtype=torch.uint8)
+    y = torch.tensor([0, 1, 2, 3, -1, -1, -1, -1])
+    out = model(x)
+    loss, _, _ = dann_loss(out.class_logp, y, y >= 0, out.domain_logp,
+                           torch.tensor([0] * 4 + [1] * 4), lam=0.5, limit=None)
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_training_is_deterministic_and_learns(face_sets):
+    plan = _plan(mode="supervised", config=TrainConfig(**{**TINY.__dict__, "epochs": 3}))
+    data = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+    a, b = train_run(plan, data, 7), train_run(plan, data, 7)
+    assert [h["clf_loss"] for h in a.history] == [h["clf_loss"] for h in b.history]
+    for k in a.state:
+        torch.testing.assert_close(a.state[k], b.state[k], rtol=0, atol=0)
+    assert a.history[-1]["clf_loss"] < a.history[0]["clf_loss"]
+    assert all(math.isnan(h["lambda"]) for h in a.history)
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(face_sets, tmp_path):
+    plan = _plan(config=TrainConfig(**{**TINY.__dict__, "epochs": 3}))
+    data = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+    full = train_run(plan, data, 7, CheckpointStore(tmp_path / "a"))
+
+    def kill(epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    store = CheckpointStore(tmp_path / "b")
+    with pytest.raises(KeyboardInterrupt):
+        train_run(plan, data, 7, store, on_epoch_end=kill)
+    assert torch.load(store.path(plan.run_id), weights_only=True)["epoch"] == 2
+    resumed = train_run(plan, data, 7, store)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    for k in full.state:
+        torch.testing.assert_close(full.state[k], resumed.state[k])
+    assert resumed.history[-1]["clf_loss"] == full.history[-1]["clf_loss"]
+
+
+def test_non_finite_loss_stops_with_the_step(face_sets):
+    plan = _plan(mode="supervised", config=TrainConfig(**{**TINY.__dict__, "lr": 1e30,
+                                                          "epochs": 3}))
+    data = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+    with pytest.raises(FloatingPointError, match=r"NaN/Inf at epoch \d+, step \d+"):
+        train_run(plan, data, 7)
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="unknown training parameters"):
+        TrainConfig.from_params({"epoch": 3})
+    assert TrainConfig.from_params({"seeds": [1, 2]}).seeds == (1, 2)
