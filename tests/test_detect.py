@@ -11,8 +11,13 @@ from torchvision.ops import box_iou
 
 from fer_da.detect import DetectorUnavailable, build_detector
 from fer_da.detect.base import Detection, NoDetector
-from fer_da.detect.retinaface import (RetinaFaceDetector, build_network, decode, load_weights,
-                                      prior_boxes)
+from fer_da.detect.retinaface import (
+    RetinaFaceDetector,
+    build_network,
+    decode,
+    load_weights,
+    prior_boxes,
+)
 from fer_da.preprocess.image import choose_face
 from fer_da.synthetic.faces import blend, render, sample_identity
 from fer_da.synthetic.generate import PRESETS

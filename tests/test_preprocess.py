@@ -3,8 +3,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fer_da.preprocess.image import (centre_box, crop_face, eye_angle, square_box, to_grey,
-                                     to_rgb)
+from fer_da.preprocess.image import centre_box, crop_face, eye_angle, square_box, to_grey, to_rgb
 from fer_da.preprocess.splits import assign_split
 
 

@@ -10,8 +10,8 @@ def random_split(labels: pd.Series, val_fraction: float, seed: int) -> pd.Series
     """The paper's protocol: a random ``val_fraction`` of the images of each label."""
     rng = np.random.default_rng(seed)
     split = pd.Series("train", index=labels.index)
-    for _, idx in labels.groupby(labels).groups.items():
-        idx = np.array(idx)
+    for _, group in labels.groupby(labels).groups.items():
+        idx = np.array(group)
         n_val = round(len(idx) * val_fraction)
         split[rng.permutation(idx)[:n_val]] = "val"
     return split

@@ -164,7 +164,8 @@ def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float,
         draw.ellipse([ex - ew, ye - eh, ex + ew, ye + eh], fill=(245, 245, 240))
         r = min(0.07 * u, eh * 1.05)
         draw.ellipse([ex - r, ye - r, ex + r, ye + r], fill=who.iris)
-        draw.ellipse([ex - 0.45 * r, ye - 0.45 * r, ex + 0.45 * r, ye + 0.45 * r], fill=(15, 15, 15))
+        pupil = 0.45 * r
+        draw.ellipse([ex - pupil, ye - pupil, ex + pupil, ye + pupil], fill=(15, 15, 15))
         draw.arc([ex - ew, ye - eh, ex + ew, ye + eh], 180, 360, fill=(40, 30, 30),
                  width=max(1, int(0.025 * u)))
     # brows

@@ -164,7 +164,7 @@ def write_jaffe(root: Path, preset: Preset, seed: int, subjects: int, repeats: i
 
 
 def write_tfeid(root: Path, preset: Preset, seed: int, subjects: int, intensities: int = 2) -> None:
-    """Folder per expression (``angry/``, ``happy/``...), ``tf03_happy_2.jpg``; contempt included."""
+    """Folder per expression (``angry/``, ``happy/``...), ``tf03_happy_2.jpg``, with contempt."""
     style = preset.style
     for i in range(subjects):
         who = sample_identity(_rng(seed, "tfeid-id", i), style)

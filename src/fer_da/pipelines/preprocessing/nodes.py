@@ -19,8 +19,15 @@ from fer_da.detect import Detection, build_detector
 from fer_da.facesets import FaceSet
 from fer_da.ingest import RawTree
 from fer_da.labels import label_set
-from fer_da.preprocess.image import (centre_box, choose_face, crop_face, eye_angle, square_box,
-                                     to_grey, to_rgb)
+from fer_da.preprocess.image import (
+    centre_box,
+    choose_face,
+    crop_face,
+    eye_angle,
+    square_box,
+    to_grey,
+    to_rgb,
+)
 from fer_da.preprocess.splits import assign_split
 
 matplotlib.use("Agg")

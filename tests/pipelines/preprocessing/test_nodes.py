@@ -1,0 +1,99 @@
+"""Preprocessing on a tiny raw tree: corrupt, faceless and two-face images; the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_da.detect import build_detector
+from fer_da.ingest import RawTree
+from fer_da.pipelines.ingestion.nodes import ingest_domains
+from fer_da.pipelines.preprocessing.nodes import contact_sheet, detect_faces, normalise_faces
+from fer_da.synthetic.faces import blend, render, sample_identity
+from fer_da.synthetic.generate import PRESETS
+
+PARAMS = {"detector": {"backend": "mtcnn", "fallback": None, "device": "cpu",
+                       "min_score": 0.8, "batch_size": 4},
+          "no_face": "reject", "margin": 0.1, "align": False, "image_size": 24,
+          "split": {"mode": "random", "val_fraction": 0.5, "seed": 0}}
+DOMAINS = {"lab": {"layout": "folder", "role": "source",
+                   "options": {"subject_regex": r"^(?P<subject>p\d)_"}}}
+
+
+def _face(seed: int, label: str = "happiness") -> np.ndarray:
+    style = PRESETS["kdef"].style
+    rng = np.random.default_rng(seed)
+    return render(sample_identity(rng, style), blend(label, 1.0), style, rng)[0]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> RawTree:
+    root = tmp_path_factory.mktemp("raw")
+    for i, label in enumerate(["happiness", "sadness", "surprise", "anger"]):
+        (root / label).mkdir()
+        Image.fromarray(_face(i, label)).save(root / label / f"p{i}_{label}.png")
+    Image.new("RGB", (141, 190), (120, 130, 150)).save(root / "anger/p5_blank.png")
+    small = np.asarray(Image.fromarray(_face(7)).resize((90, 120)))
+    two = np.full((190, 141 + 90, 3), 120, np.uint8)
+    two[:, :141] = _face(6)
+    two[35:155, 141:] = small
+    Image.fromarray(two).save(root / "happiness/p6_two.png")
+    (root / "sadness/p7_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    return RawTree(root)
+
+
+class CountingDetector:
+    def __init__(self, inner):
+        self.inner, self.name, self.calls = inner, inner.name, 0
+
+    def detect(self, images):
+        self.calls += len(images)
+        return self.inner.detect(images)
+
+
+def test_preprocessing_routes_every_bad_case_and_caches_detection(tree):
+    manifests, rejects, summary = ingest_domains({"lab": tree}, DOMAINS, {})
+    assert rejects[["path", "reason"]].values.tolist() == [
+        ["sadness/p7_broken.png", "unreadable_image"]]
+    assert summary["seen"].tolist() == [7] and summary["accepted"].tolist() == [6]
+
+    made = []
+
+    def factory(backend, fallback=None, **kw):
+        made.append(CountingDetector(build_detector(backend, fallback, **kw)))
+        return made[-1]
+
+    import pandas as pd
+
+    detections, new = detect_faces(manifests, {"lab": tree}, pd.DataFrame(), PARAMS, factory)
+    assert made[0].calls == 6 and len(new) == 6
+    again, new_again = detect_faces(manifests, {"lab": tree}, new, PARAMS, factory)
+    assert made[1].calls == 0 and new_again.empty  # cached: no detection the second time
+    assert again["faces"].tolist() == detections["faces"].tolist()
+
+    faces, prep_rejects, split_summary = normalise_faces(manifests, {"lab": tree}, detections,
+                                                         PARAMS, {})
+    assert prep_rejects[["path", "reason"]].values.tolist() == [["anger/p5_blank.png",
+                                                                 "no_face"]]
+    fs = faces["lab"]
+    assert fs.images.shape == (5, 24, 24) and fs.images.dtype == np.uint8
+    assert set(fs.table["detector"]) == {"mtcnn"}
+    two = fs.table[fs.table["image_id"].str.contains("p6_two")].iloc[0]
+    assert two["flag"] == "multiple_faces" and two["n_faces"] >= 2
+    x0, y0, x1, y1 = two["box"]
+    assert (x0 + x1) / 2 < 141  # the larger face (left) was kept
+    assert split_summary["n"].sum() == 5
+    assert set(fs.table["split"]) == {"train", "val"}
+
+    centred, none_rejects, _ = normalise_faces(manifests, {"lab": tree}, detections,
+                                               {**PARAMS, "no_face": "centre_crop"}, {})
+    assert none_rejects.empty
+    blank = centred["lab"].table[centred["lab"].table["image_id"].str.contains("blank")]
+    assert blank["flag"].tolist() == ["centre_crop"]
+
+    # a new margin re-crops from the cached boxes: detection is not needed again
+    wider, _, _ = normalise_faces(manifests, {"lab": tree}, again, {**PARAMS, "margin": 0.5},
+                                  {})
+    assert not np.array_equal(wider["lab"].images, fs.images)
+    assert contact_sheet(faces).axes

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+import torch
+from kedro.io import DatasetError, Version
+
+from fer_da.datasets import FaceSetsDataset, TableCacheDataset, TrainedModelsDataset
+from fer_da.training.loop import TrainedModel
+
+
+def test_face_sets_roundtrip_and_versions(tmp_path, face_sets):
+    path = str(tmp_path / "face_sets")
+    FaceSetsDataset(path, version=Version(None, "2026-01-01T00.00.00.000Z")).save(face_sets)
+    later = {k: v.subset(np.arange(len(v.table)) < 3) for k, v in face_sets.items()}
+    FaceSetsDataset(path, version=Version(None, "2026-01-02T00.00.00.000Z")).save(later)
+    latest = FaceSetsDataset(path, version=Version(None, None)).load()
+    assert len(latest["src"].table) == 3
+    first = FaceSetsDataset(path, version=Version("2026-01-01T00.00.00.000Z", None)).load()
+    np.testing.assert_array_equal(first["tgt"].images, face_sets["tgt"].images)
+    assert first["tgt"].table.equals(face_sets["tgt"].table)
+    assert not list((tmp_path / "face_sets").rglob("*.pkl"))
+
+
+def test_trained_models_roundtrip_without_pickle(tmp_path):
+    model = TrainedModel("dann/clamp1/seed0", {"setup": "dann"}, {"backbone": "vgg11_slim"},
+                         {"w": torch.arange(4.0)}, [{"epoch": 1, "clf_loss": 0.5}])
+    ds = TrainedModelsDataset(str(tmp_path / "m"))
+    ds.save({model.run_id: model})
+    back = ds.load()["dann/clamp1/seed0"]
+    assert torch.equal(back.state["w"], model.state["w"])
+    assert back.plan == model.plan and back.history == model.history
+    with pytest.raises(DatasetError, match="no trained model"):
+        TrainedModelsDataset(str(tmp_path / "empty")).load()
+
+
+def test_table_cache_appends_shards(tmp_path):
+    import pandas as pd
+
+    ds = TableCacheDataset(str(tmp_path / "c"))
+    assert ds.load().empty
+    ds.save(pd.DataFrame({"key": ["a", "b"], "v": [1, 2]}))
+    ds.save(pd.DataFrame({"key": ["b"], "v": [3]}))
+    assert ds.load().sort_values("key")["v"].tolist() == [1, 3]
