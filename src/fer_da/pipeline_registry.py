@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from fer_da.pipelines import evaluation, ingestion, preprocessing, training
+from fer_da.pipelines import evaluation, ingestion, preprocessing, reporting, training
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -18,7 +18,8 @@ def register_pipelines() -> dict[str, Pipeline]:
         "preprocessing": preprocessing.create_pipeline(),
         "training": training.create_pipeline(),
         "evaluation": evaluation.create_pipeline(),
+        "reporting": reporting.create_pipeline(),
         **training.setup_pipelines(),
     }
-    pipelines["__default__"] = pipelines["training"]
+    pipelines["__default__"] = pipelines["training"] + pipelines["reporting"]
     return pipelines

@@ -1,8 +1,8 @@
 """Project settings: config loader, hooks."""
 
+from fer_da.hooks import TrainingTrackingHooks
 
-
-HOOKS: tuple = ()
+HOOKS = (TrainingTrackingHooks(),)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -47,7 +47,7 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
         data[f"{setup}.checkpoints"] = CheckpointStore(tmp_path / setup)
     catalog = DataCatalog({k: MemoryDataset(v, copy_mode="assign") for k, v in data.items()})
     for setup in ("baseline", "joint", "finetune", "dann"):
-        for name in ("models", "history", "metrics"):
+        for name in ("models", "history", "metrics", "predictions"):
             catalog[f"{setup}.{name}"] = MemoryDataset(copy_mode="assign")
     SequentialRunner().run(pipe, catalog)
     expected_runs = {"baseline": 1, "joint": 2, "finetune": 2, "dann": 1}
@@ -56,6 +56,8 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
         assert len(metrics) == runs * 3  # one row per (run, eval_domain)
         assert set(metrics["eval_domain"]) == {"src", "tgt", "tgt2"}
         assert (metrics["n"] == 7).all() and metrics["accuracy"].between(0, 1).all()
+        preds = catalog[f"{setup}.predictions"].load()
+        assert len(preds) == runs * 3 * 7 and "f47" in preds.columns  # 6 taps x 8
         history = catalog[f"{setup}.history"].load()
         assert len(history) == runs  # one epoch each
     dann_history = catalog["dann.history"].load()

@@ -17,11 +17,16 @@ METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domai
 
 
 def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
-                    training: dict[str, Any], evaluation: dict[str, Any]) -> pd.DataFrame:
-    """One row per (model, domain, split): n, accuracy, mean NLL."""
+                    training: dict[str, Any],
+                    evaluation: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metrics: one row per (model, domain, split) with n, accuracy, mean NLL.
+
+    Predictions: one row per evaluated image with its label, prediction and 600-d features
+    (for t-SNE, confusion matrices and the proxy A-distance).
+    """
     cfg = TrainConfig.from_params(training)
     splits = list(evaluation.get("splits", ["val"]))
-    rows = []
+    rows, preds = [], []
     for run_id, trained in sorted(models.items()):
         model = load_model(trained.model_config, trained.state)
         plan = trained.plan
@@ -29,12 +34,22 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
             for split in splits:
                 part = fs.split(split)
                 labels = part.table["label_idx"].to_numpy(dtype=np.int64)
-                logp = predict(model, part.images, cfg.device, cfg.eval_batch_size)[0] \
-                    if len(labels) else np.zeros((0, 1))
+                if not len(labels):
+                    continue
+                logp, _, feats = predict(model, part.images, cfg.device, cfg.eval_batch_size)
                 acc, nll = accuracy_nll(logp, labels)
+                frame = pd.DataFrame(feats.astype(np.float32),
+                                     columns=[f"f{i}" for i in range(feats.shape[1])])
+                frame.insert(0, "run_id", run_id)
+                frame.insert(1, "eval_domain", domain)
+                frame.insert(2, "split", split)
+                frame.insert(3, "image_id", part.table["image_id"].to_numpy())
+                frame.insert(4, "label_idx", labels)
+                frame.insert(5, "pred_idx", logp.argmax(1))
+                preds.append(frame)
                 rows.append({"setup": plan["setup"], "run": plan["run"], "seed": plan["seed"],
                              "run_id": run_id, "train_domains": "+".join(plan["train_domains"]),
                              "eval_domain": domain,
                              "role": fs.table["role"].iloc[0] if len(fs.table) else "",
                              "split": split, "n": len(labels), "accuracy": acc, "nll": nll})
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.concat(preds, ignore_index=True)

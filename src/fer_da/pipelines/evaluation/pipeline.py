@@ -11,7 +11,7 @@ def evaluation_template() -> Pipeline:
     return pipeline([
         node(evaluate_models, inputs=["models", "face_sets", "params:training",
                                       "params:evaluation"],
-             outputs="metrics", name="evaluate_models"),
+             outputs=["metrics", "predictions"], name="evaluate_models"),
     ])
 
 

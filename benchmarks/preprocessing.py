@@ -1,0 +1,67 @@
+"""Benchmark: detection throughput and a cached second preprocessing run against the first.
+
+    uv run python benchmarks/preprocessing.py [--backend mtcnn] [--device auto]
+
+Runs ingestion + detect_faces + normalise_faces on the synthetic default twice (empty
+detection cache, then the cache from the first run) and logs images/s and the speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from fer_da.datasets import RawDomainsDataset
+from fer_da.pipelines.ingestion.nodes import ingest_domains
+from fer_da.pipelines.preprocessing.nodes import detect_faces, normalise_faces
+
+ROOT = Path(__file__).parents[1]
+logger = logging.getLogger("benchmark")
+
+
+def _preprocess(raw, manifests, cache, params, labels):
+    t0 = time.perf_counter()
+    detections, new = detect_faces(manifests, raw, cache, params)
+    t1 = time.perf_counter()
+    normalise_faces(manifests, raw, detections, params, labels)
+    t2 = time.perf_counter()
+    return new, t1 - t0, t2 - t1
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", default="mtcnn")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--weights", default=None)
+    args = parser.parse_args()
+    base = ROOT / "conf" / "base"
+    params = yaml.safe_load((base / "parameters.yml").read_text())
+    prep = yaml.safe_load((base / "parameters_preprocessing.yml").read_text())["preprocessing"]
+    prep["detector"].update(backend=args.backend, fallback=None, device=args.device,
+                            weights=args.weights)
+    catalog = yaml.safe_load((base / "catalog.yml").read_text())["raw_domains"]["domains"]
+    with tempfile.TemporaryDirectory() as tmp:
+        domains = {k: {**v, "path": str(Path(tmp) / k)} for k, v in catalog.items()}
+        raw = RawDomainsDataset(domains).load()
+        manifests, _, _ = ingest_domains(raw, params["domains"], params["labels"])
+        n = sum(len(m) for m in manifests.values())
+        new, det1, norm1 = _preprocess(raw, manifests, pd.DataFrame(), prep, params["labels"])
+        _, det2, norm2 = _preprocess(raw, manifests, new, prep, params["labels"])
+    first, second = det1 + norm1, det2 + norm2
+    logger.info("images: %d  backend: %s", n, args.backend)
+    logger.info("first run : detection %.2f s (%.1f images/s), normalisation %.2f s, total %.2f s",
+                det1, n / det1, norm1, first)
+    logger.info("cached run: detection step %.2f s (hashing only), normalisation %.2f s, "
+                "total %.2f s", det2, norm2, second)
+    logger.info("speed-up of the cached run: %.1fx", first / second)
+
+
+if __name__ == "__main__":
+    main()

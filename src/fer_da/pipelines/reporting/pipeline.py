@@ -1,0 +1,31 @@
+"""Reporting pipeline."""
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from fer_da.pipelines.reporting.nodes import (a_distances, confusion_figures, dann_loss_figure,
+                                              make_tables, render_report, tsne_figures)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline([
+        node(make_tables, inputs=["baseline.metrics", "joint.metrics", "finetune.metrics",
+                                  "dann.metrics", "params:reporting"],
+             outputs="paper_tables", name="make_tables"),
+        node(a_distances, inputs=["baseline.predictions", "finetune.predictions",
+                                  "dann.predictions", "params:domains"],
+             outputs="a_distances", name="a_distances"),
+        node(tsne_figures, inputs=["baseline.predictions", "finetune.predictions",
+                                   "dann.predictions", "params:labels", "params:reporting"],
+             outputs=["tsne_figures", "tsne_figure_names"], name="tsne_figures"),
+        node(dann_loss_figure, inputs="dann.history", outputs="dann_loss_figure",
+             name="dann_loss_figure"),
+        node(confusion_figures, inputs=["baseline.predictions", "joint.predictions",
+                                        "finetune.predictions", "dann.predictions",
+                                        "params:labels"],
+             outputs=["confusion_figures", "confusion_figure_names"],
+             name="confusion_figures"),
+        node(render_report, inputs=["paper_tables", "a_distances", "tsne_figure_names",
+                                    "confusion_figure_names", "params:reporting",
+                                    "params:training"],
+             outputs=["report_markdown", "report_html"], name="render_report"),
+    ])

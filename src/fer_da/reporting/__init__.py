@@ -1,0 +1,1 @@
+"""The paper's tables, figures and the proxy A-distance. Pure functions; no Kedro."""

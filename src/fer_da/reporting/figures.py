@@ -1,0 +1,87 @@
+"""Figures: t-SNE of the latent space, DANN loss curves, confusion matrices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.manifold import TSNE  # noqa: E402
+from sklearn.metrics import confusion_matrix  # noqa: E402
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def tsne_figure(features: np.ndarray, labels: Sequence[str], domains: Sequence[str],
+                title: str, seed: int = 0) -> plt.Figure:
+    """2-D t-SNE, coloured by expression, one marker per domain (the paper's Fig. 3 and 6)."""
+    perplexity = float(min(30, max(2, (len(features) - 1) // 3)))
+    xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed
+              ).fit_transform(features.astype(np.float64))
+    fig, ax = plt.subplots(figsize=(6, 5))
+    label_names = sorted(set(labels))
+    colours = plt.get_cmap("tab10")
+    labels, domains = np.asarray(labels), np.asarray(domains)
+    for d_i, dom in enumerate(sorted(set(domains))):
+        for l_i, lab in enumerate(label_names):
+            sel = (domains == dom) & (labels == lab)
+            ax.scatter(xy[sel, 0], xy[sel, 1], s=14, marker=MARKERS[d_i % len(MARKERS)],
+                       color=colours(l_i), alpha=0.8,
+                       label=f"{lab}" if d_i == 0 else None)
+    for d_i, dom in enumerate(sorted(set(domains))):
+        ax.scatter([], [], marker=MARKERS[d_i % len(MARKERS)], color="k", label=dom)
+    ax.legend(fontsize=6, ncol=2, loc="best")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(history: pd.DataFrame) -> plt.Figure:
+    """Per DANN run: domain loss, classification loss, lambda and clamp limit per epoch."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for run, h in history.groupby("run"):
+        axes[0].plot(h["epoch"], h["dmn_loss"], label=run)
+        axes[1].plot(h["epoch"], h["clf_loss"], label=run)
+        axes[2].plot(h["epoch"], h["clamp_limit"], label=f"{run} clamp limit")
+    first = history[history["run"] == history["run"].iloc[0]]
+    ax2 = axes[2].twinx()
+    ax2.plot(first["epoch"], first["lambda"], "k--", label="lambda")
+    ax2.set_ylabel("lambda")
+    axes[2].set_yscale("log")
+    for ax, title in zip(axes, ("domain loss (Fig. 4)", "classification loss (Fig. 5)",
+                                "clamp limit / lambda"), strict=True):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_grid(predictions: pd.DataFrame, vocabulary: Sequence[str],
+                   title: str) -> plt.Figure:
+    """One confusion matrix (rows = true, columns = predicted) per evaluated domain."""
+    domains = sorted(predictions["eval_domain"].unique())
+    fig, axes = plt.subplots(1, len(domains), figsize=(3.2 * len(domains), 3.2),
+                             squeeze=False)
+    k = len(vocabulary)
+    for ax, dom in zip(axes[0], domains, strict=True):
+        p = predictions[predictions["eval_domain"] == dom]
+        cm = confusion_matrix(p["label_idx"], p["pred_idx"], labels=list(range(k)))
+        ax.imshow(cm, cmap="Blues")
+        for i in range(k):
+            for j in range(k):
+                if cm[i, j]:
+                    ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6)
+        ax.set_xticks(range(k), [v[:3] for v in vocabulary], fontsize=6, rotation=90)
+        ax.set_yticks(range(k), [v[:3] for v in vocabulary], fontsize=6)
+        acc = float((p["label_idx"] == p["pred_idx"]).mean()) if len(p) else float("nan")
+        ax.set_title(f"{dom} ({acc:.0%})", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,132 @@
+"""Tables I-IV of the paper from tidy metrics tables, with the paper's numbers beside ours."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+TABLES = {
+    "I": "Joint training: validation domain x training union",
+    "II": "Fine-tuning: validation domain x model (source baseline, then each target)",
+    "III": "DANN: validation domain x clamp value",
+    "IV": "Baseline vs the DANN runs",
+}
+
+
+def paper_reference() -> pd.DataFrame:
+    """The published numbers (accuracy in %, loss), as transcribed from the paper."""
+    with resources.files("fer_da.reporting").joinpath("paper_tables.csv").open() as f:
+        return pd.read_csv(f)
+
+
+def aggregate(metrics: pd.DataFrame, split: str = "val") -> pd.DataFrame:
+    """Mean and std across seeds per (setup, run, eval_domain); accuracy in %."""
+    m = metrics[metrics["split"] == split].assign(accuracy=lambda d: d["accuracy"] * 100.0)
+    g = m.groupby(["setup", "run", "eval_domain"], sort=False)
+    out = g.agg(accuracy=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+                loss=("nll", "mean"), loss_std=("nll", "std"), seeds=("seed", "nunique"))
+    return out.reset_index()
+
+
+def _column_label(setup: str, run: str, names: Mapping[str, str]) -> str:
+    if setup == "dann":
+        return run.replace("clamp", "clamp = ") if run.startswith("clamp") else run
+    if setup == "baseline":
+        return "baseline"
+    return " ".join(names.get(d, d) for d in run.split("+"))
+
+
+def _frame(agg: pd.DataFrame, setups: tuple[str, ...], names: Mapping[str, str],
+           baseline_label: str | None = None) -> pd.DataFrame:
+    part = agg[agg["setup"].isin(setups)].copy()
+    part["column"] = [baseline_label if (s == "baseline" and baseline_label) else
+                      _column_label(s, r, names) for s, r in zip(part["setup"], part["run"],
+                                                                 strict=True)]
+    part["domain"] = part["eval_domain"].map(lambda d: names.get(d, d))
+    order = list(names)
+    part["row_key"] = part["eval_domain"].map(lambda d: order.index(d) if d in order else 99)
+    part["col_key"] = [_column_key(s, r, order) for s, r in zip(part["setup"], part["run"],
+                                                                strict=True)]
+    return part
+
+
+def _column_key(setup: str, run: str, order: list[str]) -> float:
+    """Columns in the paper's order: baseline first, unions by size, targets, clamps by value."""
+    if setup == "baseline":
+        return -1.0
+    if setup == "dann":
+        try:
+            return float(run.removeprefix("clamp"))
+        except ValueError:
+            return float("inf")
+    if setup == "joint":
+        return float(len(run.split("+")))
+    return float(order.index(run)) if run in order else 99.0
+
+
+def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str]) -> pd.DataFrame:
+    """Long table: table, metric, domain, column, value, std, seeds (ours)."""
+    agg = aggregate(pd.concat([m for m in metrics.values() if m is not None and len(m)],
+                              ignore_index=True))
+    base = agg[agg["setup"] == "baseline"]
+    source = base["run"].iloc[0] if len(base) else ""
+    source_label = " ".join(names.get(d, d) for d in source.split("+"))
+    parts = {"I": _frame(agg, ("joint",), names),
+             "II": _frame(agg, ("baseline", "finetune"), names, baseline_label=source_label),
+             "III": _frame(agg, ("dann",), names),
+             "IV": _frame(agg, ("baseline", "dann"), names)}
+    rows = []
+    for table, part in parts.items():
+        for metric in ("accuracy", "loss"):
+            rows.append(pd.DataFrame({
+                "table": table, "metric": metric, "domain": part["domain"],
+                "column": part["column"], "value": part[metric],
+                "std": part[f"{metric}_std"], "seeds": part["seeds"],
+                "row_key": part["row_key"], "col_key": part["col_key"]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _cell(value: float, std: float, seeds: int, metric: str) -> str:
+    if pd.isna(value):
+        return ""
+    unit = "%" if metric == "accuracy" else ""
+    digits = 2
+    text = f"{value:.{digits}f}"
+    if seeds and seeds > 1 and not pd.isna(std):
+        text += f" ± {std:.{digits}f}"
+    return text + unit
+
+
+def pivot(long: pd.DataFrame, table: str, metric: str,
+          reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One of the paper's tables as text cells: rows = domains, columns as in the paper.
+
+    With ``reference`` (the paper's numbers), each cell reads ``ours (paper: x)``.
+    """
+    part = long[(long["table"] == table) & (long["metric"] == metric)]
+    cells = part.assign(text=[_cell(v, s, n, metric) for v, s, n in
+                              zip(part["value"], part["std"], part["seeds"], strict=True)])
+    out = cells.pivot_table(index="domain", columns="column", values="text", aggfunc="first",
+                            sort=False).fillna("")
+    rows = cells.sort_values("row_key").drop_duplicates("domain")["domain"]
+    cols = cells.sort_values("col_key", kind="stable").drop_duplicates("column")["column"]
+    out = out.reindex(index=list(rows), columns=list(cols))
+    if reference is not None:
+        ref = reference[(reference["table"] == table) & (reference["metric"] == metric)]
+        unit = "%" if metric == "accuracy" else ""
+        for rec in ref.itertuples():
+            if rec.domain in out.index and rec.column in out.columns:
+                ours = out.loc[rec.domain, rec.column] or "—"
+                out.loc[rec.domain, rec.column] = f"{ours} (paper: {rec.value:.2f}{unit})"
+    out.columns.name = None
+    out.index.name = "domain"
+    return out
+
+
+def numeric_pivot(long: pd.DataFrame, table: str, metric: str) -> pd.DataFrame:
+    part = long[(long["table"] == table) & (long["metric"] == metric)]
+    return part.pivot_table(index="domain", columns="column", values="value", aggfunc="mean",
+                            sort=False).astype(np.float64)

@@ -1,0 +1,73 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_da.reporting.adistance import proxy_a_distance
+from fer_da.reporting.tables import build_tables, paper_reference, pivot
+
+NAMES = {"kdef": "KDEF", "ck": "CK"}  # declared order
+
+
+def _m(setup, run, seed, dom, acc, nll):
+    return {"setup": setup, "run": run, "seed": seed, "run_id": f"{setup}/{run}/seed{seed}",
+            "train_domains": run, "eval_domain": dom, "role": "", "split": "val", "n": 10,
+            "accuracy": acc, "nll": nll}
+
+
+def _metrics():
+    return {
+        "baseline": pd.DataFrame([_m("baseline", "kdef", 0, "kdef", 0.9, 0.5),
+                                  _m("baseline", "kdef", 0, "ck", 0.4, 2.0)]),
+        "joint": pd.DataFrame([_m("joint", "kdef", 0, "kdef", 0.9, 0.5),
+                               _m("joint", "kdef", 0, "ck", 0.4, 2.0),
+                               _m("joint", "kdef+ck", 0, "kdef", 0.8, 0.6),
+                               _m("joint", "kdef+ck", 0, "ck", 0.95, 0.1)]),
+        "finetune": pd.DataFrame([_m("finetune", "ck", 0, "kdef", 0.3, 3.0),
+                                  _m("finetune", "ck", 0, "ck", 0.99, 0.02)]),
+        "dann": pd.DataFrame([_m("dann", "clamp5000", s, d, a, n) for s, d, a, n in
+                              [(0, "kdef", 0.7, 1.0), (1, "kdef", 0.8, 2.0),
+                               (0, "ck", 0.5, 3.0), (1, "ck", 0.6, 5.0)]]),
+    }
+
+
+def test_tables_pivot_to_the_papers_rows_and_columns():
+    long = build_tables(_metrics(), NAMES)
+    t1 = pivot(long, "I", "accuracy")
+    assert list(t1.columns) == ["KDEF", "KDEF CK"] and list(t1.index) == ["KDEF", "CK"]
+    assert t1.loc["CK", "KDEF CK"] == "95.00%" and t1.loc["KDEF", "KDEF"] == "90.00%"
+    t2 = pivot(long, "II", "loss")
+    assert list(t2.columns) == ["KDEF", "CK"]  # the source baseline first, then each target
+    assert t2.loc["KDEF", "CK"] == "3.00" and t2.loc["CK", "KDEF"] == "2.00"
+    t3 = pivot(long, "III", "accuracy")  # two seeds: mean ± sample std
+    assert t3.loc["KDEF", "clamp = 5000"] == "75.00 ± 7.07%"
+    assert pivot(long, "III", "loss").loc["CK", "clamp = 5000"] == "4.00 ± 1.41"
+    t4 = pivot(long, "IV", "accuracy")
+    assert list(t4.columns) == ["baseline", "clamp = 5000"]
+    assert t4.loc["CK", "baseline"] == "40.00%"
+
+
+def test_paper_reference_matches_the_published_numbers():
+    ref = paper_reference().set_index(["table", "metric", "domain", "column"])["value"]
+    assert len(ref) == 112
+    assert ref["I", "accuracy", "KDEF", "KDEF"] == 87.75
+    assert ref["I", "accuracy", "TFEID", "KDEF CK JAFFE TFEID"] == 97.82
+    assert ref["I", "loss", "CK", "KDEF CK"] == 0.01
+    assert ref["II", "accuracy", "KDEF", "CK"] == 40.81
+    assert ref["II", "loss", "JAFFE", "TFEID"] == 13.57
+    assert ref["III", "accuracy", "KDEF", "clamp = 5000"] == 79.08
+    assert ref["III", "loss", "JAFFE", "clamp = 10000"] == 42.88
+    assert ref["IV", "accuracy", "TFEID", "baseline"] == 86.95
+    assert ref["IV", "loss", "CK", "clamp = 10000"] == 33.22
+    long = build_tables(_metrics(), NAMES)
+    cell = pivot(long, "IV", "accuracy", paper_reference()).loc["KDEF", "clamp = 5000"]
+    assert cell == "75.00 ± 7.07% (paper: 79.08%)"
+
+
+def test_proxy_a_distance_separable_vs_identical():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1, (200, 10))
+    assert proxy_a_distance(a, a + 10.0) == pytest.approx(2.0)
+    same = proxy_a_distance(a[:100], rng.normal(0, 1, (100, 10)))
+    assert -0.5 < same < 0.5
+    unequal = proxy_a_distance(a[:150], rng.normal(0, 1, (30, 10)), C=1e-4)
+    assert -0.5 < unequal < 0.5  # balanced: predicting the larger set is no evidence
