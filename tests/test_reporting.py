@@ -69,5 +69,5 @@ def test_proxy_a_distance_separable_vs_identical():
     assert proxy_a_distance(a, a + 10.0) == pytest.approx(2.0)
     same = proxy_a_distance(a[:100], rng.normal(0, 1, (100, 10)))
     assert -0.5 < same < 0.5
-    unequal = proxy_a_distance(a[:150], rng.normal(0, 1, (30, 10)), C=1e-4)
+    unequal = proxy_a_distance(a[:150], rng.normal(0, 1, (30, 10)), c=1e-4)
     assert -0.5 < unequal < 0.5  # balanced: predicting the larger set is no evidence

@@ -44,8 +44,8 @@ def a_distances(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFra
             for t in targets:
                 tgt = p[p["eval_domain"] == t][cols].to_numpy()
                 rows.append({"run_id": run_id, "source": "+".join(sources), "target": t,
-                             "a_distance": proxy_a_distance(src, tgt, C=1.0),
-                             "a_distance_weak_probe": proxy_a_distance(src, tgt, C=1e-4)})
+                             "a_distance": proxy_a_distance(src, tgt, c=1.0),
+                             "a_distance_weak_probe": proxy_a_distance(src, tgt, c=1e-4)})
     return pd.DataFrame(rows)
 
 
@@ -66,9 +66,8 @@ def tsne_figures(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFr
     figures = {}
     for preds in chosen:
         cols = _feature_columns(preds)
-        for run_id, p in preds.groupby("run_id", sort=True):
-            if len(p) > cap:
-                p = p.sample(cap, random_state=0)
+        for run_id, group in preds.groupby("run_id", sort=True):
+            p = group.sample(cap, random_state=0) if len(group) > cap else group
             names = [vocabulary[i] for i in p["label_idx"]]
             figures[figure_name("tsne", run_id)] = tsne_figure(
                 p[cols].to_numpy(), names, p["eval_domain"].tolist(), f"t-SNE: {run_id}")
@@ -123,10 +122,11 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
     if len(adist):
         a = adist.pivot_table(index="run_id", columns="target",
                               values=["a_distance", "a_distance_weak_probe"]).round(2)
-        a.columns = [f"{t} ({'C=1e-4' if v.endswith('probe') else 'C=1'})" for v, t in a.columns]
+        a.columns = [f"{t} ({'C=1e-4' if v.endswith('probe') else 'C=1'})"
+                     for v, t in a.columns]
         text = ("Proxy A-distance between the source's and each target's validation features: "
-                "2(1 − 2ε), ε the 5-fold cross-validated balanced error of a logistic-regression probe "
-                "telling them apart. ≈2 = separable (domain-specific features), ≈0 = "
+                "2(1 − 2ε), ε the 5-fold cross-validated balanced error of a logistic-regression "
+                "probe telling them apart. ≈2 = separable (domain-specific features), ≈0 = "
                 "indistinguishable. C=1 is a strong probe (it separates almost any two small "
                 "sets of 600-d features); C=1e-4 a weak one that measures how far apart the "
                 "bulk of the two distributions lies.")

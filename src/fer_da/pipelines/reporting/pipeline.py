@@ -2,8 +2,14 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from fer_da.pipelines.reporting.nodes import (a_distances, confusion_figures, dann_loss_figure,
-                                              make_tables, render_report, tsne_figures)
+from fer_da.pipelines.reporting.nodes import (
+    a_distances,
+    confusion_figures,
+    dann_loss_figure,
+    make_tables,
+    render_report,
+    tsne_figures,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
