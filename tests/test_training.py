@@ -44,8 +44,8 @@ def test_dann_loss_uses_labels_of_labelled_samples_only():
     clf = torch.log_softmax(torch.randn(4, 7), 1)
     dom = torch.log_softmax(torch.randn(4, 2), 1)
     labels = torch.tensor([1, 2, -1, -1])
-    total, l_clf, l_dmn = dann_loss(clf, labels, labels >= 0, dom, torch.tensor([0, 0, 1, 1]),
-                                    lam=0.5, limit=None)
+    total, l_clf, l_dmn = dann_loss(clf, labels, dom, torch.tensor([0, 0, 1, 1]), lam=0.5,
+                                    limit=None)
     assert float(l_clf) == pytest.approx(float(-(clf[0, 1] + clf[1, 2]) / 2))
     assert float(total) == pytest.approx(float(l_clf + 0.5 * l_dmn))
 
@@ -90,7 +90,7 @@ def test_one_dann_step_gives_every_parameter_a_gradient():
     x = torch.randint(0, 255, (8, 1, 32, 32), dtype=torch.uint8)
     y = torch.tensor([0, 1, 2, 3, -1, -1, -1, -1])
     out = model(x)
-    loss, _, _ = dann_loss(out.class_logp, y, y >= 0, out.domain_logp,
+    loss, _, _ = dann_loss(out.class_logp, y, out.domain_logp,
                            torch.tensor([0] * 4 + [1] * 4), lam=0.5, limit=None)
     loss.backward()
     for name, p in model.named_parameters():
@@ -141,3 +141,17 @@ def test_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match="unknown training parameters"):
         TrainConfig.from_params({"epoch": 3})
     assert TrainConfig.from_params({"seeds": [1, 2]}).seeds == (1, 2)
+
+
+def test_host_streaming_fallback_matches_resident_training(face_sets):
+    plan = _plan()
+    data = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+    resident = train_run(plan.with_config(epochs=1, resident="device"), data, 7)
+    streamed = train_run(plan.with_config(epochs=1, resident="host"), data, 7)
+    for k in resident.state:
+        torch.testing.assert_close(resident.state[k], streamed.state[k], rtol=0, atol=0)
+    from fer_da.training.loop import ImageStore
+
+    arrays = [d.images for d in data]
+    assert ImageStore.placement(arrays, torch.device("cpu"), "auto", 1e-9) == "host"
+    assert ImageStore.placement(arrays, torch.device("cpu"), "auto", 1.0) == "device"

@@ -30,6 +30,8 @@ class TrainConfig:
     hidden: int = 128
     eval_batch_size: int = 256
     seeds: tuple[int, ...] = (0,)
+    resident: str = "auto"  # device | host | auto: keep images on the device if they fit
+    resident_max_gb: float = 8.0  # auto: above this, images stay in (pinned) host memory
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> TrainConfig:

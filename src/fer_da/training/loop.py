@@ -49,13 +49,50 @@ def build_model(plan: RunPlan, n_classes: int, init_state: dict | None = None) -
     return model
 
 
-def _resident(data: list[DomainData], device: torch.device):
-    images = [torch.from_numpy(np.require(d.images, requirements="W")).unsqueeze(1).to(device)
-              for d in data]
-    labels = [torch.from_numpy(np.require(d.labels, requirements="W")).to(device) if d.labelled
-              else torch.full((len(d.images),), -1, dtype=torch.long, device=device)
-              for d in data]
-    return images, labels
+class ImageStore:
+    """uint8 images of each domain, gathered by index into batches on the device.
+
+    ``device``: the images live on the device for the whole run (the fast path).
+    ``host``: they stay in host memory (pinned on CUDA) and each batch is gathered there and
+    copied asynchronously: the streaming fallback for data that does not fit, same interface.
+    """
+
+    def __init__(self, arrays: list[np.ndarray], device: torch.device, where: str):
+        self.device = device
+        self.on_device = where == "device"
+        tensors = [torch.from_numpy(np.require(a, requirements="W")).unsqueeze(1)
+                   for a in arrays]
+        if self.on_device:
+            tensors = [t.to(device) for t in tensors]
+        elif device.type == "cuda":
+            tensors = [t.pin_memory() for t in tensors]
+        self.tensors = tensors
+
+    @staticmethod
+    def placement(arrays: list[np.ndarray], device: torch.device, resident: str,
+                  max_gb: float) -> str:
+        if resident in ("device", "host"):
+            return resident
+        total = sum(a.nbytes for a in arrays) / 2**30
+        return "device" if total <= max_gb else "host"
+
+    def pooled(self) -> ImageStore:
+        store = object.__new__(ImageStore)
+        store.device, store.on_device = self.device, self.on_device
+        store.tensors = [torch.cat(self.tensors)]
+        return store
+
+    def gather(self, domain: int, idx: np.ndarray) -> torch.Tensor:
+        if self.on_device:
+            return self.tensors[domain][torch.from_numpy(idx).to(self.device)]
+        batch = self.tensors[domain][torch.from_numpy(idx)]
+        return batch.to(self.device, non_blocking=True)
+
+
+def _labels(data: list[DomainData], device: torch.device) -> list[torch.Tensor]:
+    return [torch.from_numpy(np.require(d.labels, requirements="W")).to(device) if d.labelled
+            else torch.full((len(d.images),), -1, dtype=torch.long, device=device)
+            for d in data]
 
 
 def _epoch_plan(plan: RunPlan, sizes: list[int], epoch: int) -> list[list[np.ndarray]]:
@@ -101,18 +138,24 @@ def train_run(
         logger.info("%s: resuming after epoch %d of %d", plan.run_id, start_epoch, cfg.epochs)
     forward = torch.compile(model) if cfg.compile else model
 
-    images, labels = _resident(data, device)
+    arrays = [d.images for d in data]
+    where = ImageStore.placement(arrays, device, cfg.resident, cfg.resident_max_gb)
+    images, labels = ImageStore(arrays, device, where), _labels(data, device)
+    logger.info("%s: %.1f MB of images kept in %s memory", plan.run_id,
+                sum(a.nbytes for a in arrays) / 1e6, where)
     domain_ids = [plan.all_domains.index(d.name) for d in data]
     sizes = [len(d.images) for d in data]
     if plan.mode == "supervised":  # one pooled, shuffled set
-        images, labels = [torch.cat(images)], [torch.cat(labels)]
+        images, labels = images.pooled(), [torch.cat(labels)]
         domain_ids_pooled = torch.cat([torch.full((n,), i, device=device)
                                        for n, i in zip(sizes, domain_ids, strict=True)])
     steps = steps_per_epoch(plan, sizes)
+    dann_domains = torch.tensor(domain_ids, device=device).repeat_interleave(cfg.batch_size)
     total = steps * cfg.epochs
     model.train()
     for epoch in range(start_epoch, cfg.epochs):
-        sums = torch.zeros(5, device=device)  # clf, dmn, dmn correct, dmn count, images
+        sums = torch.zeros(3, device=device)  # clf x n, dmn x n, domain-correct
+        seen = 0  # images, counted on the host (no sync)
         bad_step = torch.full((), -1, device=device)
         t0 = time.perf_counter()
         lam = limit = 0.0
@@ -123,34 +166,33 @@ def train_run(
             if plan.mode == "dann":
                 lam = factor(progress, cfg.alpha)
                 limit = clamp_limit(progress, plan.clamp, cfg.alpha) if plan.clamp else None
-                idx = [torch.from_numpy(i).to(device) for i in batch]
-                x = torch.cat([im[i] for im, i in zip(images, idx, strict=True)])
-                y = torch.cat([lb[i] for lb, i in zip(labels, idx, strict=True)])
-                dom = torch.cat([torch.full((len(i),), d, device=device)
-                                 for i, d in zip(idx, domain_ids, strict=True)])
+                x = torch.cat([images.gather(k, i) for k, i in enumerate(batch)])
+                y = torch.cat([lb[torch.from_numpy(i).to(device)]
+                               for lb, i in zip(labels, batch, strict=True)])
+                dom = dann_domains
             else:
+                x = images.gather(0, batch[0])
                 i = torch.from_numpy(batch[0]).to(device)
-                x, y, dom = images[0][i], labels[0][i], domain_ids_pooled[i]
+                y, dom = labels[0][i], domain_ids_pooled[i]
             if cuda and cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
                 out = forward(x)
-            loss, clf, dmn = dann_loss(out.class_logp.float(), y, y >= 0,
-                                       out.domain_logp.float(), dom, lam,
+            loss, clf, dmn = dann_loss(out.class_logp.float(), y, out.domain_logp.float(), dom,
+                                       lam,
                                        limit if plan.mode == "dann" else None)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             with torch.no_grad():
                 n = x.shape[0]
-                correct = (out.domain_logp.argmax(1) == dom).sum()
-                sums += torch.stack([clf.detach() * n, dmn.detach() * n, correct.float(),
-                                     torch.tensor(float(n), device=device),
-                                     torch.tensor(float(n), device=device)])
-                bad = ~torch.isfinite(loss.detach())
-                bad_step = torch.where(bad & (bad_step < 0), torch.tensor(s, device=device),
-                                       bad_step)
-        clf_sum, dmn_sum, correct, count, seen = sums.tolist()  # the one sync of the epoch
+                seen += n
+                sums += torch.stack([clf.detach() * n, dmn.detach() * n,
+                                     (out.domain_logp.argmax(1) == dom).sum().float()])
+                bad_step = torch.where(torch.isfinite(loss.detach()) | (bad_step >= 0),
+                                       bad_step, s)
+        clf_sum, dmn_sum, correct = sums.tolist()  # the one sync of the epoch
+        count = seen
         if int(bad_step) >= 0:
             step = int(bad_step)
             raise FloatingPointError(

@@ -19,13 +19,14 @@ def clamped_domain_loss(domain_logp: torch.Tensor, domains: torch.Tensor,
     return terms.mean()
 
 
-def dann_loss(class_logp: torch.Tensor, labels: torch.Tensor, labelled: torch.Tensor,
-              domain_logp: torch.Tensor, domains: torch.Tensor, lam: float,
+def dann_loss(class_logp: torch.Tensor, labels: torch.Tensor, domain_logp: torch.Tensor,
+              domains: torch.Tensor, lam: float,
               limit: float | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """L = L_CLF(labelled samples only) + lambda * L_DMN(all samples). Returns (L, clf, dmn)."""
-    if labelled.any():
-        clf = F.nll_loss(class_logp[labelled], labels[labelled])
-    else:
-        clf = class_logp.sum() * 0.0
+    """L = L_CLF(labelled samples only) + lambda * L_DMN(all samples). Returns (L, clf, dmn).
+
+    Unlabelled samples carry label -1 and are ignored by L_CLF (no boolean indexing, so no
+    host synchronisation on the GPU).
+    """
+    clf = F.nll_loss(class_logp, labels, ignore_index=-1)
     dmn = clamped_domain_loss(domain_logp, domains, limit)
     return clf + lam * dmn, clf, dmn
