@@ -155,3 +155,14 @@ def test_host_streaming_fallback_matches_resident_training(face_sets):
     arrays = [d.images for d in data]
     assert ImageStore.placement(arrays, torch.device("cpu"), "auto", 1e-9) == "host"
     assert ImageStore.placement(arrays, torch.device("cpu"), "auto", 1.0) == "device"
+
+
+def test_gpu_fast_path_runs_on_cpu(face_sets):
+    """bf16 autocast + channels-last, the CUDA configuration, forced on the CPU."""
+    plan = _plan().with_config(epochs=1, bf16=True, channels_last=True)
+    assert plan.config.use_bf16("cpu") and not TINY.use_bf16("cpu") and TINY.use_bf16("cuda")
+    data = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+    trained = train_run(plan, data, 7)
+    assert math.isfinite(trained.history[0]["clf_loss"])
+    assert all(v.dtype == torch.float32 for k, v in trained.state.items()
+               if v.is_floating_point())

@@ -19,8 +19,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     alpha: float = 10.0  # steepness of the factor function (eq. 5)
     device: str = "auto"
-    bf16: bool = True  # autocast to bfloat16 on CUDA (ignored on CPU)
-    channels_last: bool = True  # on CUDA
+    bf16: bool | str = "auto"  # autocast to bfloat16: auto = on CUDA only; true = anywhere
+    channels_last: bool | str = "auto"  # channels-last memory format: auto = on CUDA only
     compile: bool = False  # torch.compile the model
     backbone: str = "vgg11_slim_bn"
     pretrained: bool = False  # ImageNet weights (torch hub cache or weights_file)
@@ -46,6 +46,13 @@ class TrainConfig:
         if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
             raise ValueError("training needs epochs >= 1, batch_size >= 1 and lr > 0")
         return cfg
+
+    def use_bf16(self, device_type: str) -> bool:
+        return self.bf16 is True or (self.bf16 == "auto" and device_type == "cuda")
+
+    def use_channels_last(self, device_type: str) -> bool:
+        return self.channels_last is True or (self.channels_last == "auto"
+                                              and device_type == "cuda")
 
     def model_config(self, n_classes: int, n_domains: int) -> ModelConfig:
         return ModelConfig(backbone=self.backbone, n_classes=n_classes, n_domains=n_domains,

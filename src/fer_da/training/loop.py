@@ -123,7 +123,8 @@ def train_run(
     if plan.mode == "dann" and not any(d.labelled for d in data):
         raise ValueError(f"{plan.run_id}: a DANN run needs at least one labelled domain")
     model = build_model(plan, n_classes, init_state).to(device)
-    if cuda and cfg.channels_last:
+    amp, channels_last = cfg.use_bf16(device.type), cfg.use_channels_last(device.type)
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                  fused=cuda)
@@ -174,9 +175,9 @@ def train_run(
                 x = images.gather(0, batch[0])
                 i = torch.from_numpy(batch[0]).to(device)
                 y, dom = labels[0][i], domain_ids_pooled[i]
-            if cuda and cfg.channels_last:
+            if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = forward(x)
             loss, clf, dmn = dann_loss(out.class_logp.float(), y, out.domain_logp.float(), dom,
                                        lam,
