@@ -22,6 +22,7 @@ class RawTree:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._files: list[str] | None = None
 
     def check(self) -> RawTree:
         """Fail clearly on a missing or empty root."""
@@ -33,7 +34,10 @@ class RawTree:
 
     @property
     def files(self) -> list[str]:
-        return _listing(self.root)
+        """All regular files, sorted; listed once per tree (each catalog load makes a new one)."""
+        if self._files is None:
+            self._files = _listing(self.root)
+        return self._files
 
     def read_bytes(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
@@ -61,19 +65,11 @@ class RawTree:
             return img.copy()
 
 
-@lru_cache(maxsize=32)
-def _listing_cached(root: str, mtime_ns: int) -> tuple[str, ...]:
-    base = Path(root)
-    return tuple(sorted(
-        p.relative_to(base).as_posix() for p in base.rglob("*")
-        if p.is_file() and p.name not in IGNORED_NAMES
-    ))
-
-
 def _listing(root: Path) -> list[str]:
     if not root.is_dir():
         return []
-    return list(_listing_cached(str(root.resolve()), root.stat().st_mtime_ns))
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.name not in IGNORED_NAMES)
 
 
 def parse_pixel_string(text: str, side: int = 48) -> np.ndarray:
