@@ -39,6 +39,8 @@ def test_retinaface_loads_batches_decodes_and_suppresses(retinaface_file):
     big = np.kron(small, np.ones((2, 2, 1), dtype=np.uint8))  # the same picture, 2x larger
     other = rng.integers(0, 255, (30, 50, 3), dtype=np.uint8)
     out = det.detect([other, small, other])  # two batches; padded to a common size
+    assert det._batch([other])[0].shape == (1, 3, 30, 50)  # smaller than max_size: kept
+    assert det._batch([big])[0].shape == (1, 3, 48, 64)  # larger: shrunk to max_size
     assert len(out) == 3 and all(len(faces) > 0 for faces in out)
     for faces in out:
         boxes = torch.tensor([f.box for f in faces])

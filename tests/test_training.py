@@ -129,6 +129,29 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(face_sets, tmp_p
     assert resumed.history[-1]["clf_loss"] == full.history[-1]["clf_loss"]
 
 
+def test_checkpoint_is_reused_only_for_the_same_initial_weights(face_sets, tmp_path):
+    plan = _plan(mode="supervised", config=TrainConfig(**{**TINY.__dict__, "epochs": 1}))
+    data = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+    init_a = train_run(_plan(mode="supervised", seed=1), data, 7).state
+    init_b = train_run(_plan(mode="supervised", seed=2), data, 7).state
+    store = CheckpointStore(tmp_path)
+    epochs_run = []
+    first = train_run(plan, data, 7, store, init_a, on_epoch_end=epochs_run.append)
+    again = train_run(plan, data, 7, store, init_a, on_epoch_end=epochs_run.append)
+    assert epochs_run == [1]  # the finished checkpoint was reused
+    for k in first.state:
+        torch.testing.assert_close(first.state[k], again.state[k], rtol=0, atol=0)
+    # a new starting point (a retrained baseline under a fine-tune) must not reuse it
+    other = train_run(plan, data, 7, store, init_b, on_epoch_end=epochs_run.append)
+    assert epochs_run == [1, 1]
+    assert any(not torch.equal(first.state[k], other.state[k]) for k in first.state)
+    # resume: false retrains even when everything matches
+    forced = plan.with_config(resume=False)
+    train_run(forced, data, 7, store, init_b, on_epoch_end=epochs_run.append)
+    assert epochs_run == [1, 1, 1]
+    assert forced.fingerprint("d", "i") == plan.fingerprint("d", "i") != plan.fingerprint("d")
+
+
 def test_non_finite_loss_stops_with_the_step(face_sets):
     plan = _plan(mode="supervised", config=TrainConfig(**{**TINY.__dict__, "lr": 1e30,
                                                           "epochs": 3}))
@@ -141,6 +164,8 @@ def test_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match="unknown training parameters"):
         TrainConfig.from_params({"epoch": 3})
     assert TrainConfig.from_params({"seeds": [1, 2]}).seeds == (1, 2)
+    with pytest.raises(ValueError, match="training.resume must be true or false"):
+        TrainConfig.from_params({"resume": "false"})
 
 
 def test_host_streaming_fallback_matches_resident_training(face_sets):

@@ -7,6 +7,11 @@ import math
 import numpy as np
 
 
+def balanced_steps(sizes: list[int], batch_size: int) -> int:
+    """Steps of a balanced epoch: as many as the longest domain needs."""
+    return math.ceil(max(sizes) / batch_size)
+
+
 def balanced_epoch(sizes: list[int], batch_size: int,
                    rng: np.random.Generator) -> list[list[np.ndarray]]:
     """Balanced aggregated batches (III-F): every step takes ``batch_size`` from each domain.
@@ -16,7 +21,7 @@ def balanced_epoch(sizes: list[int], batch_size: int,
     """
     if min(sizes) < 1:
         raise ValueError(f"every domain needs at least one sample, got sizes {sizes}")
-    steps = math.ceil(max(sizes) / batch_size)
+    steps = balanced_steps(sizes, batch_size)
     plans = []
     for n in sizes:
         order = np.concatenate([rng.permutation(n)

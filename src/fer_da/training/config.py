@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
+from fer_da import __version__
 from fer_da.models import ModelConfig
 
 
@@ -32,6 +33,7 @@ class TrainConfig:
     seeds: tuple[int, ...] = (0,)
     resident: str = "auto"  # device | host | auto: keep images on the device if they fit
     resident_max_gb: float = 8.0  # auto: above this, images stay in (pinned) host memory
+    resume: bool = True  # reuse a checkpoint of the same plan, data and initial weights
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> TrainConfig:
@@ -43,6 +45,10 @@ class TrainConfig:
         if "seeds" in merged:
             merged["seeds"] = tuple(int(s) for s in merged["seeds"])
         cfg = cls(**merged)
+        for key in ("compile", "pretrained", "resume"):
+            if not isinstance(getattr(cfg, key), bool):
+                raise ValueError(f"training.{key} must be true or false, "
+                                 f"got {getattr(cfg, key)!r}")
         if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
             raise ValueError("training needs epochs >= 1, batch_size >= 1 and lr > 0")
         return cfg
@@ -91,8 +97,13 @@ class RunPlan:
             data[key] = tuple(data[key])
         return cls(**data)
 
-    def fingerprint(self, data_digest: str) -> str:
-        body = json.dumps({**self.to_dict(), "data": data_digest}, sort_keys=True, default=str)
+    def fingerprint(self, data_digest: str, init_digest: str | None = None) -> str:
+        """What a checkpoint must match to be reused: the plan (less ``resume``), the
+        training data, the initial weights (fine-tuning) and the fer-da version."""
+        plan = self.to_dict()
+        plan["config"].pop("resume", None)
+        body = json.dumps({**plan, "data": data_digest, "init": init_digest,
+                           "fer_da": __version__}, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     def with_config(self, **changes: Any) -> RunPlan:

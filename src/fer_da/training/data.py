@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from fer_da.facesets import FaceSet
 
@@ -46,3 +47,15 @@ def digest(data: list[DomainData]) -> str:
         if d.labels is not None:
             h.update(d.labels.tobytes())
     return h.hexdigest()[:16]
+
+
+def state_digest(state: dict[str, torch.Tensor] | None) -> str | None:
+    """Digest of a state dict's names, dtypes, shapes and values (None for no state)."""
+    if state is None:
+        return None
+    h = hashlib.blake2b(digest_size=8)
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

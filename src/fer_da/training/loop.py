@@ -22,7 +22,7 @@ from fer_da.models import FERNet
 from fer_da.training.batching import balanced_epoch, shuffled_epoch
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
-from fer_da.training.data import DomainData, digest
+from fer_da.training.data import DomainData, digest, state_digest
 from fer_da.training.losses import dann_loss
 from fer_da.training.schedules import clamp_limit, factor
 
@@ -128,10 +128,10 @@ def train_run(
         model = model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                  fused=cuda)
-    fingerprint = plan.fingerprint(digest(data))
+    fingerprint = plan.fingerprint(digest(data), state_digest(init_state))
     history: list[dict[str, float]] = []
     start_epoch = 0
-    saved = store.load(plan.run_id, fingerprint) if store else None
+    saved = store.load(plan.run_id, fingerprint) if store and cfg.resume else None
     if saved:
         model.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
