@@ -166,6 +166,9 @@ def test_config_rejects_unknown_keys():
     assert TrainConfig.from_params({"seeds": [1, 2]}).seeds == (1, 2)
     with pytest.raises(ValueError, match="training.resume must be true or false"):
         TrainConfig.from_params({"resume": "false"})
+    auto = TrainConfig()
+    assert [auto.use_channels_last(d) for d in ("cuda", "cpu", "mps")] == [True, True, False]
+    assert [auto.use_bf16(d) for d in ("cuda", "cpu")] == [True, False]
 
 
 def test_host_streaming_fallback_matches_resident_training(face_sets):

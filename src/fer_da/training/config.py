@@ -21,7 +21,7 @@ class TrainConfig:
     alpha: float = 10.0  # steepness of the factor function (eq. 5)
     device: str = "auto"
     bf16: bool | str = "auto"  # autocast to bfloat16: auto = on CUDA only; true = anywhere
-    channels_last: bool | str = "auto"  # channels-last memory format: auto = on CUDA only
+    channels_last: bool | str = "auto"  # channels-last memory format: auto = CUDA and CPU
     compile: bool = False  # torch.compile the model
     backbone: str = "vgg11_slim_bn"
     pretrained: bool = False  # ImageNet weights (torch hub cache or weights_file)
@@ -57,8 +57,9 @@ class TrainConfig:
         return self.bf16 is True or (self.bf16 == "auto" and device_type == "cuda")
 
     def use_channels_last(self, device_type: str) -> bool:
+        # measured on 2 CPU cores: +17% (DANN) and +12% (supervised) images/s at the default
         return self.channels_last is True or (self.channels_last == "auto"
-                                              and device_type == "cuda")
+                                              and device_type in ("cuda", "cpu"))
 
     def model_config(self, n_classes: int, n_domains: int) -> ModelConfig:
         return ModelConfig(backbone=self.backbone, n_classes=n_classes, n_domains=n_domains,
