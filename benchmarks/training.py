@@ -149,10 +149,9 @@ def parse_sizes(text: str) -> dict[str, int]:
         raise SystemExit(f"--grid-train-sizes wants name=count,...; got {text!r}") from err
 
 
-def log_projection(env: str, sizes: dict[str, int], measured: float | None,
-                   peak_tflops: float, mfus: list[float]) -> None:
+def log_projection(env: str, plans: list[RunPlan], size: int, sizes: dict[str, int],
+                   measured: float | None, peak_tflops: float, mfus: list[float]) -> None:
     """Training images of the grid and its wall time at a throughput and at given MFUs."""
-    plans, size = load_grid(env)
     images = grid_images(plans, sizes)
     total = sum(images.values())
     cfg = plans[0].config
@@ -195,8 +194,9 @@ def main() -> None:
                     help="skip the timing; print the grid's workload and projections")
     args = ap.parse_args()
     sizes = parse_sizes(args.grid_train_sizes)
+    grid, grid_size = load_grid(args.grid_env)
     if args.projection_only:
-        log_projection(args.grid_env, sizes, None, args.peak_tflops, args.mfu)
+        log_projection(args.grid_env, grid, grid_size, sizes, None, args.peak_tflops, args.mfu)
         return
     device = resolve_device(args.device)
     cfg = TrainConfig(epochs=2, batch_size=args.batch, backbone=args.backbone,
@@ -229,7 +229,6 @@ def main() -> None:
         logger.info("achieved       : %8.1f TFLOP/s (%.1f GFLOP per image), MFU %.1f%% of %.0f",
                     tflops, flops / 1e9, 100 * tflops / args.peak_tflops, args.peak_tflops)
         logger.info("peak memory    : %.2f GiB for the DANN run", peak_mem)
-    grid, grid_size = load_grid(args.grid_env)
     same = (grid[0].config.backbone, grid_size) == (args.backbone, args.image_size)
     if not same:
         logger.info("(this run's model or image size differ from conf/%s: its throughput "
@@ -238,7 +237,8 @@ def main() -> None:
         logger.info("(measured at %d per domain; conf/%s trains at %d: larger batches are "
                     "usually faster per image)", args.batch, args.grid_env,
                     grid[0].config.batch_size)
-    log_projection(args.grid_env, sizes, ours if same else None, args.peak_tflops, args.mfu)
+    log_projection(args.grid_env, grid, grid_size, sizes, ours if same else None,
+                   args.peak_tflops, args.mfu)
     if math.isnan(ours):
         raise SystemExit("benchmark failed")
 
