@@ -34,11 +34,11 @@ ROOT = Path(__file__).parents[1]
 logger = logging.getLogger("benchmark")
 
 
-def _preprocess(raw, manifests, cache, params, labels):
+def _preprocess(raw, manifests, cache, params, domains, labels):
     t0 = time.perf_counter()
-    detections, new = detect_faces(manifests, raw, cache, params)
+    detections, new = detect_faces(manifests, raw, cache, params, domains)
     t1 = time.perf_counter()
-    normalise_faces(manifests, raw, detections, params, labels)
+    normalise_faces(manifests, raw, detections, params, domains, labels, {"seeds": [0]})
     t2 = time.perf_counter()
     return new, t1 - t0, t2 - t1
 
@@ -74,8 +74,9 @@ def run(args: argparse.Namespace) -> None:
         raw = RawDomainsDataset(domains).load()
         manifests, _, _ = ingest_domains(raw, params["domains"], params["labels"])
         n = sum(len(m) for m in manifests.values())
-        new, det1, norm1 = _preprocess(raw, manifests, pd.DataFrame(), prep, params["labels"])
-        _, det2, norm2 = _preprocess(raw, manifests, new, prep, params["labels"])
+        args_ = (params["domains"], params["labels"])
+        new, det1, norm1 = _preprocess(raw, manifests, pd.DataFrame(), prep, *args_)
+        _, det2, norm2 = _preprocess(raw, manifests, new, prep, *args_)
     first, second = det1 + norm1, det2 + norm2
     found = sum(bool(json.loads(f)) for f in new["faces"])
     logger.info("images: %d  backend: %s%s  with a face: %d", n, args.backend,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,25 @@ from fer_da.labels import CANONICAL_LABELS
 
 
 def write_image(path: Path, mode: str = "RGB", size: tuple[int, int] = (24, 20),
-                fmt: str | None = None, value: int = 120) -> Path:
+                fmt: str | None = None, value: int = 120, unique: bool = True) -> Path:
+    """A flat image; ``unique``: two pixels derived from the path make its bytes its own
+    (ingestion rejects identical bytes under two names as duplicates)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode in ("I;16",):
         img = Image.new("I;16", size)
         img.putdata([value * 257] * (size[0] * size[1]))
     else:
         img = Image.new(mode, size, value if mode in ("L", "I") else (value,) * len(mode))
+    if unique:
+        h = zlib.crc32(str(path).encode())
+        for i, xy in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+            v = (h >> (8 * i)) & 255
+            if mode == "I;16":
+                img.putpixel(xy, v * 257)
+            elif len(img.getbands()) == 1:
+                img.putpixel(xy, v)
+            else:
+                img.putpixel(xy, (v,) * len(img.getbands()))
     img.save(path, format=fmt)
     return path
 

@@ -3,27 +3,48 @@
 from pathlib import Path
 
 import pytest
-from kedro.config import OmegaConfigLoader
 
+from fer_da.config_loader import LabConfigLoader
 from fer_da.ingest import parse_domain_specs
+from fer_da.labels import vocabulary
 from fer_da.pipelines.training.nodes import plan_runs
+from fer_da.preprocess.config import domain_configs
 
 CONF = Path(__file__).parents[1] / "conf"
 
 
-@pytest.mark.parametrize("env", ["local", "paper", "example_lab"])
+def _load(env: str):
+    loader = LabConfigLoader(str(CONF), base_env="base", default_run_env=env)
+    return loader["parameters"], loader["catalog"]
+
+
+@pytest.mark.parametrize("env", ["local", "paper", "example_lab", "realdata"])
 def test_env_declares_matching_domains_and_roots(env):
-    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env=env)
-    params, catalog = loader["parameters"], loader["catalog"]
+    params, catalog = _load(env)
     specs = parse_domain_specs(params["domains"])
     assert {s.name for s in specs} == set(catalog["raw_domains"]["domains"])
+    assert vocabulary(params["labels"])
+    configs = domain_configs(params["preprocessing"], {s.name: s.preprocessing for s in specs})
+    assert set(configs) == {s.name for s in specs}
     for kind in ("baseline", "joint", "finetune", "dann"):
         assert plan_runs(params[kind]["setup"], params["domains"], params["training"])
 
 
 def test_paper_env_uses_the_paper_hyper_parameters():
-    params = OmegaConfigLoader(str(CONF), base_env="base", default_run_env="paper")["parameters"]
+    params, _ = _load("paper")
     t = params["training"]
     assert (t["epochs"], t["batch_size"], t["lr"], t["backbone"]) == (100, 40, 1e-4, "vgg19")
     assert params["preprocessing"]["image_size"] == 224
+    assert params["preprocessing"]["detector"]["min_score"] == 0.8  # merged from conf/base
+    assert params["preprocessing"]["split"]["mode"] == "random"
     assert params["dann"]["setup"]["clamps"] == [3000, 5000, 7000, 10000]
+
+
+def test_realdata_env_treats_its_sets_as_face_crops_with_their_own_splits():
+    params, _ = _load("realdata")
+    specs = {s.name: s for s in parse_domain_specs(params["domains"])}
+    configs = domain_configs(params["preprocessing"],
+                             {n: s.preprocessing for n, s in specs.items()})
+    assert {c.detector.backend for c in configs.values()} == {"none"}
+    assert configs["sfew"].split.within == "group" and configs["sfew"].split.mode == "source"
+    assert configs["fer2013"].image_size == 48

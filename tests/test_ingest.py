@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from fer_da.ingest import DomainSpec, RawTree, ingest_domain, parse_domain_specs
@@ -12,9 +11,9 @@ from tests.conftest import write_image
 SEVEN = label_set()
 
 
-def _ingest(root, layout, options=None, vocabulary=SEVEN):
-    return ingest_domain(DomainSpec("d", layout, "target", options or {}), RawTree(root),
-                         vocabulary)
+def _ingest(root, layout, options=None, vocabulary=SEVEN, labels=None, vocab=None):
+    return ingest_domain(DomainSpec("d", layout, "target", options or {}, labels or {}),
+                         RawTree(root), vocab or vocabulary)
 
 
 def _reasons(result) -> dict[str, str]:
@@ -172,19 +171,21 @@ def test_csv_manifest(tmp_path):
 
 
 def test_fer2013(tmp_path):
-    good = " ".join(["7"] * 48 * 48)
+    def px(v):
+        return " ".join([str(v)] * 48 * 48)
+
     (tmp_path / "fer2013.csv").write_text(
         "emotion,pixels,Usage\n"
-        f"3,{good},Training\n0,{good},PublicTest\n9,{good},Training\n6,1 2 3,PrivateTest\n")
+        f"3,{px(7)},Training\n0,{px(8)},PublicTest\n9,{px(9)},Training\n6,1 2 3,PrivateTest\n")
     (tmp_path / "README.md").write_text("x")
     result = _ingest(tmp_path, "fer2013")
     assert result.manifest[["path", "label", "source_split", "width"]].values.tolist() == [
-        ["fer2013.csv#row=0", "happiness", "train", 48],
-        ["fer2013.csv#row=1", "anger", "val", 48]]
-    assert _reasons(result) == {"fer2013.csv#row=2": "bad_row", "fer2013.csv#row=3": "bad_row",
-                                "README.md": "non_image"}
-    img = RawTree(tmp_path).open_image("fer2013.csv#row=1")
-    assert img.size == (48, 48) and img.getpixel((0, 0)) == 7
+        ["fer2013.csv#line=2", "happiness", "train", 48],
+        ["fer2013.csv#line=3", "anger", "val", 48]]
+    assert _reasons(result) == {"fer2013.csv#line=4": "bad_row",
+                                "fer2013.csv#line=5": "bad_row", "README.md": "non_image"}
+    img = RawTree(tmp_path).open_image("fer2013.csv#line=3")
+    assert img.size == (48, 48) and img.getpixel((0, 0)) == 8
 
 
 def test_missing_or_empty_root_is_a_clear_error(tmp_path):
@@ -196,12 +197,72 @@ def test_missing_or_empty_root_is_a_clear_error(tmp_path):
 
 
 def test_domain_specs_are_validated():
-    with pytest.raises(ValueError, match="unknown layout"):
+    with pytest.raises(ValueError, match=r"domains.a.layout must be one of"):
         parse_domain_specs({"a": {"layout": "nope", "role": "source"}})
     with pytest.raises(ValueError, match="no source"):
         parse_domain_specs({"a": {"layout": "jaffe", "role": "target"}})
     with pytest.raises(ValueError, match="unknown keys"):
         parse_domain_specs({"a": {"layout": "jaffe", "role": "source", "root": "x"}})
     specs = parse_domain_specs({"a": {"layout": "jaffe", "role": "source"}})
-    assert specs[0].options == {}
-    assert isinstance(pd.DataFrame(), pd.DataFrame)
+    assert specs[0].options == {} and specs[0].labels == {} and specs[0].preprocessing == {}
+
+
+def test_identical_bytes_under_two_names_are_one_image(tmp_path):
+    write_image(tmp_path / "happiness/a.png", unique=False)
+    (tmp_path / "happiness/b.png").write_bytes((tmp_path / "happiness/a.png").read_bytes())
+    write_image(tmp_path / "sadness/c.png", value=10, unique=False)
+    (tmp_path / "anger/d.png").parent.mkdir()
+    (tmp_path / "anger/d.png").write_bytes((tmp_path / "sadness/c.png").read_bytes())
+    write_image(tmp_path / "fear/e.png")
+    result = _ingest(tmp_path, "folder")
+    assert result.manifest["path"].tolist() == ["fear/e.png", "happiness/a.png"]
+    rej = result.rejects.set_index("path")
+    assert rej.loc["happiness/b.png", "reason"] == "duplicate"
+    assert "happiness/a.png" in rej.loc["happiness/b.png", "detail"]
+    assert rej.loc["anger/d.png", "reason"] == rej.loc["sadness/c.png", "reason"] \
+        == "conflicting_duplicate"  # which label is right is unknown: neither is used
+    assert result.manifest["sha256"].str.len().eq(64).all()
+
+
+def test_label_set_mapping_and_dropping(tmp_path):
+    for label in ("happiness", "neutral", "contempt", "fear"):
+        write_image(tmp_path / label / f"{label}.png")
+    six = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+    result = _ingest(tmp_path, "folder", labels={"fear": None, "contempt": "anger"},
+                     vocab=six)
+    assert dict(zip(result.manifest["path"], result.manifest["label"], strict=True)) == {
+        "contempt/contempt.png": "anger", "happiness/happiness.png": "happiness"}
+    rej = result.rejects.set_index("path")
+    assert rej.loc["fear/fear.png", "reason"] == "excluded_label"
+    assert "dropped by domains.d.labels" in rej.loc["fear/fear.png", "detail"]
+    assert rej.loc["neutral/neutral.png", "reason"] == "excluded_label"
+    assert "not in labels.classes" in rej.loc["neutral/neutral.png", "detail"]
+
+
+def test_vocabulary_from_params():
+    from fer_da.labels import vocabulary
+
+    assert vocabulary({}) == SEVEN
+    assert vocabulary({"keep_contempt": True})[-1] == "contempt"
+    assert vocabulary({"classes": ["happiness", "sadness"]}) == ("happiness", "sadness")
+    with pytest.raises(ValueError, match="labels.classes"):
+        vocabulary({"classes": ["happiness"]})
+    with pytest.raises(ValueError, match=r"labels: unknown keys \['clases'\]"):
+        vocabulary({"clases": ["happiness", "sadness"]})
+
+
+def test_folder_layout_with_a_split_level(tmp_path):
+    for split, cls, name in (("Train", "Happy", "Heat_001_01.png"),
+                             ("Val", "Sad", "Up_002_01.png"),
+                             ("Extra", "Sad", "Big_003_01.png")):
+        write_image(tmp_path / split / cls / name)
+    write_image(tmp_path / "Train" / "loose.png")
+    result = _ingest(tmp_path, "folder", {"classes": {"happy": "happiness", "sad": "sadness"},
+                                          "splits": {"Train": "train", "Val": "test"}})
+    assert result.manifest[["path", "label", "source_split"]].values.tolist() == [
+        ["Train/Happy/Heat_001_01.png", "happiness", "train"],
+        ["Val/Sad/Up_002_01.png", "sadness", "test"]]
+    assert _reasons(result) == {"Extra/Sad/Big_003_01.png": "unknown_split_folder",
+                                "Train/loose.png": "outside_class_folder"}
+    with pytest.raises(ValueError, match=r"options.splits maps folder names"):
+        _ingest(tmp_path, "folder", {"splits": {"Train": "training"}})

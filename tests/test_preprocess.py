@@ -51,21 +51,90 @@ def _table(subjects=6, per=7):
                          for s in range(subjects) for i in range(per)])
 
 
-def test_subject_split_keeps_subjects_apart():
+FRACTIONS = {"val": 0.2, "test": 0.2}
+
+
+def test_subject_split_keeps_subjects_apart_in_three_splits():
     t = _table(10)
-    split = assign_split(t, "subject", 0.2, seed=1)
-    val_subjects = set(t.subject[split == "val"])
-    assert val_subjects and not val_subjects & set(t.subject[split == "train"])
-    assert 0.1 <= (split == "val").mean() <= 0.3
-    assert split.equals(assign_split(t, "subject", 0.2, seed=1))
+    split = assign_split(t, "subject", FRACTIONS, seed=1)
+    by_split = {s: set(t.subject[split == s]) for s in ("train", "val", "test")}
+    assert all(by_split.values())
+    assert not (by_split["train"] & by_split["val"] or by_split["train"] & by_split["test"]
+                or by_split["val"] & by_split["test"])
+    assert 0.1 <= (split == "val").mean() <= 0.3 and 0.1 <= (split == "test").mean() <= 0.3
+    assert split.equals(assign_split(t, "subject", FRACTIONS, seed=1))
 
 
 def test_random_split_is_stratified():
-    t = _table(10)
-    split = assign_split(t, "random", 0.2, seed=0)
-    assert (split == "val").sum() == 14
-    assert set(t.label[split == "val"]) == set(t.label)
+    t = _table(10)  # 70 images, 10 per label
+    split = assign_split(t, "random", FRACTIONS, seed=0)
+    assert (split == "val").sum() == 14 and (split == "test").sum() == 14
+    assert set(t.label[split == "val"]) == set(t.label) == set(t.label[split == "test"])
     with pytest.raises(ValueError, match="unknown split mode"):
-        assign_split(t, "nope", 0.2, 0)
-    with pytest.raises(ValueError, match="two subjects"):
-        assign_split(_table(1), "subject", 0.2, 0)
+        assign_split(t, "nope", FRACTIONS, 0)
+    with pytest.raises(ValueError, match="needs at least 3 subjects, found 2"):
+        assign_split(_table(2), "subject", FRACTIONS, 0)
+
+
+def test_group_split_takes_the_group_from_the_file_name():
+    t = pd.DataFrame({"path": [f"Train/Happy/{film}_00{i}_0000{k}.png"
+                               for film in ("Amelie", "Heat", "Up", "Jaws", "Big")
+                               for i in range(3) for k in range(2)],
+                      "label": ["happiness", "sadness"] * 15, "subject": "unknown"})
+    split = assign_split(t, "group", FRACTIONS, 0, group_regex=r"^(?P<group>.+?)_\d+_\d+")
+    films = t["path"].str.split("/").str[-1].str.split("_").str[0]
+    for s in ("train", "val", "test"):
+        assert (split == s).any()
+        assert not set(films[split == s]) & set(films[split != s])  # a film in one split
+    with pytest.raises(ValueError, match=r"finds no group in 'Train/Happy/Amelie"):
+        assign_split(t, "group", FRACTIONS, 0, group_regex=r"^nomatch(x)")
+
+
+def test_source_split_keeps_the_layouts_own_and_carves_what_it_lacks():
+    t = _table(10).assign(path=[f"f{i}.png" for i in range(70)],
+                          source_split=["train"] * 50 + ["test"] * 20)
+    split = assign_split(t, "source", FRACTIONS, 0)
+    assert (split[50:] == "test").all()  # the layout's test is kept as is
+    assert (split[:50] != "test").all() and 7 <= (split[:50] == "val").sum() <= 12  # carved
+    with pytest.raises(ValueError, match="needs the layout's own split"):
+        assign_split(t.assign(source_split=None), "source", FRACTIONS, 0)
+
+
+def test_each_training_seed_can_have_its_own_split():
+    from fer_da.facesets import FaceSet
+    from fer_da.training.data import training_view
+
+    t = _table(10).assign(label_idx=0)
+    t["split"] = assign_split(t, "subject", FRACTIONS, 0)
+    t["split_seed1"] = assign_split(t, "subject", FRACTIONS, 1)
+    assert not t["split"].equals(t["split_seed1"])
+    fs = FaceSet(np.arange(len(t), dtype=np.uint8)[:, None, None].repeat(2, 1).repeat(2, 2), t)
+    assert fs.split("test", 1).table.equals(fs.subset(t["split_seed1"] == "test").table)
+    assert fs.split("test", 5).table.equals(fs.split("test").table)  # no column: shared split
+    view = training_view({"d": fs}, ("d",), ("d",), seed=1)[0]
+    assert len(view.images) == (t["split_seed1"] == "train").sum()
+
+
+def test_domain_preprocessing_overrides_merge_over_the_global_keys():
+    from fer_da.preprocess.config import domain_configs
+
+    configs = domain_configs({"detector": {"backend": "mtcnn", "min_score": 0.7}, "margin": 0.2},
+                             {"crops": {"detector": {"backend": "none"}, "margin": 0},
+                              "photos": {}})
+    assert configs["crops"].detector.backend == "none"
+    assert configs["crops"].detector.min_score == 0.7 and configs["crops"].margin == 0
+    assert configs["photos"].detector.backend == "mtcnn" and configs["photos"].margin == 0.2
+
+
+def test_an_already_cropped_face_is_never_padded_with_black():
+    from fer_da.preprocess.config import preprocess_config
+    from fer_da.preprocess.faces import normalise_face
+
+    rgb = np.full((181, 143, 3), 200, np.uint8)  # an SFEW-sized aligned face, bright
+    cfg = preprocess_config({"margin": 0.15, "image_size": 48})
+    face = normalise_face(rgb, [], "none", cfg)
+    assert face.image.shape == (48, 48) and face.image.min() == 200  # no black border
+    x0, y0, x1, y1 = face.box
+    assert (x1 - x0, y1 - y0) == (143, 143) and y0 == 19
+    zoomed = normalise_face(rgb, [], "none", preprocess_config({"margin": -0.5}))
+    assert zoomed.box[2] - zoomed.box[0] == pytest.approx(71.5)

@@ -10,7 +10,7 @@ NAMES = {"kdef": "KDEF", "ck": "CK"}  # declared order
 
 def _m(setup, run, seed, dom, acc, nll):
     return {"setup": setup, "run": run, "seed": seed, "run_id": f"{setup}/{run}/seed{seed}",
-            "train_domains": run, "eval_domain": dom, "role": "", "split": "val", "n": 10,
+            "train_domains": run, "eval_domain": dom, "role": "", "split": "test", "n": 10,
             "accuracy": acc, "nll": nll}
 
 

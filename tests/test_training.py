@@ -161,7 +161,7 @@ def test_non_finite_loss_stops_with_the_step(face_sets):
 
 
 def test_config_rejects_unknown_keys():
-    with pytest.raises(ValueError, match="unknown training parameters"):
+    with pytest.raises(ValueError, match=r"training: unknown keys \['epoch'\]"):
         TrainConfig.from_params({"epoch": 3})
     assert TrainConfig.from_params({"seeds": [1, 2]}).seeds == (1, 2)
     with pytest.raises(ValueError, match="training.resume must be true or false"):

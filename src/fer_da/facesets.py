@@ -27,8 +27,13 @@ class FaceSet:
         mask = np.asarray(mask, dtype=bool)
         return FaceSet(self.images[mask], self.table[mask].reset_index(drop=True))
 
-    def split(self, name: str) -> FaceSet:
-        return self.subset(self.table["split"] == name)
+    def split(self, name: str, seed: int | None = None) -> FaceSet:
+        """The rows of split ``name``; with ``seed``, that training seed's own split when the
+        face set holds one (``split.vary_with_seed``), else the shared one."""
+        column = f"split_seed{seed}" if seed is not None else "split"
+        if column not in self.table.columns:
+            column = "split"
+        return self.subset(self.table[column] == name)
 
     @property
     def domain(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 logger = logging.getLogger(__name__)
+SCORES = ("accuracy", "balanced_accuracy", "macro_f1", "nll")
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -43,6 +44,8 @@ class TrainingTrackingHooks:
         name = node.name.rsplit(".", 1)[-1]
         if name == "evaluate_models":
             self._log_models(node.namespace, inputs, outputs)
+        elif name == "normalise_faces":
+            self._log_protocol(outputs["protocol"])
         elif name in ("tsne_figures", "confusion_figures"):
             self._log_figures(outputs[node.outputs[0]], name.split("_")[0])
 
@@ -63,10 +66,22 @@ class TrainingTrackingHooks:
                                         if k != "epoch" and math.isfinite(float(v))},
                                        step=int(h["epoch"]))
                 mine = metrics[metrics["run_id"] == run_id]
-                mlflow.log_metrics({f"{r.split}_{m}_{r.eval_domain}": float(getattr(r, m))
-                                    for r in mine.itertuples() for m in ("accuracy", "nll")
-                                    if math.isfinite(float(getattr(r, m)))})
+                scores = [c for c in mine.columns if c in SCORES or c.startswith("recall_")]
+                mlflow.log_metrics({f"{r['split']}_{m}_{r['eval_domain']}": float(r[m])
+                                    for r in mine.to_dict("records") for m in scores
+                                    if math.isfinite(float(r[m]))})
         logger.info("MLflow: logged %d %s runs", len(models), namespace)
+
+    def _log_protocol(self, protocol: Any) -> None:
+        """The protocol per domain (layout, detector, split mode, counts) on the parent run."""
+        mlflow = self._mlflow()
+        if mlflow is None:
+            return
+        mlflow.log_text(protocol.to_csv(index=False), "protocol.csv")
+        mlflow.set_tags({f"protocol.{r['domain']}": (
+            f"{r['layout']}, {r['detector']}, split {r['split_mode']}, "
+            f"{r['n_train']}/{r['n_val']}/{r['n_test']} train/val/test")
+            for r in protocol.to_dict("records")})
 
     def _log_figures(self, figures: dict[str, Any], kind: str) -> None:
         mlflow = self._mlflow()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fer_da.validate import ConfigError, as_bool, as_str_list, check_keys
 
 CANONICAL_LABELS: tuple[str, ...] = (
     "anger",
@@ -14,11 +17,31 @@ CANONICAL_LABELS: tuple[str, ...] = (
     "neutral",
 )
 CONTEMPT = "contempt"
+KNOWN_LABELS: tuple[str, ...] = (*CANONICAL_LABELS, CONTEMPT)
 
 
 def label_set(keep_contempt: bool = False) -> tuple[str, ...]:
     """The label vocabulary in index order; contempt is appended when kept."""
     return CANONICAL_LABELS + ((CONTEMPT,) if keep_contempt else ())
+
+
+def vocabulary(labels: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The classes of every model, in index order, from ``params:labels``.
+
+    ``classes`` chooses them (default: the 7 canonical labels); ``keep_contempt: true`` appends
+    contempt. Images of any other label are ``excluded_label`` rejects at ingestion.
+    """
+    cfg = check_keys(labels, ("classes", "keep_contempt"), "labels")
+    keep = as_bool(cfg.get("keep_contempt", False), "labels.keep_contempt")
+    classes = cfg.get("classes")
+    if classes is None:
+        return label_set(keep)
+    names = as_str_list(classes, "labels.classes")
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise ConfigError(f"labels.classes must hold at least two distinct names, got {names}")
+    if keep and CONTEMPT not in names:
+        names.append(CONTEMPT)
+    return tuple(names)
 
 
 def label_index(labels: Sequence[str], vocabulary: Sequence[str]) -> list[int]:

@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset
 
+from fer_da.datasets.atomic import write_file
+
 
 class TableCacheDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """A folder of parquet shards keyed by ``key``; later shards win on a repeated key.
@@ -32,8 +34,8 @@ class TableCacheDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     def save(self, data: pd.DataFrame) -> None:
         if data.empty:
             return
-        self._path.mkdir(parents=True, exist_ok=True)
-        data.to_parquet(self._path / f"{time.time_ns()}.parquet", index=False)
+        write_file(self._path / f"{time.time_ns()}.parquet",
+                   lambda tmp: data.to_parquet(tmp, index=False))
 
     def _exists(self) -> bool:
         return self._path.is_dir()

@@ -10,6 +10,7 @@ import torch
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 from safetensors.torch import load_file, save_file
 
+from fer_da.datasets.atomic import atomic_dir
 from fer_da.facesets import FaceSet
 
 
@@ -37,12 +38,11 @@ class FaceSetsDataset(AbstractVersionedDataset[dict[str, FaceSet], dict[str, Fac
         return out
 
     def save(self, data: dict[str, FaceSet]) -> None:
-        folder = Path(self._get_save_path())
-        folder.mkdir(parents=True, exist_ok=True)
-        for domain, faces in data.items():
-            save_file({"images": torch.from_numpy(faces.images).contiguous()},
-                      folder / f"{domain}.safetensors")
-            faces.table.to_parquet(folder / f"{domain}.parquet", index=False)
+        with atomic_dir(self._get_save_path()) as folder:
+            for domain, faces in data.items():
+                save_file({"images": torch.from_numpy(faces.images).contiguous()},
+                          folder / f"{domain}.safetensors")
+                faces.table.to_parquet(folder / f"{domain}.parquet", index=False)
 
     def _exists(self) -> bool:
         try:

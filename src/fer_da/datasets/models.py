@@ -10,6 +10,7 @@ from kedro.io import AbstractDataset, DatasetError
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from fer_da.datasets.atomic import atomic_dir
 from fer_da.training.checkpoints import CheckpointStore, safe_name
 from fer_da.training.loop import TrainedModel
 
@@ -25,14 +26,13 @@ class TrainedModelsDataset(AbstractDataset[dict[str, TrainedModel], dict[str, Tr
         self.metadata = metadata
 
     def save(self, data: dict[str, TrainedModel]) -> None:
-        self._path.mkdir(parents=True, exist_ok=True)
-        for old in self._path.glob("*.safetensors"):
-            old.unlink()
-        for run_id, model in data.items():
-            meta = {"run_id": run_id, "plan": json.dumps(model.plan),
-                    "model_config": json.dumps(model.model_config),
-                    "history": json.dumps(model.history)}
-            save_file(model.state, self._path / f"{safe_name(run_id)}.safetensors", metadata=meta)
+        with atomic_dir(self._path) as folder:
+            for run_id, model in data.items():
+                meta = {"run_id": run_id, "plan": json.dumps(model.plan),
+                        "model_config": json.dumps(model.model_config),
+                        "history": json.dumps(model.history)}
+                save_file(model.state, folder / f"{safe_name(run_id)}.safetensors",
+                          metadata=meta)
 
     def load(self) -> dict[str, TrainedModel]:
         files = sorted(self._path.glob("*.safetensors"))
@@ -40,9 +40,12 @@ class TrainedModelsDataset(AbstractDataset[dict[str, TrainedModel], dict[str, Tr
             raise DatasetError(f"no trained model under {self._path}; run its pipeline first")
         out = {}
         for f in files:
-            with safe_open(f, framework="pt") as handle:
-                meta = handle.metadata()
-                state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+            try:
+                with safe_open(f, framework="pt") as handle:
+                    meta = handle.metadata()
+                    state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+            except Exception as exc:  # noqa: BLE001 - truncated or foreign file
+                raise DatasetError(f"cannot read the model file {f}: {exc}") from exc
             out[meta["run_id"]] = TrainedModel(meta["run_id"], json.loads(meta["plan"]),
                                                json.loads(meta["model_config"]), state,
                                                json.loads(meta["history"]))

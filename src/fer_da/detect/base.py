@@ -1,15 +1,13 @@
-"""The detector interface and the registry of backends."""
+"""The detector interface: what every backend returns. Backends live beside it; the
+factory is :mod:`fer_da.detect.registry`."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 
 class DetectorUnavailable(RuntimeError):
@@ -50,37 +48,3 @@ class NoDetector:
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         return [[Detection((0.0, 0.0, float(im.shape[1]), float(im.shape[0])),
                            np.full((5, 2), np.nan), 1.0)] for im in images]
-
-
-def _mtcnn(**kwargs: Any) -> Detector:
-    from fer_da.detect.mtcnn import MTCNNDetector
-
-    return MTCNNDetector(**kwargs)
-
-
-def _retinaface(**kwargs: Any) -> Detector:
-    from fer_da.detect.retinaface import RetinaFaceDetector
-
-    return RetinaFaceDetector(**kwargs)
-
-
-BACKENDS: dict[str, Callable[..., Detector]] = {
-    "none": lambda **_: NoDetector(),
-    "mtcnn": _mtcnn,
-    "retinaface": _retinaface,
-}
-
-
-def build_detector(backend: str, fallback: str | None = None, **kwargs: Any) -> Detector:
-    """Build ``backend``; when it is unavailable, warn once and build ``fallback`` instead."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown detector {backend!r}; choose one of {sorted(BACKENDS)}")
-    try:
-        return BACKENDS[backend](**kwargs)
-    except DetectorUnavailable as exc:
-        if not fallback:
-            raise
-        logger.warning("Face detector %r is unavailable (%s); falling back to %r. Every "
-                       "preprocessed row records the detector that produced it.",
-                       backend, exc, fallback)
-        return BACKENDS[fallback](**kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,47 +10,70 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from fer_da.ingest.parsers import NEEDS_VOCABULARY, PARSERS, Parsed
+from fer_da.ingest.parsers import LAYOUT_OPTIONS, NEEDS_VOCABULARY, PARSERS, Parsed
 from fer_da.ingest.tree import RawTree
+from fer_da.labels import KNOWN_LABELS
+from fer_da.validate import ConfigError, as_choice, check_keys
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = ["domain", "image_id", "path", "subject", "label", "width", "height", "mode"]
+MANIFEST_COLUMNS = ["domain", "image_id", "path", "subject", "label", "width", "height", "mode",
+                    "sha256"]
 REJECT_COLUMNS = ["domain", "path", "reason", "detail"]
+DOMAIN_KEYS = ("layout", "role", "options", "labels", "preprocessing")
 
 
 @dataclass(frozen=True)
 class DomainSpec:
-    """One domain as declared in ``params:domains``."""
+    """One domain as declared in ``params:domains``.
+
+    ``labels`` maps a label of this domain to another name, or to ``None`` to drop it (its
+    images become ``excluded_label`` rejects); ``preprocessing`` overrides the global
+    ``params:preprocessing`` for this domain (validated by the preprocessing stage).
+    """
 
     name: str
     layout: str
     role: Literal["source", "target"]
     options: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str | None] = field(default_factory=dict)
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.layout not in PARSERS:
-            raise ValueError(f"domain {self.name!r}: unknown layout {self.layout!r}; "
-                             f"choose one of {sorted(PARSERS)}")
-        if self.role not in ("source", "target"):
-            raise ValueError(f"domain {self.name!r}: role must be 'source' or 'target', "
-                             f"not {self.role!r}")
+        where = f"domains.{self.name}"
+        as_choice(self.layout, f"{where}.layout", sorted(PARSERS))
+        as_choice(self.role, f"{where}.role", ("source", "target"))
+        check_keys(self.options, LAYOUT_OPTIONS[self.layout],
+                   f"{where}.options (layout {self.layout!r})")
+        for old, new in self.labels.items():
+            if new is not None and not isinstance(new, str):
+                raise ConfigError(f"{where}.labels.{old} must be a label name or null, "
+                                  f"got {new!r}")
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a mapping, got {value!r}")
+    return dict(value)
 
 
 def parse_domain_specs(domains: Mapping[str, Mapping[str, Any]]) -> list[DomainSpec]:
-    """Validate ``params:domains``: a mapping name -> {layout, role, options}."""
+    """Validate ``params:domains``: a mapping name -> {layout, role, options, labels,
+    preprocessing}."""
     if not domains:
-        raise ValueError("params:domains is empty; declare at least one domain (docs/labs.md)")
+        raise ConfigError("params:domains is empty; declare at least one domain (docs/labs.md)")
     specs = []
-    for name, body in domains.items():
-        unknown = set(body) - {"layout", "role", "options"}
-        if unknown:
-            raise ValueError(f"domain {name!r}: unknown keys {sorted(unknown)}")
-        specs.append(DomainSpec(name=name, layout=body.get("layout", ""),
-                                role=body.get("role", "target"),
-                                options=dict(body.get("options") or {})))
+    for name, raw in domains.items():
+        body = check_keys(raw, DOMAIN_KEYS, f"domains.{name}")
+        specs.append(DomainSpec(
+            name=name, layout=body.get("layout", ""), role=body.get("role", "target"),
+            options=_mapping(body.get("options"), f"domains.{name}.options"),
+            labels=_mapping(body.get("labels"), f"domains.{name}.labels"),
+            preprocessing=_mapping(body.get("preprocessing"), f"domains.{name}.preprocessing")))
     if sum(s.role == "source" for s in specs) < 1:
-        raise ValueError("params:domains declares no source domain")
+        raise ConfigError("params:domains declares no source domain (role: source)")
     return specs
 
 
@@ -66,13 +90,13 @@ class IngestResult:
                 "metadata_files": self.metadata_files, "rejected": len(self.rejects)}
 
 
-def _dedupe(parsed: Parsed) -> Parsed:
+def _dedupe_names(parsed: Parsed) -> Parsed:
     kept: dict[str, str] = {}
     rows = []
     for row in sorted(parsed.rows, key=lambda r: r["path"]):
         key = row["key"].lower()
         if key in kept:
-            parsed.reject(row["path"], "duplicate", f"same image as {kept[key]}")
+            parsed.reject(row["path"], "duplicate", f"same image name as {kept[key]}")
         else:
             kept[key] = row["path"]
             rows.append(row)
@@ -80,51 +104,93 @@ def _dedupe(parsed: Parsed) -> Parsed:
     return parsed
 
 
-def _filter_labels(parsed: Parsed, vocabulary: tuple[str, ...]) -> Parsed:
+def _map_labels(parsed: Parsed, spec: DomainSpec, vocabulary: tuple[str, ...]) -> Parsed:
     rows = []
     for row in parsed.rows:
-        if row["label"] in vocabulary:
-            rows.append(row)
+        label = row["label"]
+        if label in spec.labels:
+            label = spec.labels[label]
+            if label is None:
+                parsed.reject(row["path"], "excluded_label",
+                              f"label {row['label']!r} dropped by domains.{spec.name}.labels")
+                continue
+        if label in vocabulary:
+            rows.append({**row, "label": label})
         else:
-            parsed.reject(row["path"], "excluded_label", f"label {row['label']!r} is not kept")
+            parsed.reject(row["path"], "excluded_label",
+                          f"label {label!r} is not in labels.classes {list(vocabulary)}")
     parsed.rows = rows
     return parsed
 
 
 def _validate_images(parsed: Parsed, tree: RawTree) -> Parsed:
+    """Decode every image once: size, mode and the sha256 of its content."""
     rows = []
     for row in parsed.rows:
         path = row["path"]
-        if "#row=" not in path and (tree.root / path).stat().st_size == 0:
-            parsed.reject(path, "empty_file", "zero bytes")
-            continue
         try:
-            img = tree.open_image(path)
-        except Exception as exc:  # noqa: BLE001 - any decoder error means unreadable
+            data = tree.content_bytes(path)
+            if not data:
+                parsed.reject(path, "empty_file", "zero bytes")
+                continue
+            img = tree.open_image(path, data if "#line=" not in path else None)
+        except Exception as exc:  # noqa: BLE001 - any read or decoder error means unreadable
             parsed.reject(path, "unreadable_image", f"{type(exc).__name__}: {exc}"[:200])
             continue
-        rows.append({**row, "width": img.width, "height": img.height, "mode": img.mode})
+        rows.append({**row, "width": img.width, "height": img.height, "mode": img.mode,
+                     "sha256": hashlib.sha256(data).hexdigest()})
+    parsed.rows = rows
+    return parsed
+
+
+def _dedupe_content(parsed: Parsed) -> Parsed:
+    """Identical bytes under two names are one image; with conflicting labels, none."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(parsed.rows, key=lambda r: r["path"]):
+        groups.setdefault(row["sha256"], []).append(row)
+    rows = []
+    for copies in groups.values():
+        first = copies[0]
+        labels = sorted({c["label"] for c in copies})
+        if len(labels) > 1:
+            for c in copies:
+                others = ", ".join(f"{o['path']} ({o['label']})" for o in copies if o is not c)
+                parsed.reject(c["path"], "conflicting_duplicate",
+                              f"same bytes as {others}"[:300])
+            continue
+        rows.append(first)
+        for c in copies[1:]:
+            parsed.reject(c["path"], "duplicate", f"same bytes as {first['path']}")
     parsed.rows = rows
     return parsed
 
 
 def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...]) -> IngestResult:
-    """Parse one domain; every file of the tree ends in the manifest, the metadata or rejects."""
+    """Parse one domain; every file of the tree ends in the manifest, the metadata or rejects.
+
+    A domain whose every file is rejected returns an empty manifest; the caller decides
+    (after writing the rejects) that this is an error.
+    """
     tree.check()
     parser = PARSERS[spec.layout]
+    recognised = tuple(dict.fromkeys(KNOWN_LABELS + vocabulary + tuple(
+        v for v in spec.labels.values() if v)))
     if spec.layout in NEEDS_VOCABULARY:
-        parsed = parser(tree, spec.options, vocabulary=vocabulary + ("contempt",))
+        parsed = parser(tree, spec.options, vocabulary=recognised)
     else:
         parsed = parser(tree, spec.options)
-    parsed = _validate_images(_filter_labels(_dedupe(parsed), vocabulary), tree)
+    for problem in tree.problems:
+        parsed.reject(problem.path, problem.reason, problem.detail)
+    parsed = _dedupe_content(_validate_images(
+        _map_labels(_dedupe_names(parsed), spec, vocabulary), tree))
     covered = ({r["path"] for r in parsed.rows} | {r["path"] for r in parsed.rejects}
                | set(parsed.metadata_files))
     for rel in tree.files:
         if rel not in covered:  # a parser bug must not lose a file
             parsed.reject(rel, "unaccounted", "the parser neither used nor rejected this file")
-    manifest = pd.DataFrame(parsed.rows)
-    if manifest.empty:
-        manifest = pd.DataFrame(columns=[*MANIFEST_COLUMNS, "key"])
+    manifest = pd.DataFrame(parsed.rows, columns=None if parsed.rows else
+                            [c for c in MANIFEST_COLUMNS if c not in ("domain", "image_id")]
+                            + ["key"])
     manifest.insert(0, "domain", spec.name)
     manifest.insert(1, "image_id", spec.name + "/" + manifest["key"].astype(str))
     manifest = manifest.drop(columns="key")

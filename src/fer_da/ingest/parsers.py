@@ -7,16 +7,14 @@ detail). Parsers never guess: a name they cannot read is a reject.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-import pandas as pd
-
-from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree, parse_pixel_string
+from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree, parse_pixel_string, read_csv_lines
+from fer_da.validate import ConfigError, as_bool, as_int, as_str_list
 
 
 @dataclass
@@ -51,8 +49,12 @@ KDEF_LABELS = {"AF": "fear", "AN": "anger", "DI": "disgust", "HA": "happiness",
 
 def parse_kdef(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
     """``KDEF/AF01/AF01ANS.JPG``: session, gender, person, expression, angle."""
-    angles = {a.upper() for a in options.get("angles", ["S"])}
-    sessions = {s.upper() for s in options.get("sessions", ["A", "B"])}
+    angles = {a.upper() for a in as_str_list(options.get("angles", ["S"]), "options.angles")}
+    sessions = {s.upper() for s in as_str_list(options.get("sessions", ["A", "B"]),
+                                               "options.sessions")}
+    if not angles <= {"S", "HL", "HR", "FL", "FR"} or not sessions <= {"A", "B"}:
+        raise ConfigError(f"kdef options: angles must be among S, HL, HR, FL, FR and sessions "
+                          f"among A, B; got {sorted(angles)} and {sorted(sessions)}")
     out = Parsed()
     for rel in _non_images(tree, out):
         name = PurePosixPath(rel).name
@@ -88,10 +90,9 @@ def parse_ckplus(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
     The last ``peak_frames`` frames of a labelled sequence take its label; its first frame is
     neutral when ``neutral_first_frame``; unlabelled sequences are rejected, frame by frame.
     """
-    peak = int(options.get("peak_frames", 3))
-    neutral_first = bool(options.get("neutral_first_frame", True))
-    if peak < 1:
-        raise ValueError("ckplus option peak_frames must be >= 1")
+    peak = as_int(options.get("peak_frames", 3), "options.peak_frames", minimum=1)
+    neutral_first = as_bool(options.get("neutral_first_frame", True),
+                            "options.neutral_first_frame")
     out = Parsed()
     sequences: dict[tuple[str, str], list[tuple[int, str]]] = {}
     labels: dict[tuple[str, str], tuple[int, str, str]] = {}
@@ -104,8 +105,8 @@ def parse_ckplus(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
                 code = int(float(tree.read_text(rel).strip()))
                 if code not in CK_CODES:
                     raise ValueError(f"code {code} is not 0..7")
-            except ValueError as exc:
-                out.reject(rel, "bad_label_file", str(exc))
+            except (ValueError, OverflowError) as exc:  # 'abc', 'nan', 'inf', '1e999'
+                out.reject(rel, "bad_label_file", f"{type(exc).__name__}: {exc}")
                 continue
             labels[(m[1].upper(), m[2])] = (int(m[3]), CK_CODES[code], rel)
         elif not is_image_name(rel):
@@ -165,28 +166,64 @@ def parse_jaffe(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
 
 
 # --- folder per class ---------------------------------------------------------------------
+SPLITS = ("train", "val", "test")
+
+
+def _mapping(options: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = options.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"options.{key} must be a mapping of folder names, got {value!r}")
+    return value
+
+
 def _class_map(options: Mapping[str, Any], vocabulary: tuple[str, ...]) -> dict[str, str]:
-    mapping = {k.lower(): v for k, v in (options.get("classes") or {}).items()}
+    mapping = {str(k).lower(): v for k, v in _mapping(options, "classes").items()}
     for name in vocabulary:
         mapping.setdefault(name, name)
-    bad = sorted({v for v in mapping.values() if v not in vocabulary})
+    bad = sorted({str(v) for v in mapping.values() if v not in vocabulary})
     if bad:
-        raise ValueError(f"class mapping targets {bad} are not labels of {list(vocabulary)}")
+        raise ConfigError(f"options.classes: targets {bad} are not labels of "
+                          f"{list(vocabulary)}")
+    return mapping
+
+
+def _split_map(options: Mapping[str, Any]) -> dict[str, str] | None:
+    """``splits: {Train: train, Val: test}``: the folder level above the classes."""
+    if options.get("splits") is None:
+        return None
+    mapping = {str(k).lower(): v for k, v in _mapping(options, "splits").items()}
+    bad = sorted({str(v) for v in mapping.values() if v not in SPLITS})
+    if bad or not mapping:
+        raise ConfigError(f"options.splits maps folder names to {list(SPLITS)}; got {bad}")
     return mapping
 
 
 def parse_folder(tree: RawTree, options: Mapping[str, Any],
                  vocabulary: tuple[str, ...] = ()) -> Parsed:
-    """``root/<class>/<file>``: a configurable class-name map and subject regex."""
+    """``root/<class>/<file>``, or ``root/<split>/<class>/<file>`` with ``splits``.
+
+    A configurable class-name map (``classes``), split-folder map (``splits``) and subject
+    regex (``subject_regex``, its ``subject`` group or first group).
+    """
     mapping = _class_map(options, vocabulary)
+    splits = _split_map(options)
     regex = re.compile(options["subject_regex"]) if options.get("subject_regex") else None
+    depth = 3 if splits else 2
     out = Parsed()
     for rel in _non_images(tree, out):
         parts = PurePosixPath(rel).parts
-        if len(parts) < 2:
-            out.reject(rel, "outside_class_folder", "images must sit in root/<class>/")
+        if len(parts) < depth:
+            where = "root/<split>/<class>/" if splits else "root/<class>/"
+            out.reject(rel, "outside_class_folder", f"images must sit in {where}")
             continue
         folder = parts[-2].lower()
+        source_split = None
+        if splits:
+            source_split = splits.get(parts[-3].lower())
+            if source_split is None:
+                out.reject(rel, "unknown_split_folder",
+                           f"folder {parts[-3]!r} is not in options.splits")
+                continue
         if folder not in mapping:
             out.reject(rel, "unknown_class", f"folder {parts[-2]!r} is not in the class mapping")
             continue
@@ -198,40 +235,51 @@ def parse_folder(tree: RawTree, options: Mapping[str, Any],
                 continue
             subject = m.groupdict().get("subject") or m.group(1)
         out.rows.append({"path": rel, "subject": subject, "label": mapping[folder],
-                         "class_folder": parts[-2], "key": rel.lower()})
+                         "class_folder": parts[-2], "source_split": source_split,
+                         "key": rel.lower()})
     return out
 
 
 # --- CSV manifest ---------------------------------------------------------------------------
+def _read_table(tree: RawTree, name: str, layout: str, required: set[str]):
+    if name not in tree.files:
+        raise FileNotFoundError(f"{layout} layout: {tree.root / name} does not exist")
+    header, records, bad = read_csv_lines(tree.read_bytes(name), str(tree.root / name))
+    missing = required - set(header)
+    if missing:
+        raise ValueError(f"{layout} layout: {tree.root / name} lacks columns {sorted(missing)}")
+    out = Parsed(metadata_files=[name])
+    for line, problem in bad:
+        out.reject(f"{name}#line={line}", "bad_row", problem)
+    return records, out
+
+
 def parse_csv(tree: RawTree, options: Mapping[str, Any],
               vocabulary: tuple[str, ...] = ()) -> Parsed:
     """``manifest.csv`` with ``path,label[,subject][,split]`` relative to the CSV."""
     manifest = options.get("file", "manifest.csv")
-    if manifest not in tree.files:
-        raise FileNotFoundError(f"csv layout: {tree.root / manifest} does not exist")
-    label_map = {k.lower(): v for k, v in (options.get("label_map") or {}).items()}
-    table = pd.read_csv(io.BytesIO(tree.read_bytes(manifest)), dtype=str, keep_default_na=False)
-    missing = {"path", "label"} - set(table.columns)
-    if missing:
-        raise ValueError(f"csv layout: {manifest} lacks columns {sorted(missing)}")
-    out = Parsed(metadata_files=[manifest])
+    label_map = {str(k).lower(): v for k, v in (options.get("label_map") or {}).items()}
+    records, out = _read_table(tree, manifest, "csv", {"path", "label"})
     base = PurePosixPath(manifest).parent
     files = set(tree.files)
     referenced = set()
-    for i, rec in table.iterrows():
+    for line, rec in records:
         rel = (base / rec["path"]).as_posix()
         label = label_map.get(rec["label"].lower(), rec["label"].lower())
-        ref = f"{manifest}#line={i + 2}"
+        ref = f"{manifest}#line={line}"
+        split = (rec.get("split") or "").strip().lower() or None
         if rel not in files:
             out.reject(ref, "missing_image", f"{rel} does not exist")
+        elif split is not None and split not in SPLITS:
+            referenced.add(rel)
+            out.reject(rel, "bad_row", f"{ref}: split {rec['split']!r} is not one of {SPLITS}")
         elif label not in vocabulary:
             referenced.add(rel)
-            out.reject(rel, "unknown_label", f"label {rec['label']!r}")
+            out.reject(rel, "unknown_label", f"label {rec['label']!r} ({ref})")
         else:
             referenced.add(rel)
             out.rows.append({"path": rel, "subject": rec.get("subject") or "unknown",
-                             "label": label, "source_split": rec.get("split") or None,
-                             "key": rel.lower()})
+                             "label": label, "source_split": split, "key": rel.lower()})
     for rel in tree.files:
         if rel in referenced or rel == manifest:
             continue
@@ -249,24 +297,19 @@ FER2013_USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"
 def parse_fer2013(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
     """``fer2013.csv`` with ``emotion,pixels,Usage``: each row is one 48x48 grey image."""
     name = options.get("file", "fer2013.csv")
-    if name not in tree.files:
-        raise FileNotFoundError(f"fer2013 layout: {tree.root / name} does not exist")
-    table = pd.read_csv(io.BytesIO(tree.read_bytes(name)), dtype=str, keep_default_na=False)
-    missing = {"emotion", "pixels"} - set(table.columns)
-    if missing:
-        raise ValueError(f"fer2013 layout: {name} lacks columns {sorted(missing)}")
-    out = Parsed(metadata_files=[name])
-    for i, rec in table.iterrows():
-        ref = f"{name}#row={i}"
+    records, out = _read_table(tree, name, "fer2013", {"emotion", "pixels"})
+    for line, rec in records:
+        ref = f"{name}#line={line}"
         try:
             code = int(rec["emotion"])
-            label = FER2013_LABELS[code]
+            if code not in FER2013_LABELS:
+                raise ValueError(f"emotion {code} is not 0..6")
             parse_pixel_string(rec["pixels"])
-        except (ValueError, KeyError) as exc:
-            out.reject(ref, "bad_row", str(exc) or "emotion is not 0..6")
+        except ValueError as exc:
+            out.reject(ref, "bad_row", str(exc))
             continue
         usage = rec.get("Usage", "")
-        out.rows.append({"path": ref, "subject": "unknown", "label": label,
+        out.rows.append({"path": ref, "subject": "unknown", "label": FER2013_LABELS[code],
                          "source_split": FER2013_USAGE.get(usage), "usage": usage, "key": ref})
     for rel in tree.files:
         if rel != name:
@@ -280,3 +323,11 @@ PARSERS: dict[str, Callable[..., Parsed]] = {
     "folder": parse_folder, "csv": parse_csv, "fer2013": parse_fer2013,
 }
 NEEDS_VOCABULARY = frozenset({"folder", "csv"})
+LAYOUT_OPTIONS: dict[str, frozenset[str]] = {
+    "kdef": frozenset({"angles", "sessions"}),
+    "ckplus": frozenset({"peak_frames", "neutral_first_frame"}),
+    "jaffe": frozenset(),
+    "folder": frozenset({"classes", "splits", "subject_regex"}),
+    "csv": frozenset({"file", "label_map"}),
+    "fer2013": frozenset({"file"}),
+}

@@ -2,42 +2,68 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
+import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"})
 IGNORED_NAMES = frozenset({".fer_da_synthetic.json"})  # the generator's stamp, not data
-ROW_REF = re.compile(r"^(?P<file>.+)#row=(?P<row>\d+)$")
+LINE_REF = re.compile(r"^(?P<file>.+)#line=(?P<line>\d+)$")
 DOCS_HINT = "see docs/datasets.md (where each dataset goes) and docs/labs.md (a lab's conf/)"
 
 
+@dataclass(frozen=True)
+class ListingProblem:
+    """An entry of the tree that is not a readable regular file (it becomes a reject)."""
+
+    path: str
+    reason: str
+    detail: str
+
+
 class RawTree:
-    """A dataset root on disk. Paths are POSIX strings relative to the root."""
+    """A dataset root on disk. Paths are POSIX strings relative to the root.
+
+    Symbolic links are followed (a link that leads back into a folder already listed is a
+    ``folder_listed_twice`` problem, so loops end); broken links, unreadable folders and
+    special files are :attr:`problems`, never skipped silently.
+    """
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self._files: list[str] | None = None
+        self._problems: list[ListingProblem] = []
 
     def check(self) -> RawTree:
         """Fail clearly on a missing or empty root."""
         if not self.root.is_dir():
             raise FileNotFoundError(f"raw dataset root {self.root} does not exist; {DOCS_HINT}")
-        if not self.files:
+        if not self.files and not self.problems:
             raise FileNotFoundError(f"raw dataset root {self.root} holds no file; {DOCS_HINT}")
         return self
+
+    def _list(self) -> None:
+        if self._files is None:
+            self._files, self._problems = _listing(self.root)
 
     @property
     def files(self) -> list[str]:
         """All regular files, sorted; listed once per tree (each catalog load makes a new one)."""
-        if self._files is None:
-            self._files = _listing(self.root)
+        self._list()
         return self._files
+
+    @property
+    def problems(self) -> list[ListingProblem]:
+        self._list()
+        return self._problems
 
     def read_bytes(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
@@ -45,50 +71,121 @@ class RawTree:
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode("utf-8", errors="replace")
 
+    def content_bytes(self, ref: str) -> bytes:
+        """What an image reference points at: file bytes, or a FER2013 row's pixels."""
+        match = LINE_REF.match(ref)
+        if match:
+            return _fer2013_pixels(self.root / match["file"])[int(match["line"])].tobytes()
+        return self.read_bytes(ref)
+
     def content_hash(self, ref: str) -> str:
         """sha256 of what an image reference points at (file bytes, or a FER2013 row)."""
-        match = ROW_REF.match(ref)
-        if match:
-            data = _fer2013_pixels(self.root / match["file"])[int(match["row"])].tobytes()
-        else:
-            data = self.read_bytes(ref)
-        return hashlib.sha256(data).hexdigest()
+        return hashlib.sha256(self.content_bytes(ref)).hexdigest()
 
-    def open_image(self, ref: str) -> Image.Image:
-        """Decode an image reference: a file, or ``file.csv#row=N`` for FER2013 pixel rows."""
-        match = ROW_REF.match(ref)
+    def open_image(self, ref: str, data: bytes | None = None) -> Image.Image:
+        """Decode an image reference: a file (EXIF orientation applied), or
+        ``file.csv#line=N`` for a FER2013 pixel row. ``data``: the bytes, when already read."""
+        match = LINE_REF.match(ref)
         if match:
-            pixels = _fer2013_pixels(self.root / match["file"])[int(match["row"])]
+            pixels = _fer2013_pixels(self.root / match["file"])[int(match["line"])]
             return Image.fromarray(pixels, "L")
-        with Image.open(io.BytesIO(self.read_bytes(ref))) as img:
+        with Image.open(io.BytesIO(self.read_bytes(ref) if data is None else data)) as img:
             img.load()
-            return img.copy()
+            return ImageOps.exif_transpose(img)  # a copy, rotated as the camera meant
 
 
-def _listing(root: Path) -> list[str]:
+def _listing(root: Path) -> tuple[list[str], list[ListingProblem]]:
+    files: list[str] = []
+    problems: list[ListingProblem] = []
     if not root.is_dir():
-        return []
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and p.name not in IGNORED_NAMES)
+        return files, problems
+    visited: set[str] = set()
+
+    def walk(folder: str, rel: str) -> None:
+        real = os.path.realpath(folder)
+        if real in visited:
+            problems.append(ListingProblem(rel, "folder_listed_twice",
+                                           f"a link to {real}, which is already listed"))
+            return
+        visited.add(real)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(ListingProblem(rel or ".", "unreadable_folder",
+                                           f"{type(exc).__name__}: {exc.strerror or exc}"))
+            return
+        for entry in entries:
+            path = f"{rel}/{entry.name}" if rel else entry.name
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    walk(entry.path, path)
+                elif entry.is_file(follow_symlinks=True):
+                    if entry.name not in IGNORED_NAMES:
+                        files.append(path)
+                elif entry.is_symlink():
+                    problems.append(ListingProblem(path, "broken_link",
+                                                   f"points to {os.readlink(entry.path)}"))
+                else:
+                    problems.append(ListingProblem(path, "not_a_file", "a special file"))
+            except OSError as exc:
+                problems.append(ListingProblem(path, "unreadable_entry",
+                                               f"{type(exc).__name__}: {exc.strerror or exc}"))
+
+    walk(str(root), "")
+    return sorted(files), problems
 
 
 def parse_pixel_string(text: str, side: int = 48) -> np.ndarray:
     """FER2013 ``pixels`` field: ``side*side`` space-separated grey values."""
-    values = np.array(text.split(), dtype=np.int64)
-    if values.size != side * side or values.min() < 0 or values.max() > 255:
-        raise ValueError(f"expected {side * side} values in 0..255, got {values.size}")
+    try:
+        values = np.array(text.split(), dtype=np.int64)
+    except OverflowError as exc:
+        raise ValueError(f"a pixel value overflows: {exc}") from exc
+    if values.size != side * side:
+        raise ValueError(f"expected {side * side} pixel values, got {values.size}")
+    if values.min() < 0 or values.max() > 255:
+        raise ValueError(f"pixel values must be 0..255, got {values.min()}..{values.max()}")
     return values.astype(np.uint8).reshape(side, side)
+
+
+def read_csv_lines(data: bytes, name: str) -> tuple[list[str], list[tuple[int, dict[str, str]]],
+                                                     list[tuple[int, str]]]:
+    """A CSV file read line by line: (header, [(line, record)], [(line, problem)]).
+
+    A line with the wrong number of fields or an unclosed quote is a problem of that line;
+    the others are read. Line numbers are 1-based (the header is line 1).
+    """
+    lines = data.decode("utf-8-sig", errors="replace").splitlines()
+    if not lines:
+        raise ValueError(f"{name} is empty")
+    try:
+        header = [h.strip() for h in next(csv.reader([lines[0]], strict=True))]
+    except csv.Error as exc:
+        raise ValueError(f"{name} line 1 (the header) is not valid CSV: {exc}") from exc
+    records, bad = [], []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            fields = next(csv.reader([line], strict=True))
+        except csv.Error as exc:
+            bad.append((number, f"not valid CSV ({exc})"))
+            continue
+        if len(fields) != len(header):
+            bad.append((number, f"{len(fields)} fields where the header has {len(header)}"))
+            continue
+        records.append((number, dict(zip(header, fields, strict=True))))
+    return header, records, bad
 
 
 @lru_cache(maxsize=4)
 def _fer2013_pixels_cached(path: str, mtime_ns: int) -> dict[int, np.ndarray]:
-    import pandas as pd
-
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    _, records, _ = read_csv_lines(Path(path).read_bytes(), path)
     out = {}
-    for i, text in enumerate(table["pixels"]):
+    for line, rec in records:
         try:
-            out[i] = parse_pixel_string(text)
+            out[line] = parse_pixel_string(rec.get("pixels", ""))
         except ValueError:
             continue
     return out

@@ -54,6 +54,14 @@ def centre_box(height: int, width: int, fraction: float = 0.8) -> tuple[float, f
             (height + side) / 2.0)
 
 
+def inner_square(height: int, width: int,
+                 margin: float = 0.0) -> tuple[float, float, float, float]:
+    """The largest centred square inside the frame, grown by ``margin`` but never past it."""
+    side = min(height, width) * min(1.0, 1.0 + margin)
+    return ((width - side) / 2.0, (height - side) / 2.0, (width + side) / 2.0,
+            (height + side) / 2.0)
+
+
 def eye_angle(landmarks: np.ndarray) -> float:
     """Degrees to rotate (counter-clockwise) to make the eye line horizontal; 0 without eyes."""
     if landmarks is None or np.isnan(landmarks[:2]).any():

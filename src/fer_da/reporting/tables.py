@@ -22,12 +22,24 @@ def paper_reference() -> pd.DataFrame:
         return pd.read_csv(f)
 
 
-def aggregate(metrics: pd.DataFrame, split: str = "val") -> pd.DataFrame:
-    """Mean and std across seeds per (setup, run, eval_domain); accuracy in %."""
-    m = metrics[metrics["split"] == split].assign(accuracy=lambda d: d["accuracy"] * 100.0)
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "loss")
+PERCENT = ("accuracy", "balanced_accuracy", "macro_f1")
+
+
+def aggregate(metrics: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Mean and std across seeds per (setup, run, eval_domain); rates in %, loss = NLL."""
+    m = metrics[metrics["split"] == split].copy()
+    for name in PERCENT:
+        if name not in m:  # metrics written before balanced accuracy existed
+            m[name] = float("nan")
+        m[name] = m[name] * 100.0
+    m["loss"] = m["nll"]
     g = m.groupby(["setup", "run", "eval_domain"], sort=False)
-    out = g.agg(accuracy=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
-                loss=("nll", "mean"), loss_std=("nll", "std"), seeds=("seed", "nunique"))
+    spec = {}
+    for name in METRICS:
+        spec[name] = (name, "mean")
+        spec[f"{name}_std"] = (name, "std")
+    out = g.agg(**spec, seeds=("seed", "nunique"))
     return out.reset_index()
 
 
@@ -67,10 +79,11 @@ def _column_key(setup: str, run: str, order: list[str]) -> float:
     return float(order.index(run)) if run in order else 99.0
 
 
-def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str]) -> pd.DataFrame:
-    """Long table: table, metric, domain, column, value, std, seeds (ours)."""
+def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
+                 split: str = "test") -> pd.DataFrame:
+    """Long table: table, metric, domain, column, value, std, seeds (ours, on ``split``)."""
     agg = aggregate(pd.concat([m for m in metrics.values() if m is not None and len(m)],
-                              ignore_index=True))
+                              ignore_index=True), split)
     base = agg[agg["setup"] == "baseline"]
     source = base["run"].iloc[0] if len(base) else ""
     source_label = " ".join(names.get(d, d) for d in source.split("+"))
@@ -80,7 +93,7 @@ def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str]) 
              "IV": _frame(agg, ("baseline", "dann"), names)}
     rows = []
     for table, part in parts.items():
-        for metric in ("accuracy", "loss"):
+        for metric in METRICS:
             rows.append(pd.DataFrame({
                 "table": table, "metric": metric, "domain": part["domain"],
                 "column": part["column"], "value": part[metric],
@@ -92,7 +105,7 @@ def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str]) 
 def _cell(value: float, std: float, seeds: int, metric: str) -> str:
     if pd.isna(value):
         return ""
-    unit = "%" if metric == "accuracy" else ""
+    unit = "%" if metric in PERCENT else ""
     digits = 2
     text = f"{value:.{digits}f}"
     if seeds and seeds > 1 and not pd.isna(std):
@@ -116,7 +129,7 @@ def pivot(long: pd.DataFrame, table: str, metric: str,
     out = out.reindex(index=list(rows), columns=list(cols))
     if reference is not None:
         ref = reference[(reference["table"] == table) & (reference["metric"] == metric)]
-        unit = "%" if metric == "accuracy" else ""
+        unit = "%" if metric in PERCENT else ""
         for rec in ref.itertuples():
             if rec.domain in out.index and rec.column in out.columns:
                 ours = out.loc[rec.domain, rec.column] or "—"

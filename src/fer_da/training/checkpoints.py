@@ -26,17 +26,28 @@ class CheckpointStore:
         return self.root / f"{safe_name(run_id)}.pt"
 
     def save(self, run_id: str, state: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.path(run_id).with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.path(run_id))  # atomic: a kill never leaves half a checkpoint
+        path = self.path(run_id)
+        tmp = path.with_suffix(".tmp")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            torch.save(state, tmp)
+            tmp.replace(path)  # atomic: a kill never leaves half a checkpoint
+        except (OSError, RuntimeError) as exc:  # a full disk surfaces as either
+            tmp.unlink(missing_ok=True)
+            raise OSError(f"could not write the checkpoint {path}: {type(exc).__name__}: "
+                          f"{exc}; the previous checkpoint (if any) is unchanged") from exc
 
     def load(self, run_id: str, fingerprint: str) -> dict[str, Any] | None:
         path = self.path(run_id)
         if not path.is_file():
             return None
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") != fingerprint:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - truncated, foreign or not a checkpoint
+            raise RuntimeError(f"cannot read the checkpoint {path} ({type(exc).__name__}: "
+                               f"{exc}); delete it, or run with --params training.resume=false"
+                               ) from exc
+        if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
             logger.info("%s: checkpoint %s is from other settings or data; starting afresh",
                         run_id, path)
             return None

@@ -10,6 +10,14 @@ from typing import Any, Literal
 
 from fer_da import __version__
 from fer_da.models import ModelConfig
+from fer_da.validate import (
+    ConfigError,
+    as_bool,
+    as_choice,
+    as_float,
+    as_int,
+    check_keys,
+)
 
 
 @dataclass(frozen=True)
@@ -36,22 +44,34 @@ class TrainConfig:
     resume: bool = True  # reuse a checkpoint of the same plan, data and initial weights
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> TrainConfig:
-        merged = {**params, **overrides}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(merged) - known)
-        if unknown:
-            raise ValueError(f"unknown training parameters {unknown}; known: {sorted(known)}")
+    def from_params(cls, params: Mapping[str, Any], where: str = "training",
+                    **overrides: Any) -> TrainConfig:
+        """Validated once: unknown keys, strings for numbers or booleans are errors naming
+        the key (``where`` prefixes it)."""
+        merged = check_keys({**params, **overrides}, {f.name for f in fields(cls)}, where)
         if "seeds" in merged:
-            merged["seeds"] = tuple(int(s) for s in merged["seeds"])
-        cfg = cls(**merged)
+            seeds = merged["seeds"]
+            if isinstance(seeds, str | int) or not isinstance(seeds, list | tuple):
+                raise ConfigError(f"{where}.seeds must be a list of integers, got {seeds!r}")
+            merged["seeds"] = tuple(as_int(s, f"{where}.seeds[]") for s in seeds)
+        for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
+            if key in merged:
+                as_int(merged[key], f"{where}.{key}", minimum=1)
+        for key in ("lr", "resident_max_gb"):
+            if key in merged:
+                merged[key] = as_float(merged[key], f"{where}.{key}", positive=True)
+        for key in ("weight_decay", "alpha"):
+            if key in merged:
+                merged[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0)
         for key in ("compile", "pretrained", "resume"):
-            if not isinstance(getattr(cfg, key), bool):
-                raise ValueError(f"training.{key} must be true or false, "
-                                 f"got {getattr(cfg, key)!r}")
-        if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
-            raise ValueError("training needs epochs >= 1, batch_size >= 1 and lr > 0")
-        return cfg
+            if key in merged:
+                as_bool(merged[key], f"{where}.{key}")
+        for key in ("bf16", "channels_last"):
+            if key in merged and merged[key] != "auto":
+                as_bool(merged[key], f"{where}.{key} (true, false or auto)")
+        if "resident" in merged:
+            as_choice(merged["resident"], f"{where}.resident", ("auto", "device", "host"))
+        return cls(**merged)
 
     def use_bf16(self, device_type: str) -> bool:
         return self.bf16 is True or (self.bf16 == "auto" and device_type == "cuda")

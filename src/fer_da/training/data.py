@@ -23,14 +23,14 @@ class DomainData:
 
 
 def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
-                  labelled_domains: tuple[str, ...]) -> list[DomainData]:
+                  labelled_domains: tuple[str, ...], seed: int | None = None) -> list[DomainData]:
     """The train split of each domain; labels are dropped for every unlabelled domain."""
     out = []
     for name in train_domains:
         if name not in face_sets:
             raise KeyError(f"domain {name!r} is not among the preprocessed domains "
                            f"{sorted(face_sets)}")
-        train = face_sets[name].split("train")
+        train = face_sets[name].split("train", seed)
         if len(train.table) == 0:
             raise ValueError(f"domain {name!r} has no training images")
         labels = (train.table["label_idx"].to_numpy(dtype=np.int64)

@@ -30,15 +30,3 @@ def predict(model: FERNet, images: np.ndarray, device: str = "auto",
         dom.append(out.domain_logp.float().cpu())
         feats.append(out.features.float().cpu())
     return torch.cat(cls).numpy(), torch.cat(dom).numpy(), torch.cat(feats).numpy()
-
-
-def accuracy_nll(class_logp: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Accuracy and mean negative log-likelihood; labels outside the head count as wrong."""
-    if len(labels) == 0:
-        return float("nan"), float("nan")
-    n_classes = class_logp.shape[1]
-    inside = labels < n_classes
-    acc = float((class_logp.argmax(1) == labels).mean())
-    nll = float(-class_logp[np.flatnonzero(inside), labels[inside]].mean()) if inside.any() \
-        else float("nan")
-    return acc, nll

@@ -117,6 +117,10 @@ def train_run(
     """Train one run; resumes from ``store`` when a checkpoint of the same run exists."""
     cfg = plan.config
     device = resolve_device(cfg.device)
+    leaked = sorted(d.name for d in data if d.labelled and d.name not in plan.labelled_domains)
+    if leaked:
+        raise ValueError(f"{plan.run_id}: labels of {leaked} reached training, but only "
+                         f"{list(plan.labelled_domains)} may be labelled in this run")
     if plan.mode == "supervised" and not all(d.labelled for d in data):
         raise ValueError(f"{plan.run_id}: supervised runs need labels for every domain")
     if plan.mode == "dann" and not any(d.labelled for d in data):
@@ -166,7 +170,8 @@ def train_run(
             progress = (epoch * steps + s) / total
             if plan.mode == "dann":
                 lam = factor(progress, cfg.alpha)
-                limit = clamp_limit(progress, plan.clamp, cfg.alpha) if plan.clamp else None
+                limit = (clamp_limit(progress, plan.clamp, cfg.alpha) if plan.clamp is not None
+                         else None)
                 x = torch.cat([images.gather(k, i) for k, i in enumerate(batch)])
                 y = torch.cat([lb[torch.from_numpy(i).to(device)]
                                for lb, i in zip(labels, batch, strict=True)])

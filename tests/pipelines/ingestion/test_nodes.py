@@ -27,5 +27,5 @@ def test_synthetic_default_ingests_every_label_and_reports_rejects(tmp_path):
 
 
 def test_declared_domain_without_root_is_a_clear_error(tmp_path):
-    with pytest.raises(KeyError, match=r"\['jaffe'\].*raw_domains"):
+    with pytest.raises(ValueError, match=r"\[.jaffe.\].*raw_domains"):
         ingest_domains({"kdef": None}, DOMAINS, {})

@@ -16,7 +16,8 @@ from fer_da.synthetic.generate import PRESETS
 PARAMS = {"detector": {"backend": "mtcnn", "fallback": None, "device": "cpu",
                        "min_score": 0.8, "batch_size": 4},
           "no_face": "reject", "margin": 0.1, "align": False, "image_size": 24,
-          "split": {"mode": "random", "val_fraction": 0.5, "seed": 0}}
+          "split": {"mode": "random", "val_fraction": 0.5, "test_fraction": 0.0, "seed": 0}}
+TRAINING = {"seeds": [0]}
 DOMAINS = {"lab": {"layout": "folder", "role": "source",
                    "options": {"subject_regex": r"^(?P<subject>p\d)_"}}}
 
@@ -66,14 +67,15 @@ def test_preprocessing_routes_every_bad_case_and_caches_detection(tree):
 
     import pandas as pd
 
-    detections, new = detect_faces(manifests, {"lab": tree}, pd.DataFrame(), PARAMS, factory)
+    detections, new = detect_faces(manifests, {"lab": tree}, pd.DataFrame(), PARAMS, DOMAINS,
+                                   factory)
     assert made[0].calls == 6 and len(new) == 6
-    again, new_again = detect_faces(manifests, {"lab": tree}, new, PARAMS, factory)
+    again, new_again = detect_faces(manifests, {"lab": tree}, new, PARAMS, DOMAINS, factory)
     assert made[1].calls == 0 and new_again.empty  # cached: no detection the second time
     assert again["faces"].tolist() == detections["faces"].tolist()
 
-    faces, prep_rejects, split_summary = normalise_faces(manifests, {"lab": tree}, detections,
-                                                         PARAMS, {})
+    faces, prep_rejects, split_summary, protocol = normalise_faces(
+        manifests, {"lab": tree}, detections, PARAMS, DOMAINS, {}, TRAINING)
     assert prep_rejects[["path", "reason"]].values.tolist() == [["anger/p5_blank.png",
                                                                  "no_face"]]
     fs = faces["lab"]
@@ -86,14 +88,19 @@ def test_preprocessing_routes_every_bad_case_and_caches_detection(tree):
     assert split_summary["n"].sum() == 5
     assert set(fs.table["split"]) == {"train", "val"}
 
-    centred, none_rejects, _ = normalise_faces(manifests, {"lab": tree}, detections,
-                                               {**PARAMS, "no_face": "centre_crop"}, {})
+    assert protocol[["domain", "layout", "detector", "split_mode", "n_train", "n_val",
+                     "n_test"]].values.tolist() == [
+        ["lab", "folder", "mtcnn", "random", (fs.table["split"] == "train").sum(),
+         (fs.table["split"] == "val").sum(), 0]]
+    centred, none_rejects, _, _ = normalise_faces(manifests, {"lab": tree}, detections,
+                                                  {**PARAMS, "no_face": "centre_crop"},
+                                                  DOMAINS, {}, TRAINING)
     assert none_rejects.empty
     blank = centred["lab"].table[centred["lab"].table["image_id"].str.contains("blank")]
     assert blank["flag"].tolist() == ["centre_crop"]
 
     # a new margin re-crops from the cached boxes: detection is not needed again
-    wider, _, _ = normalise_faces(manifests, {"lab": tree}, again, {**PARAMS, "margin": 0.5},
-                                  {})
+    wider, _, _, _ = normalise_faces(manifests, {"lab": tree}, again,
+                                     {**PARAMS, "margin": 0.5}, DOMAINS, {}, TRAINING)
     assert not np.array_equal(wider["lab"].images, fs.images)
     assert contact_sheet(faces).axes

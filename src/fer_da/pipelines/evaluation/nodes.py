@@ -8,48 +8,55 @@ import numpy as np
 import pandas as pd
 
 from fer_da.facesets import FaceSet
+from fer_da.labels import vocabulary
 from fer_da.training.config import TrainConfig
-from fer_da.training.evaluate import accuracy_nll, load_model, predict
+from fer_da.training.evaluate import load_model, predict
 from fer_da.training.loop import TrainedModel
+from fer_da.training.metrics import classification_metrics
+from fer_da.validate import as_str_list, check_keys
 
 METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domain", "role",
-                  "split", "n", "accuracy", "nll"]
+                  "split", "n", "accuracy", "balanced_accuracy", "macro_f1", "nll"]
 
 
 def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
-                    training: dict[str, Any],
-                    evaluation: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Metrics: one row per (model, domain, split) with n, accuracy, mean NLL.
+                    training: dict[str, Any], evaluation: dict[str, Any],
+                    labels: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metrics: one row per (model, domain, split) with n, accuracy, balanced accuracy,
+    macro-F1, mean NLL and per-class recall. Reported numbers use the ``test`` split.
 
     Predictions: one row per evaluated image with its label, prediction and 600-d features
     (for t-SNE, confusion matrices and the proxy A-distance).
     """
     cfg = TrainConfig.from_params(training)
-    splits = list(evaluation.get("splits", ["val"]))
+    splits = as_str_list(check_keys(evaluation, ("splits",), "evaluation").get(
+        "splits", ["test"]), "evaluation.splits")
+    classes = vocabulary(labels)
+    columns = METRIC_COLUMNS + [f"recall_{c}" for c in classes]
     rows, preds = [], []
     for run_id, trained in sorted(models.items()):
         model = load_model(trained.model_config, trained.state)
         plan = trained.plan
         for domain, fs in sorted(face_sets.items()):
             for split in splits:
-                part = fs.split(split)
-                labels = part.table["label_idx"].to_numpy(dtype=np.int64)
-                if not len(labels):
+                part = fs.split(split, plan["seed"])
+                truth = part.table["label_idx"].to_numpy(dtype=np.int64)
+                if not len(truth):
                     continue
                 logp, _, feats = predict(model, part.images, cfg.device, cfg.eval_batch_size)
-                acc, nll = accuracy_nll(logp, labels)
+                scores = classification_metrics(logp, truth, classes)
                 frame = pd.DataFrame(feats.astype(np.float32),
                                      columns=[f"f{i}" for i in range(feats.shape[1])])
                 frame.insert(0, "run_id", run_id)
                 frame.insert(1, "eval_domain", domain)
                 frame.insert(2, "split", split)
                 frame.insert(3, "image_id", part.table["image_id"].to_numpy())
-                frame.insert(4, "label_idx", labels)
+                frame.insert(4, "label_idx", truth)
                 frame.insert(5, "pred_idx", logp.argmax(1))
                 preds.append(frame)
                 rows.append({"setup": plan["setup"], "run": plan["run"], "seed": plan["seed"],
                              "run_id": run_id, "train_domains": "+".join(plan["train_domains"]),
                              "eval_domain": domain,
                              "role": fs.table["role"].iloc[0] if len(fs.table) else "",
-                             "split": split, "n": len(labels), "accuracy": acc, "nll": nll})
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.concat(preds, ignore_index=True)
+                             "split": split, "n": len(truth), **scores})
+    return pd.DataFrame(rows, columns=columns), pd.concat(preds, ignore_index=True)

@@ -10,14 +10,15 @@ SETUPS = ("baseline", "joint", "finetune", "dann")
 def evaluation_template() -> Pipeline:
     return pipeline([
         node(evaluate_models, inputs=["models", "face_sets", "params:training",
-                                      "params:evaluation"],
+                                      "params:evaluation", "params:labels"],
              outputs=["metrics", "predictions"], name="evaluate_models"),
     ])
 
 
 def namespaced(setup: str) -> Pipeline:
     return pipeline(evaluation_template(), namespace=setup, inputs={"face_sets"},
-                    parameters={"params:training", "params:evaluation"})
+                    parameters={"params:training", "params:evaluation",
+                                "params:labels"})
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -2,12 +2,14 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from fer_da.pipelines.ingestion.nodes import ingest_domains
+from fer_da.pipelines.ingestion.nodes import ingest_domains, require_images
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline([
         node(ingest_domains, inputs=["raw_domains", "params:domains", "params:labels"],
-             outputs=["manifests", "ingestion_rejects", "ingestion_summary"],
+             outputs=["ingested_manifests", "ingestion_rejects", "ingestion_summary"],
              name="ingest_domains"),
+        node(require_images, inputs="ingested_manifests", outputs="manifests",
+             name="require_images"),
     ])

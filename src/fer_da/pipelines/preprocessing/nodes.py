@@ -1,4 +1,4 @@
-"""Preprocessing nodes: detection (cached), normalisation, splits, previews."""
+"""Preprocessing nodes: detection (cached), normalisation, splits, the protocol, previews."""
 
 from __future__ import annotations
 
@@ -15,49 +15,41 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fer_da.detect import Detection, build_detector
+from fer_da.detect import build_detector
 from fer_da.facesets import FaceSet
-from fer_da.ingest import RawTree
-from fer_da.labels import label_set
-from fer_da.preprocess.image import (
-    centre_box,
-    choose_face,
-    crop_face,
-    eye_angle,
-    square_box,
-    to_grey,
-    to_rgb,
+from fer_da.ingest import RawTree, parse_domain_specs
+from fer_da.labels import vocabulary
+from fer_da.preprocess.config import DetectorConfig, PreprocessConfig, domain_configs
+from fer_da.preprocess.faces import (
+    detect_robustly,
+    faces_from_json,
+    faces_to_json,
+    normalise_face,
 )
-from fer_da.preprocess.splits import assign_split
+from fer_da.preprocess.image import to_rgb
+from fer_da.preprocess.splits import SPLITS, SplitError, assign_split
+from fer_da.validate import ConfigError, as_int
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 logger = logging.getLogger(__name__)
-DETECTOR_KEYS = ("weights", "min_score", "max_size", "min_face_size", "nms_iou")
+REJECT_COLUMNS = ["domain", "path", "reason", "detail"]
+BOX_KEYS = ("weights", "min_score", "max_size", "min_face_size", "nms_iou", "upscale_below")
 
 
 def _materialise(manifests: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """PartitionedDataset hands over loaders; tests hand over frames."""
+    """Partitioned datasets hand over loaders; tests hand over frames."""
     return {k: (v() if callable(v) else v) for k, v in sorted(manifests.items())}
 
 
-def faces_to_json(faces: list[Detection]) -> str:
-    return json.dumps([{"box": [round(float(v), 3) for v in f.box],
-                        "landmarks": [[round(float(c), 3) for c in p] for p in f.landmarks]
-                        if not np.isnan(f.landmarks).any() else None,
-                        "score": round(float(f.score), 5)} for f in faces])
+def _configs(params: dict[str, Any], domains: dict[str, Any]) -> dict[str, PreprocessConfig]:
+    return domain_configs(params, {s.name: s.preprocessing for s in parse_domain_specs(domains)})
 
 
-def faces_from_json(text: str) -> list[Detection]:
-    return [Detection(tuple(f["box"]),
-                      np.array(f["landmarks"], dtype=float) if f["landmarks"] is not None
-                      else np.full((5, 2), np.nan), float(f["score"])) for f in json.loads(text)]
-
-
-def detector_signature(name: str, params: dict[str, Any]) -> str:
+def detector_signature(name: str, cfg: DetectorConfig) -> str:
     """The detection settings that change boxes; crop settings are deliberately absent."""
-    return json.dumps({"backend": name, **{k: params.get(k) for k in DETECTOR_KEYS}},
+    return json.dumps({"backend": name, **{k: getattr(cfg, k) for k in BOX_KEYS}},
                       sort_keys=True)
 
 
@@ -66,48 +58,91 @@ def detect_faces(
     raw: dict[str, RawTree],
     cache: pd.DataFrame,
     params: dict[str, Any],
+    domains: dict[str, Any],
     detector_factory: Callable[..., Any] = build_detector,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Boxes, landmarks and scores for every manifest image.
+    """Boxes, landmarks and scores for every manifest image, with each domain's detector.
 
     Keyed on the image content hash and the detector settings: images already in ``cache``
-    are not detected again. Returns (detections of this run, new cache entries).
+    are not detected again. An image the detector fails on is a ``failed`` row naming the
+    error (a reject at normalisation); the rest of its batch is kept. Returns (detections of
+    this run, new cache entries).
     """
-    cfg = dict(params["detector"])
-    detector = detector_factory(cfg.pop("backend"), cfg.pop("fallback", None), **cfg)
-    signature = detector_signature(detector.name, params["detector"])
+    configs = _configs(params, domains)
+    built: dict[tuple, Any] = {}
     known = dict(zip(cache.get("key", []), cache.get("faces", []), strict=False))
-    rows, todo = [], []
+    rows: list[dict[str, Any]] = []
+    todo: dict[tuple, list[tuple[int, RawTree, str]]] = {}
     for domain, manifest in _materialise(manifests).items():
+        cfg = configs[domain].detector
+        if cfg.signature() not in built:
+            built[cfg.signature()] = (detector_factory(cfg.backend, cfg.fallback,
+                                                       **cfg.build_args()), cfg)
+        detector, _ = built[cfg.signature()]
+        signature = detector_signature(detector.name, cfg)
         tree = raw[domain]
-        for image_id, path in zip(manifest["image_id"], manifest["path"], strict=True):
-            key = hashlib.sha256((tree.content_hash(path) + signature).encode()).hexdigest()
+        hashes = (manifest["sha256"] if "sha256" in manifest
+                  else manifest["path"].map(tree.content_hash))
+        for image_id, path, sha in zip(manifest["image_id"], manifest["path"], hashes,
+                                       strict=True):
+            key = hashlib.sha256((sha + signature).encode()).hexdigest()
             rows.append({"image_id": image_id, "domain": domain, "key": key,
-                         "detector": detector.name})
+                         "detector": detector.name, "status": "ok", "detail": ""})
             if key not in known:
-                todo.append((len(rows) - 1, tree, path))
-    logger.info("Face detection with %s: %d images, %d cached, %d to detect",
-                detector.name, len(rows), len(rows) - len(todo), len(todo))
-    batch_size = int(params["detector"].get("batch_size", 16))
-    new = {}
+                todo.setdefault(cfg.signature(), []).append((len(rows) - 1, tree, path))
+    n_todo = sum(len(v) for v in todo.values())
+    logger.info("Face detection: %d images, %d cached, %d to detect", len(rows),
+                len(rows) - n_todo, n_todo)
+    new: dict[str, str] = {}
     start = time.perf_counter()
-    with tqdm(total=len(todo), desc=f"detect ({detector.name})", unit="img",
-              disable=not todo) as bar:
-        for b in range(0, len(todo), batch_size):
-            chunk = todo[b: b + batch_size]
-            images = [to_rgb(tree.open_image(path)) for _, tree, path in chunk]
-            for (i, _, _), faces in zip(chunk, detector.detect(images), strict=True):
-                new[rows[i]["key"]] = faces_to_json(faces)
-            bar.update(len(chunk))
-    if todo:
-        rate = len(todo) / max(time.perf_counter() - start, 1e-9)
-        logger.info("Detected %d images at %.1f images/s", len(todo), rate)
+    with tqdm(total=n_todo, desc="detect", unit="img", disable=not n_todo) as bar:
+        for signature, items in todo.items():
+            detector, cfg = built[signature]
+            for b in range(0, len(items), cfg.batch_size):
+                chunk, images = [], []
+                for i, tree, path in items[b: b + cfg.batch_size]:
+                    try:
+                        images.append(to_rgb(tree.open_image(path)))
+                        chunk.append(i)
+                    except Exception as exc:  # noqa: BLE001 - a reject naming the file
+                        rows[i].update(status="failed", detail=f"decode: {exc}"[:200])
+                for i, faces in zip(chunk, detect_robustly(detector, images, cfg.upscale_below),
+                                    strict=True):
+                    if isinstance(faces, Exception):
+                        rows[i].update(status="failed",
+                                       detail=f"{type(faces).__name__}: {faces}"[:200])
+                    else:
+                        new[rows[i]["key"]] = faces_to_json(faces)
+                bar.update(len(items[b: b + cfg.batch_size]))
+    if n_todo:
+        rate = n_todo / max(time.perf_counter() - start, 1e-9)
+        logger.info("Detected %d images at %.1f images/s", n_todo, rate)
     known.update(new)
-    detections = pd.DataFrame(rows)
+    detections = pd.DataFrame(rows, columns=["image_id", "domain", "key", "detector", "status",
+                                             "detail"])
     detections["faces"] = detections["key"].map(known)
-    new_entries = pd.DataFrame({"key": list(new), "detector": detector.name,
-                                "faces": list(new.values())})
+    new_entries = pd.DataFrame({"key": list(new), "faces": list(new.values())})
     return detections, new_entries
+
+
+def _split_columns(table: pd.DataFrame, cfg: PreprocessConfig, domain: str,
+                   seeds: list[int]) -> pd.DataFrame:
+    split = cfg.split
+    base = split.seed + zlib.crc32(domain.encode())
+    where = f"domains.{domain}.preprocessing.split (or preprocessing.split)"
+    try:
+        table["split"] = assign_split(table, split.mode, split.fractions, base,
+                                      split.group_regex, split.within)
+        if split.vary_with_seed:
+            for s in seeds:
+                table[f"split_seed{s}"] = assign_split(table, split.mode, split.fractions,
+                                                       base + s, split.group_regex,
+                                                       split.within)
+    except SplitError as exc:
+        raise ConfigError(f"domain {domain!r}: {exc}; set {where}.mode to a mode this domain "
+                          "supports (subject, group with group_regex, random or source)"
+                          ) from exc
+    return table
 
 
 def normalise_faces(
@@ -115,69 +150,100 @@ def normalise_faces(
     raw: dict[str, RawTree],
     detections: pd.DataFrame,
     params: dict[str, Any],
+    domains: dict[str, Any],
     labels: dict[str, Any],
-) -> tuple[dict[str, FaceSet], pd.DataFrame, pd.DataFrame]:
-    """Grey, square crop with margin, optional eye alignment, resize, split. uint8 out."""
-    size, margin = int(params["image_size"]), float(params["margin"])
-    align, no_face = bool(params.get("align", False)), params.get("no_face", "reject")
-    if no_face not in ("reject", "centre_crop"):
-        raise ValueError("preprocessing.no_face must be 'reject' or 'centre_crop'")
-    vocabulary = label_set(bool(labels.get("keep_contempt", False)))
-    split_cfg = params["split"]
+    training: dict[str, Any],
+) -> tuple[dict[str, FaceSet], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Crops and splits per domain with that domain's settings; rejects; the protocol.
+
+    Returns face sets (a domain may be empty: :func:`require_faces` refuses it after the
+    rejects are written), rejects, counts per split and label, and one protocol row per
+    domain (layout, detector, split mode, counts).
+    """
+    configs = _configs(params, domains)
+    specs = {s.name: s for s in parse_domain_specs(domains)}
+    classes = vocabulary(labels)
+    seeds = [as_int(s, "training.seeds[]") for s in training.get("seeds", [0])]
     by_id = detections.set_index("image_id")
-    out, rejects, counts = {}, [], []
+    out, rejects, counts, protocol = {}, [], [], []
     for domain, manifest in _materialise(manifests).items():
-        tree, crops, rows = raw[domain], [], []
+        cfg, tree, crops, rows = configs[domain], raw[domain], [], []
         for rec in manifest.to_dict("records"):
             det = by_id.loc[rec["image_id"]]
-            faces = faces_from_json(det["faces"])
-            face = choose_face(faces)
-            flag = "multiple_faces" if len(faces) > 1 else ""
-            rgb = to_rgb(tree.open_image(rec["path"]))
+            if det["status"] != "ok":
+                rejects.append({"domain": domain, "path": rec["path"],
+                                "reason": "detection_failed", "detail": det["detail"]})
+                continue
+            try:
+                rgb = to_rgb(tree.open_image(rec["path"]))
+            except Exception as exc:  # noqa: BLE001 - changed since ingestion
+                rejects.append({"domain": domain, "path": rec["path"],
+                                "reason": "unreadable_image", "detail": str(exc)[:200]})
+                continue
+            face = normalise_face(rgb, faces_from_json(det["faces"]), det["detector"], cfg)
             if face is None:
-                if no_face == "reject":
-                    rejects.append({"domain": domain, "path": rec["path"], "reason": "no_face",
-                                    "detail": f"{det['detector']} found no face"})
-                    continue
-                box, angle, score, flag = centre_box(*rgb.shape[:2]), 0.0, np.nan, "centre_crop"
-            else:
-                box = square_box(face.box, margin)
-                angle = eye_angle(face.landmarks) if align else 0.0
-                score = face.score
-            crops.append(crop_face(to_grey(rgb), box, size, angle))
+                rejects.append({"domain": domain, "path": rec["path"], "reason": "no_face",
+                                "detail": f"{det['detector']} found no face"})
+                continue
+            crops.append(face.image)
             rows.append({"image_id": rec["image_id"], "domain": domain, "role": rec["role"],
-                         "subject": rec["subject"], "label": rec["label"],
-                         "label_idx": vocabulary.index(rec["label"]),
-                         "detector": det["detector"], "n_faces": len(faces), "score": score,
-                         "flag": flag, "box": [float(v) for v in box],
+                         "path": rec["path"], "subject": rec["subject"], "label": rec["label"],
+                         "label_idx": classes.index(rec["label"]),
+                         "detector": det["detector"], "n_faces": face.n_faces,
+                         "score": face.score, "flag": face.flag, "box": list(face.box),
                          "source_split": rec.get("source_split")})
-        if not rows:
-            raise ValueError(f"domain {domain!r}: no face survived preprocessing")
-        table = pd.DataFrame(rows)
-        seed = int(split_cfg.get("seed", 0)) + zlib.crc32(domain.encode())
-        table["split"] = assign_split(table, split_cfg.get("mode", "subject"),
-                                      float(split_cfg.get("val_fraction", 0.2)), seed)
-        out[domain] = FaceSet(np.stack(crops), table)
-        counts.append(table.groupby(["split", "label"]).size().rename("n").reset_index()
-                      .assign(domain=domain))
-        logger.info("%s: %d faces (%d train / %d val), %d flagged", domain, len(table),
-                    (table["split"] == "train").sum(), (table["split"] == "val").sum(),
-                    (table["flag"] != "").sum())
-    summary = pd.concat(counts, ignore_index=True)[["domain", "split", "label", "n"]]
-    return out, pd.DataFrame(rejects, columns=["domain", "path", "reason", "detail"]), summary
+        size = cfg.image_size
+        images = np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)
+        table = pd.DataFrame(rows, columns=None if rows else ["image_id", "domain", "label",
+                                                              "label_idx", "split"])
+        if rows:
+            table = _split_columns(table, cfg, domain, seeds)
+            counts.append(table.groupby(["split", "label"]).size().rename("n").reset_index()
+                          .assign(domain=domain))
+        out[domain] = FaceSet(images, table)
+        per_split = {s: int((table["split"] == s).sum()) for s in SPLITS}
+        missing = sorted(set(classes) - set(table["label"]))
+        protocol.append({
+            "domain": domain, "role": specs[domain].role, "layout": specs[domain].layout,
+            "detector": "+".join(sorted(set(table.get("detector", [])))) or "",
+            "detector_backend": cfg.detector.backend, "margin": cfg.margin,
+            "split_mode": cfg.split.mode, "split_seed": cfg.split.seed,
+            "vary_with_seed": cfg.split.vary_with_seed, "images": len(table),
+            **{f"n_{s}": n for s, n in per_split.items()},
+            "subjects": int(table["subject"].nunique()) if rows else 0,
+            "missing_classes": ",".join(missing)})
+        logger.info("%s: %d faces (%d train / %d val / %d test), split %s, detector %s",
+                    domain, len(table), per_split["train"], per_split["val"],
+                    per_split["test"], cfg.split.mode, protocol[-1]["detector"])
+        if missing:
+            logger.warning("%s has no image of %s", domain, missing)
+    summary = (pd.concat(counts, ignore_index=True)[["domain", "split", "label", "n"]]
+               if counts else pd.DataFrame(columns=["domain", "split", "label", "n"]))
+    return (out, pd.DataFrame(rejects, columns=REJECT_COLUMNS), summary,
+            pd.DataFrame(protocol))
+
+
+def require_faces(face_sets: dict[str, FaceSet]) -> dict[str, FaceSet]:
+    """Refuse a domain left without faces (its rejects are already written)."""
+    empty = sorted(d for d, fs in face_sets.items() if len(fs.table) == 0)
+    if empty:
+        raise ValueError(f"domains {empty}: no face survived preprocessing; every image is in "
+                         "data/08_reporting/preprocessing_rejects.csv with its reason (for face "
+                         "crops, set domains.<name>.preprocessing.detector.backend: none)")
+    return face_sets
 
 
 def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2) -> plt.Figure:
     """A grid of crops: one row per domain, ``per_label`` columns per expression."""
-    vocabulary = sorted({lab for fs in face_sets.values() for lab in fs.table["label"]})
-    cols = len(vocabulary) * per_label
+    vocab = sorted({lab for fs in face_sets.values() for lab in fs.table["label"]})
+    cols = len(vocab) * per_label
     fig, axes = plt.subplots(len(face_sets), cols, figsize=(cols * 0.9, len(face_sets) * 1.1),
                              squeeze=False)
     for r, (domain, fs) in enumerate(sorted(face_sets.items())):
         for c in range(cols):
             ax = axes[r][c]
             ax.axis("off")
-            label = vocabulary[c // per_label]
+            label = vocab[c // per_label]
             idx = np.flatnonzero(fs.table["label"].to_numpy() == label)
             if len(idx) > c % per_label:
                 ax.imshow(fs.images[idx[c % per_label]], cmap="gray", vmin=0, vmax=255)

@@ -3,18 +3,26 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from fer_da.pipelines.ingestion import create_pipeline as ingestion
-from fer_da.pipelines.preprocessing.nodes import contact_sheet, detect_faces, normalise_faces
+from fer_da.pipelines.preprocessing.nodes import (
+    contact_sheet,
+    detect_faces,
+    normalise_faces,
+    require_faces,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return ingestion() + pipeline([
         node(detect_faces,
-             inputs=["manifests", "raw_domains", "detection_cache", "params:preprocessing"],
+             inputs=["manifests", "raw_domains", "detection_cache", "params:preprocessing",
+                     "params:domains"],
              outputs=["detections", "detection_cache_new"], name="detect_faces"),
         node(normalise_faces,
              inputs=["manifests", "raw_domains", "detections", "params:preprocessing",
-                     "params:labels"],
-             outputs=["face_sets", "preprocessing_rejects", "split_summary"],
+                     "params:domains", "params:labels", "params:training"],
+             outputs=["normalised_faces", "preprocessing_rejects", "split_summary", "protocol"],
              name="normalise_faces"),
+        node(require_faces, inputs="normalised_faces", outputs="face_sets",
+             name="require_faces"),
         node(contact_sheet, inputs="face_sets", outputs="contact_sheet", name="contact_sheet"),
     ])

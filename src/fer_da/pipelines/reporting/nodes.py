@@ -10,20 +10,28 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from fer_da.ingest import parse_domain_specs
-from fer_da.labels import label_set
+from fer_da.labels import vocabulary
 from fer_da.reporting.adistance import proxy_a_distance
 from fer_da.reporting.figures import confusion_grid, loss_curves, tsne_figure
-from fer_da.reporting.tables import TABLES, build_tables, paper_reference, pivot
+from fer_da.reporting.tables import METRICS, TABLES, build_tables, paper_reference, pivot
+from fer_da.validate import as_choice, check_keys
 
 logger = logging.getLogger(__name__)
 SETUPS = ("baseline", "joint", "finetune", "dann")
+REPORTING_KEYS = ("paper_reference", "names", "tsne_max_points", "metric")
+
+
+def _reporting(reporting: dict[str, Any]) -> dict[str, Any]:
+    cfg = check_keys(reporting, REPORTING_KEYS, "reporting")
+    as_choice(cfg.get("metric", "accuracy"), "reporting.metric", METRICS[:-1])
+    return cfg
 
 
 def make_tables(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.DataFrame,
                 dann: pd.DataFrame, reporting: dict[str, Any]) -> pd.DataFrame:
     """Tables I-IV in long form (ours; mean and std across seeds)."""
     metrics = {"baseline": baseline, "joint": joint, "finetune": finetune, "dann": dann}
-    return build_tables(metrics, reporting.get("names", {}))
+    return build_tables(metrics, _reporting(reporting).get("names", {}))
 
 
 def _feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -32,7 +40,7 @@ def _feature_columns(frame: pd.DataFrame) -> list[str]:
 
 def a_distances(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFrame,
                 domains: dict[str, Any]) -> pd.DataFrame:
-    """Proxy A-distance between the source's and each target's validation features."""
+    """Proxy A-distance between the source's and each target's test features."""
     specs = parse_domain_specs(domains)
     sources = [s.name for s in specs if s.role == "source"]
     targets = [s.name for s in specs if s.role == "target"]
@@ -60,7 +68,7 @@ def tsne_figures(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFr
 
     Returns the figures (saved as ``<name>.png``) and their names, for the report.
     """
-    vocabulary = label_set(bool(labels.get("keep_contempt", False)))
+    classes = vocabulary(labels)
     chosen = [baseline, finetune[finetune["run_id"] == finetune["run_id"].min()], dann]
     cap = int(reporting.get("tsne_max_points", 2000))
     figures = {}
@@ -68,7 +76,7 @@ def tsne_figures(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFr
         cols = _feature_columns(preds)
         for run_id, group in preds.groupby("run_id", sort=True):
             p = group.sample(cap, random_state=0) if len(group) > cap else group
-            names = [vocabulary[i] for i in p["label_idx"]]
+            names = [classes[i] for i in p["label_idx"]]
             figures[figure_name("tsne", run_id)] = tsne_figure(
                 p[cols].to_numpy(), names, p["eval_domain"].tolist(), f"t-SNE: {run_id}")
     return figures, sorted(figures)
@@ -83,11 +91,11 @@ def confusion_figures(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.
                       dann: pd.DataFrame,
                       labels: dict[str, Any]) -> tuple[dict[str, plt.Figure], list[str]]:
     """A confusion matrix per model and evaluated domain (figures and their names)."""
-    vocabulary = label_set(bool(labels.get("keep_contempt", False)))
+    classes = vocabulary(labels)
     out = {}
     for preds in (baseline, joint, finetune, dann):
         for run_id, p in preds.groupby("run_id", sort=True):
-            out[figure_name("confusion", run_id)] = confusion_grid(p, vocabulary, run_id)
+            out[figure_name("confusion", run_id)] = confusion_grid(p, classes, run_id)
     return out, sorted(out)
 
 
@@ -99,24 +107,43 @@ def _md_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _protocol_md(protocol: pd.DataFrame, split_summary: pd.DataFrame) -> tuple[str, str]:
+    cols = ["role", "layout", "detector", "split_mode", "n_train", "n_val", "n_test",
+            "missing_classes"]
+    frame = protocol.set_index("domain")[[c for c in cols if c in protocol.columns]]
+    counts = split_summary.pivot_table(index=["domain", "split"], columns="label", values="n",
+                                       aggfunc="sum", fill_value=0)
+    counts.index = [f"{d} / {s}" for d, s in counts.index]
+    counts.index.name = "domain / split"
+    return (_md_table(frame) + "\n\nImages per split and class:\n\n" + _md_table(counts),
+            frame.to_html() + "<p>Images per split and class:</p>" + counts.to_html())
+
+
 def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
                   confusion: list[str], reporting: dict[str, Any],
-                  training: dict[str, Any]) -> tuple[str, str]:
+                  training: dict[str, Any], protocol: pd.DataFrame,
+                  split_summary: pd.DataFrame) -> tuple[str, str]:
     """One Markdown and one HTML report (figures linked from ``figures/``)."""
+    reporting = _reporting(reporting)
+    metric = reporting.get("metric", "accuracy")
     reference = paper_reference() if reporting.get("paper_reference") else None
     md = ["# fer-da report", "",
           f"Backbone `{training.get('backbone')}`, {training.get('epochs')} epochs, seeds "
-          f"{list(training.get('seeds', [0]))}. Accuracy and loss (mean NLL) on the validation "
-          "split of every domain; cells are mean ± std when there are several seeds."
+          f"{list(training.get('seeds', [0]))}. Tables in {metric.replace('_', ' ')} and loss "
+          "(mean NLL) on the **test** split of every domain (nothing is tuned on it); cells "
+          "are mean ± std when there are several seeds."
           + (" Each cell shows the paper's published number beside ours." if reference
-             is not None else ""), ""]
+             is not None and metric == "accuracy" else ""), ""]
     parts_html = [f"<h1>fer-da report</h1><p>{html.escape(md[2])}</p>"]
+    proto_md, proto_html = _protocol_md(protocol, split_summary)
+    md += ["## Protocol per domain", "", proto_md, ""]
+    parts_html.append("<h2>Protocol per domain</h2>" + proto_html)
     for table, title in TABLES.items():
-        for metric in ("accuracy", "loss"):
-            frame = pivot(tables, table, metric, reference)
+        for name in (metric, "loss"):
+            frame = pivot(tables, table, name, reference)
             if frame.empty:
                 continue
-            heading = f"Table {table} — {title} ({metric})"
+            heading = f"Table {table} — {title} ({name.replace('_', ' ')})"
             md += [f"## {heading}", "", _md_table(frame), ""]
             parts_html.append(f"<h2>{html.escape(heading)}</h2>" + frame.to_html())
     if len(adist):
@@ -124,7 +151,7 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
                               values=["a_distance", "a_distance_weak_probe"]).round(2)
         a.columns = [f"{t} ({'C=1e-4' if v.endswith('probe') else 'C=1'})"
                      for v, t in a.columns]
-        text = ("Proxy A-distance between the source's and each target's validation features: "
+        text = ("Proxy A-distance between the source's and each target's test features: "
                 "2(1 − 2ε), ε the 5-fold cross-validated balanced error of a logistic-regression "
                 "probe telling them apart. ≈2 = separable (domain-specific features), ≈0 = "
                 "indistinguishable. C=1 is a strong probe (it separates almost any two small "

@@ -32,6 +32,6 @@ def create_pipeline(**kwargs) -> Pipeline:
              name="confusion_figures"),
         node(render_report, inputs=["paper_tables", "a_distances", "tsne_figure_names",
                                     "confusion_figure_names", "params:reporting",
-                                    "params:training"],
+                                    "params:training", "protocol", "split_summary"],
              outputs=["report_markdown", "report_html"], name="render_report"),
     ])

@@ -9,14 +9,26 @@ import pandas as pd
 
 from fer_da.facesets import FaceSet
 from fer_da.ingest import parse_domain_specs
-from fer_da.labels import label_set
+from fer_da.labels import vocabulary
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import DomainData, training_view
 from fer_da.training.loop import TrainedModel, train_run
+from fer_da.validate import ConfigError, as_float, check_keys
 
 logger = logging.getLogger(__name__)
 KINDS = ("baseline", "joint", "finetune", "dann")
+SETUP_KEYS = {"baseline": ("kind", "name", "training"),
+              "joint": ("kind", "name", "training", "unions"),
+              "finetune": ("kind", "name", "training", "init_from"),
+              "dann": ("kind", "name", "training", "clamps")}
+
+
+def _clamp(value: Any, key: str) -> float | None:
+    """A clamp is a positive, finite number, or null for no clamping."""
+    if value is None:
+        return None
+    return as_float(value, key, positive=True)
 
 
 def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
@@ -29,8 +41,11 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
     """
     kind = setup.get("kind")
     if kind not in KINDS:
-        raise ValueError(f"setup kind must be one of {KINDS}, got {kind!r}")
-    cfg = TrainConfig.from_params(training, **(setup.get("training") or {}))
+        raise ConfigError(f"<setup>.setup.kind must be one of {KINDS}, got {kind!r}")
+    where = f"{setup.get('name', kind)}.setup"
+    check_keys(setup, SETUP_KEYS[kind], where)
+    cfg = TrainConfig.from_params(training, "training", **check_keys(
+        setup.get("training"), TrainConfig.__dataclass_fields__, f"{where}.training"))
     specs = parse_domain_specs(domains)
     names = tuple(s.name for s in specs)
     source = tuple(s.name for s in specs if s.role == "source")
@@ -48,7 +63,7 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
         base = setup.get("init_from", "baseline")
         runs = [{"run": t, "train": (t,), "init": f"{base}/{'+'.join(source)}"} for t in targets]
     elif kind == "dann":
-        clamps = setup.get("clamps") or [None]
+        clamps = [_clamp(c, f"{where}.clamps") for c in (setup.get("clamps") or [None])]
         runs = [{"run": f"clamp{c:g}" if c is not None else "noclamp", "train": names,
                  "labelled": source, "clamp": None if c is None else float(c)} for c in clamps]
     plans = []
@@ -74,7 +89,8 @@ def select_training_data(face_sets: dict[str, FaceSet],
     out = {}
     for p in plans:
         plan = RunPlan.from_dict(p)
-        out[plan.run_id] = training_view(face_sets, plan.train_domains, plan.labelled_domains)
+        out[plan.run_id] = training_view(face_sets, plan.train_domains, plan.labelled_domains,
+                                         plan.seed)
     return out
 
 
@@ -86,7 +102,7 @@ def train_models(
     init_models: dict[str, TrainedModel] | None = None,
 ) -> tuple[dict[str, TrainedModel], pd.DataFrame]:
     """Train every planned run (resuming from checkpoints); returns models and histories."""
-    n_classes = len(label_set(bool(labels.get("keep_contempt", False))))
+    n_classes = len(vocabulary(labels))
     models, rows = {}, []
     for p in plans:
         plan = RunPlan.from_dict(p)

@@ -1,0 +1,50 @@
+"""The project's config loader: a lab env holds only what differs from ``conf/base``.
+
+Parameters of an env are merged into ``conf/base`` key by key (Kedro's ``soft`` strategy),
+except the keys in :data:`REPLACED_WHOLE`: a lab's ``domains`` is its own list of datasets and
+replaces the synthetic default's as a whole. Command-line ``--params`` are merged last, key by
+key, so ``--params preprocessing.split.mode=random`` changes that one key whatever the env.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.config import OmegaConfigLoader
+from omegaconf import OmegaConf
+
+REPLACED_WHOLE = ("domains",)
+
+
+def merge_params(base: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
+    """``env`` over ``base``, recursively; the keys of ``REPLACED_WHOLE`` are replaced."""
+    merged = OmegaConf.to_container(OmegaConf.unsafe_merge(base, env))
+    for key in REPLACED_WHOLE:
+        if key in env:
+            value = env[key]
+            merged[key] = (OmegaConf.to_container(value) if OmegaConf.is_config(value)
+                           else value)
+    return merged
+
+
+class LabConfigLoader(OmegaConfigLoader):
+    """OmegaConfigLoader with the merge rules above for ``parameters``."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("merge_strategy", {"parameters": "soft"})
+        super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def _soft_merge(config: dict[str, Any], env_config: dict[str, Any],
+                    env_path: str | None = None) -> Any:
+        return merge_params(config, env_config)
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        if key != "parameters" or key in self or not self.runtime_params:
+            return super().__getitem__(key)
+        runtime, self.runtime_params = self.runtime_params, {}
+        try:  # env over base first, then the command line over both
+            params = super().__getitem__(key)
+        finally:
+            self.runtime_params = runtime
+        return OmegaConf.to_container(OmegaConf.unsafe_merge(params, runtime))
