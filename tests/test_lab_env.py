@@ -130,3 +130,13 @@ def test_a_lab_env_runs_ingestion_preprocessing_and_baseline(tmp_path, monkeypat
     for col in ("accuracy", "balanced_accuracy", "macro_f1", "recall_anger"):
         assert metrics[col].between(0, 1).all()
     assert "recall_neutral" not in metrics.columns  # not a chosen class
+
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs(client.search_experiments()[0].experiment_id)
+    parent = next(r for r in runs if "protocol.crops" in r.data.tags)
+    assert parent.data.tags["protocol.films"].startswith("folder, none, split group")
+    model_run = next(r for r in runs if r.data.tags.get("fer_da.run_id") == "baseline/photos/seed0")
+    assert {"test_balanced_accuracy_crops", "test_macro_f1_films",
+            "test_accuracy_photos"} <= set(model_run.data.metrics)
