@@ -22,12 +22,14 @@ def test_face_sets_roundtrip_and_versions(tmp_path, face_sets):
 
 def test_trained_models_roundtrip_without_pickle(tmp_path):
     model = TrainedModel("dann/clamp1/seed0", {"setup": "dann"}, {"backbone": "vgg11_slim"},
-                         {"w": torch.arange(4.0)}, [{"epoch": 1, "clf_loss": 0.5}])
+                         {"w": torch.arange(4.0)}, [{"epoch": 1, "clf_loss": 0.5}],
+                         {"faceset_version": "v1", "source_digest": "abc"})
     ds = TrainedModelsDataset(str(tmp_path / "m"))
     ds.save({model.run_id: model})
     back = ds.load()["dann/clamp1/seed0"]
     assert torch.equal(back.state["w"], model.state["w"])
     assert back.plan == model.plan and back.history == model.history
+    assert back.provenance == {**model.provenance, "model_version": None}
     with pytest.raises(DatasetError, match="no trained model"):
         TrainedModelsDataset(str(tmp_path / "empty")).load()
 
@@ -40,3 +42,23 @@ def test_table_cache_appends_shards(tmp_path):
     ds.save(pd.DataFrame({"key": ["a", "b"], "v": [1, 2]}))
     ds.save(pd.DataFrame({"key": ["b"], "v": [3]}))
     assert ds.load().sort_values("key")["v"].tolist() == [1, 3]
+
+
+def test_two_training_runs_leave_two_model_versions(tmp_path):
+    import time
+
+    def model(value: float) -> TrainedModel:
+        return TrainedModel("baseline/kdef/seed0", {}, {}, {"w": torch.full((2,), value)}, [])
+
+    TrainedModelsDataset(str(tmp_path / "m"), version=Version(None, None)).save(
+        {"baseline/kdef/seed0": model(1.0)})
+    time.sleep(0.01)
+    TrainedModelsDataset(str(tmp_path / "m"), version=Version(None, None)).save(
+        {"baseline/kdef/seed0": model(2.0)})
+    versions = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert len(versions) == 2
+    latest = TrainedModelsDataset(str(tmp_path / "m"), version=Version(None, None)).load()
+    assert latest["baseline/kdef/seed0"].state["w"].tolist() == [2.0, 2.0]
+    assert latest["baseline/kdef/seed0"].provenance["model_version"] == versions[1]
+    first = TrainedModelsDataset(str(tmp_path / "m"), version=Version(versions[0], None)).load()
+    assert first["baseline/kdef/seed0"].state["w"].tolist() == [1.0, 1.0]

@@ -15,6 +15,7 @@ TABLE_COLUMNS = ["image_id", "domain", "role", "subject", "label", "label_idx", 
 class FaceSet:
     images: np.ndarray  # (N, S, S) uint8 grey crops
     table: pd.DataFrame  # one row per image, same order
+    version: str | None = None  # the face-set version it was loaded from (None: in memory)
 
     def __post_init__(self):
         if self.images.dtype != np.uint8 or self.images.ndim != 3:
@@ -25,7 +26,16 @@ class FaceSet:
 
     def subset(self, mask: np.ndarray | pd.Series) -> FaceSet:
         mask = np.asarray(mask, dtype=bool)
-        return FaceSet(self.images[mask], self.table[mask].reset_index(drop=True))
+        return FaceSet(self.images[mask], self.table[mask].reset_index(drop=True), self.version)
+
+    @property
+    def digest(self) -> str:
+        """Of the images, labels and splits: what a model trained or scored on this saw."""
+        from fer_da.provenance import array_digest
+
+        cols = [c for c in self.table.columns if c == "label_idx" or c.startswith("split")]
+        return array_digest(self.images, *(self.table[c].astype(str).to_numpy(dtype="U")
+                                           for c in sorted(cols)))
 
     def split(self, name: str, seed: int | None = None) -> FaceSet:
         """The rows of split ``name``; with ``seed``, that training seed's own split when the

@@ -59,7 +59,9 @@ class TrainingTrackingHooks:
                 self._mlflow_ids[run_id] = run.info.run_id
                 plan = trained.plan
                 mlflow.set_tags({"setup": plan["setup"], "run": plan["run"],
-                                 "seed": plan["seed"], "fer_da.run_id": run_id})
+                                 "seed": plan["seed"], "fer_da.run_id": run_id,
+                                 **{f"provenance.{k}": str(v)
+                                    for k, v in trained.provenance.items()}})
                 mlflow.log_params(_flatten({k: v for k, v in plan.items() if k != "run_id"}))
                 for h in trained.history:
                     mlflow.log_metrics({k: float(v) for k, v in h.items()

@@ -30,11 +30,12 @@ class FaceSetsDataset(AbstractVersionedDataset[dict[str, FaceSet], dict[str, Fac
         if not folder.is_dir():
             raise DatasetError(f"no preprocessed faces at {folder}; run the preprocessing "
                                "pipeline first")
+        version = folder.parent.name if self._version is not None else None
         out = {}
         for tensor_file in sorted(folder.glob("*.safetensors")):
             images = load_file(tensor_file)["images"].numpy()
             table = pd.read_parquet(tensor_file.with_suffix(".parquet"))
-            out[tensor_file.stem] = FaceSet(images, table)
+            out[tensor_file.stem] = FaceSet(images, table, version)
         return out
 
     def save(self, data: dict[str, FaceSet]) -> None:

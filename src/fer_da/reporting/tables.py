@@ -26,6 +26,41 @@ METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "loss")
 PERCENT = ("accuracy", "balanced_accuracy", "macro_f1")
 
 
+PROVENANCE_KEYS = ("faceset_version", "source_digest")
+PROVENANCE_SHOWN = ("faceset_version", "source_digest", "git_commit", "git_dirty", "device",
+                    "precision", "model_version")
+
+
+def provenance_summary(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct (face-set version, source digest): an id ``P1``, ``P2``, … with
+    what it stands for and the setups whose numbers it produced."""
+    m = metrics.copy()
+    for col in PROVENANCE_SHOWN:
+        if col not in m:
+            m[col] = None
+    m[list(PROVENANCE_SHOWN)] = m[list(PROVENANCE_SHOWN)].astype(object).where(
+        m[list(PROVENANCE_SHOWN)].notna(), "unknown").astype(str)
+    groups = m.groupby(list(PROVENANCE_KEYS), sort=True)
+    rows = []
+    for i, (key, g) in enumerate(groups, start=1):
+        row = {"provenance": f"P{i}", **dict(zip(PROVENANCE_KEYS, key, strict=True))}
+        for col in PROVENANCE_SHOWN[2:]:
+            row[col] = ", ".join(sorted(set(g[col])))
+        row["setups"] = ", ".join(sorted(set(g["setup"])))
+        row["models"] = g["run_id"].nunique()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def tag_provenance(metrics: pd.DataFrame, summary: pd.DataFrame) -> pd.Series:
+    """The provenance id of each metrics row."""
+    keys = {tuple(r[k] for k in PROVENANCE_KEYS): r["provenance"]
+            for r in summary.to_dict("records")}
+    m = metrics.reindex(columns=list(PROVENANCE_KEYS)).astype(object)
+    m = m.where(m.notna(), "unknown").astype(str)
+    return pd.Series([keys[tuple(r)] for r in m.itertuples(index=False)], index=metrics.index)
+
+
 def aggregate(metrics: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Mean and std across seeds per (setup, run, eval_domain); rates in %, loss = NLL."""
     m = metrics[metrics["split"] == split].copy()
@@ -39,7 +74,10 @@ def aggregate(metrics: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     for name in METRICS:
         spec[name] = (name, "mean")
         spec[f"{name}_std"] = (name, "std")
-    out = g.agg(**spec, seeds=("seed", "nunique"))
+    if "provenance" not in m:
+        m["provenance"] = ""
+    out = g.agg(**spec, seeds=("seed", "nunique"),
+                provenance=("provenance", lambda p: "+".join(sorted(set(p)))))
     return out.reset_index()
 
 
@@ -80,14 +118,30 @@ def _column_key(setup: str, run: str, order: list[str]) -> float:
 
 
 def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
-                 split: str = "test") -> pd.DataFrame:
-    """Long table: table, metric, domain, column, value, std, seeds (ours, on ``split``)."""
-    agg = aggregate(pd.concat([m for m in metrics.values() if m is not None and len(m)],
-                              ignore_index=True), split)
+                 split: str = "test", mixed: str = "refuse") -> pd.DataFrame:
+    """Long table: table, metric, domain, column, value, std, seeds (ours, on ``split``).
+
+    Rows of different face-set versions or code digests are not put in one table: refused
+    (``mixed: refuse``, an error naming each provenance and its setups) or each cell marked
+    with its provenance id (``mixed: mark``).
+    """
+    every = pd.concat([m for m in metrics.values() if m is not None and len(m)],
+                      ignore_index=True)
+    summary = provenance_summary(every)
+    if len(summary) > 1:
+        if mixed == "refuse":
+            listing = "; ".join(f"{r['provenance']}: face sets {r['faceset_version']}, code "
+                                f"{r['source_digest']} ({r['setups']})"
+                                for r in summary.to_dict("records"))
+            raise ValueError("the metrics come from different face-set versions or code: "
+                             f"{listing}. Re-run the stale setups, or set "
+                             "reporting.mixed_provenance: mark to mark each cell")
+        every = every.assign(provenance=tag_provenance(every, summary))
+    agg = aggregate(every, split)
     base = agg[agg["setup"] == "baseline"]
     source = base["run"].iloc[0] if len(base) else ""
     source_label = " ".join(names.get(d, d) for d in source.split("+"))
-    parts = {"I": _frame(agg, ("joint",), names),
+    parts = {"I": _frame(agg, ("baseline", "joint"), names, baseline_label=source_label),
              "II": _frame(agg, ("baseline", "finetune"), names, baseline_label=source_label),
              "III": _frame(agg, ("dann",), names),
              "IV": _frame(agg, ("baseline", "dann"), names)}
@@ -98,6 +152,7 @@ def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
                 "table": table, "metric": metric, "domain": part["domain"],
                 "column": part["column"], "value": part[metric],
                 "std": part[f"{metric}_std"], "seeds": part["seeds"],
+                "provenance": part["provenance"],
                 "row_key": part["row_key"], "col_key": part["col_key"]}))
     return pd.concat(rows, ignore_index=True)
 
@@ -120,8 +175,10 @@ def pivot(long: pd.DataFrame, table: str, metric: str,
     With ``reference`` (the paper's numbers), each cell reads ``ours (paper: x)``.
     """
     part = long[(long["table"] == table) & (long["metric"] == metric)]
-    cells = part.assign(text=[_cell(v, s, n, metric) for v, s, n in
-                              zip(part["value"], part["std"], part["seeds"], strict=True)])
+    marks = part["provenance"] if "provenance" in part else pd.Series("", index=part.index)
+    cells = part.assign(text=[_cell(v, s, n, metric) + (f" [{p}]" if p else "")
+                              for v, s, n, p in zip(part["value"], part["std"], part["seeds"],
+                                                    marks.fillna(""), strict=True)])
     out = cells.pivot_table(index="domain", columns="column", values="text", aggfunc="first",
                             sort=False).fillna("")
     rows = cells.sort_values("row_key").drop_duplicates("domain")["domain"]

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-from fer_da import __version__
 from fer_da.models import ModelConfig
+from fer_da.provenance import code_provenance, config_hash
 from fer_da.validate import (
     ConfigError,
     as_bool,
@@ -118,13 +118,20 @@ class RunPlan:
             data[key] = tuple(data[key])
         return cls(**data)
 
-    def fingerprint(self, data_digest: str, init_digest: str | None = None) -> str:
-        """What a checkpoint must match to be reused: the plan (less ``resume``), the
-        training data, the initial weights (fine-tuning) and the fer-da version."""
+    def config_hash(self) -> str:
+        """The plan and its configuration (less ``resume``, which changes no result)."""
         plan = self.to_dict()
         plan["config"].pop("resume", None)
-        body = json.dumps({**plan, "data": data_digest, "init": init_digest,
-                           "fer_da": __version__}, sort_keys=True, default=str)
+        return config_hash(plan)
+
+    def fingerprint(self, data_digest: str, init_digest: str | None = None,
+                    runtime: Mapping[str, Any] | None = None) -> str:
+        """What a checkpoint must match to be reused: the plan (less ``resume``), the
+        training data, the initial weights (fine-tuning), the package source (a code change
+        retrains; no manual version bump) and the resolved device and precision."""
+        body = json.dumps({"plan": self.config_hash(), "data": data_digest,
+                           "init": init_digest, "source": code_provenance()["source_digest"],
+                           "runtime": dict(runtime or {})}, sort_keys=True, default=str)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     def with_config(self, **changes: Any) -> RunPlan:

@@ -16,6 +16,7 @@ class DomainData:
     name: str
     images: np.ndarray  # (N, S, S) uint8, training split only
     labels: np.ndarray | None  # (N,) int64, or None when the run may not see them
+    faceset_version: str | None = None  # the face-set version the images come from
 
     @property
     def labelled(self) -> bool:
@@ -35,7 +36,8 @@ def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
             raise ValueError(f"domain {name!r} has no training images")
         labels = (train.table["label_idx"].to_numpy(dtype=np.int64)
                   if name in labelled_domains else None)
-        out.append(DomainData(name, np.ascontiguousarray(train.images), labels))
+        out.append(DomainData(name, np.ascontiguousarray(train.images), labels,
+                              face_sets[name].version))
     return out
 
 

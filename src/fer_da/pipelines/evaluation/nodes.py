@@ -13,10 +13,27 @@ from fer_da.training.config import TrainConfig
 from fer_da.training.evaluate import load_model, predict
 from fer_da.training.loop import TrainedModel
 from fer_da.training.metrics import classification_metrics
-from fer_da.validate import as_str_list, check_keys
+from fer_da.validate import as_bool, as_str_list, check_keys
 
 METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domain", "role",
                   "split", "n", "accuracy", "balanced_accuracy", "macro_f1", "nll"]
+PROVENANCE_COLUMNS = ["faceset_version", "faceset_digest", "eval_faceset_version",
+                      "faceset_mismatch", "source_digest", "git_commit", "git_dirty",
+                      "config_hash", "device", "precision", "model_version"]
+
+
+def check_faceset_version(run_id: str, trained: str | None, scored: str | None,
+                          allow: bool) -> bool:
+    """True when the model is scored on another face-set version than it was trained on;
+    refused (an error naming both) unless ``allow``."""
+    mismatch = bool(trained and scored and trained != scored)
+    if mismatch and not allow:
+        raise ValueError(
+            f"{run_id} was trained on face-set version {trained} but would be scored on "
+            f"version {scored}: its test split may hold images it was trained on. Retrain, "
+            f"load the matching face sets (--load-versions face_sets:{trained}) or set "
+            "evaluation.allow_other_faceset: true (rows are marked faceset_mismatch)")
+    return mismatch
 
 
 def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
@@ -29,14 +46,21 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     (for t-SNE, confusion matrices and the proxy A-distance).
     """
     cfg = TrainConfig.from_params(training)
-    splits = as_str_list(check_keys(evaluation, ("splits",), "evaluation").get(
-        "splits", ["test"]), "evaluation.splits")
+    evaluation = check_keys(evaluation, ("splits", "allow_other_faceset"), "evaluation")
+    splits = as_str_list(evaluation.get("splits", ["test"]), "evaluation.splits")
+    allow = as_bool(evaluation.get("allow_other_faceset", False),
+                    "evaluation.allow_other_faceset")
+    scored = "+".join(sorted({fs.version for fs in face_sets.values() if fs.version})) or None
     classes = vocabulary(labels)
-    columns = METRIC_COLUMNS + [f"recall_{c}" for c in classes]
+    columns = METRIC_COLUMNS + [f"recall_{c}" for c in classes] + PROVENANCE_COLUMNS
     rows, preds = [], []
     for run_id, trained in sorted(models.items()):
         model = load_model(trained.model_config, trained.state)
         plan = trained.plan
+        prov = trained.provenance
+        mismatch = check_faceset_version(run_id, prov.get("faceset_version"), scored, allow)
+        provenance = {**{k: prov.get(k) for k in PROVENANCE_COLUMNS}, "faceset_mismatch":
+                      mismatch, "eval_faceset_version": scored}
         for domain, fs in sorted(face_sets.items()):
             for split in splits:
                 part = fs.split(split, plan["seed"])
@@ -58,5 +82,5 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
                              "run_id": run_id, "train_domains": "+".join(plan["train_domains"]),
                              "eval_domain": domain,
                              "role": fs.table["role"].iloc[0] if len(fs.table) else "",
-                             "split": split, "n": len(truth), **scores})
+                             "split": split, "n": len(truth), **scores, **provenance})
     return pd.DataFrame(rows, columns=columns), pd.concat(preds, ignore_index=True)

@@ -13,25 +13,39 @@ from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
 from fer_da.reporting.adistance import proxy_a_distance
 from fer_da.reporting.figures import confusion_grid, loss_curves, tsne_figure
-from fer_da.reporting.tables import METRICS, TABLES, build_tables, paper_reference, pivot
+from fer_da.reporting.tables import (
+    METRICS,
+    TABLES,
+    build_tables,
+    paper_reference,
+    pivot,
+    provenance_summary,
+)
 from fer_da.validate import as_choice, check_keys
 
 logger = logging.getLogger(__name__)
 SETUPS = ("baseline", "joint", "finetune", "dann")
-REPORTING_KEYS = ("paper_reference", "names", "tsne_max_points", "metric")
+REPORTING_KEYS = ("paper_reference", "names", "tsne_max_points", "metric", "mixed_provenance")
 
 
 def _reporting(reporting: dict[str, Any]) -> dict[str, Any]:
     cfg = check_keys(reporting, REPORTING_KEYS, "reporting")
     as_choice(cfg.get("metric", "accuracy"), "reporting.metric", METRICS[:-1])
+    as_choice(cfg.get("mixed_provenance", "refuse"), "reporting.mixed_provenance",
+              ("refuse", "mark"))
     return cfg
 
 
 def make_tables(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.DataFrame,
-                dann: pd.DataFrame, reporting: dict[str, Any]) -> pd.DataFrame:
-    """Tables I-IV in long form (ours; mean and std across seeds)."""
+                dann: pd.DataFrame,
+                reporting: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tables I-IV in long form (ours; mean and std across seeds) and the provenance of
+    every number in them (refused when mixed, unless ``reporting.mixed_provenance: mark``)."""
+    cfg = _reporting(reporting)
     metrics = {"baseline": baseline, "joint": joint, "finetune": finetune, "dann": dann}
-    return build_tables(metrics, _reporting(reporting).get("names", {}))
+    tables = build_tables(metrics, cfg.get("names", {}),
+                          mixed=cfg.get("mixed_provenance", "refuse"))
+    return tables, provenance_summary(pd.concat(metrics.values(), ignore_index=True))
 
 
 def _feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -122,7 +136,8 @@ def _protocol_md(protocol: pd.DataFrame, split_summary: pd.DataFrame) -> tuple[s
 def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
                   confusion: list[str], reporting: dict[str, Any],
                   training: dict[str, Any], protocol: pd.DataFrame,
-                  split_summary: pd.DataFrame) -> tuple[str, str]:
+                  split_summary: pd.DataFrame,
+                  provenance: pd.DataFrame) -> tuple[str, str]:
     """One Markdown and one HTML report (figures linked from ``figures/``)."""
     reporting = _reporting(reporting)
     metric = reporting.get("metric", "accuracy")
@@ -135,6 +150,11 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
           + (" Each cell shows the paper's published number beside ours." if reference
              is not None and metric == "accuracy" else ""), ""]
     parts_html = [f"<h1>fer-da report</h1><p>{html.escape(md[2])}</p>"]
+    prov = provenance.set_index("provenance")
+    note = ("Every number below traces back to one of these (a cell marked [P2] comes from "
+            "P2; unmarked tables hold one provenance only):")
+    md += ["## Provenance", "", note, "", _md_table(prov), ""]
+    parts_html.append(f"<h2>Provenance</h2><p>{html.escape(note)}</p>" + prov.to_html())
     proto_md, proto_html = _protocol_md(protocol, split_summary)
     md += ["## Protocol per domain", "", proto_md, ""]
     parts_html.append("<h2>Protocol per domain</h2>" + proto_html)

@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline([
         node(make_tables, inputs=["baseline.metrics", "joint.metrics", "finetune.metrics",
                                   "dann.metrics", "params:reporting"],
-             outputs="paper_tables", name="make_tables"),
+             outputs=["paper_tables", "report_provenance"], name="make_tables"),
         node(a_distances, inputs=["baseline.predictions", "finetune.predictions",
                                   "dann.predictions", "params:domains"],
              outputs="a_distances", name="a_distances"),
@@ -32,6 +32,7 @@ def create_pipeline(**kwargs) -> Pipeline:
              name="confusion_figures"),
         node(render_report, inputs=["paper_tables", "a_distances", "tsne_figure_names",
                                     "confusion_figure_names", "params:reporting",
-                                    "params:training", "protocol", "split_summary"],
+                                    "params:training", "protocol", "split_summary",
+                                    "report_provenance"],
              outputs=["report_markdown", "report_html"], name="render_report"),
     ])

@@ -14,12 +14,12 @@ from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import DomainData, training_view
 from fer_da.training.loop import TrainedModel, train_run
-from fer_da.validate import ConfigError, as_float, check_keys
+from fer_da.validate import ConfigError, as_bool, as_float, check_keys
 
 logger = logging.getLogger(__name__)
 KINDS = ("baseline", "joint", "finetune", "dann")
 SETUP_KEYS = {"baseline": ("kind", "name", "training"),
-              "joint": ("kind", "name", "training", "unions"),
+              "joint": ("kind", "name", "training", "unions", "reuse_baseline"),
               "finetune": ("kind", "name", "training", "init_from"),
               "dann": ("kind", "name", "training", "clamps")}
 
@@ -36,7 +36,8 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
     """The runs of one setup, from its parameters and the declared domains.
 
     baseline: the source domain(s). joint: growing unions (``cumulative`` = the declared
-    order, or explicit lists). finetune: one run per target, from the baseline model.
+    order, or explicit lists), less the source-only union, which is the baseline model
+    (``reuse_baseline: false`` retrains it). finetune: one run per target, from the baseline model.
     dann: one run per clamp value; labels of the source only.
     """
     kind = setup.get("kind")
@@ -58,7 +59,10 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
         unions = setup.get("unions", "cumulative")
         if unions == "cumulative":
             unions = [names[: k + 1] for k in range(len(names))]
-        runs = [{"run": "+".join(u), "train": tuple(u)} for u in unions]
+        reuse = as_bool(setup.get("reuse_baseline", True), f"{where}.reuse_baseline")
+        # the source-only union is the baseline model: Table I reuses it (no retraining)
+        runs = [{"run": "+".join(u), "train": tuple(u)} for u in unions
+                if not (reuse and set(u) == set(source))]
     elif kind == "finetune":
         base = setup.get("init_from", "baseline")
         runs = [{"run": t, "train": (t,), "init": f"{base}/{'+'.join(source)}"} for t in targets]

@@ -36,7 +36,7 @@ def setup_pipelines() -> dict[str, Pipeline]:
     baseline = upstream + setup_pipeline("baseline")
     return {
         "baseline": baseline,
-        "joint": upstream + setup_pipeline("joint"),
+        "joint": baseline + setup_pipeline("joint"),  # Table I's first column is the baseline
         "finetune": baseline + setup_pipeline("finetune", init_from="baseline"),
         "dann": upstream + setup_pipeline("dann"),
     }
