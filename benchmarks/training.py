@@ -9,7 +9,7 @@ domains) for the same number of steps. The reference is an ImageFolder-style dat
 decodes PNG files every epoch, a DataLoader with workers per domain, fp32, and ``.item()``
 every step. Logs images/s of both and their ratio; on CUDA also achieved TFLOP/s, model
 FLOPs utilisation against ``--peak-tflops`` and the peak memory of a DANN step. Then
-projects the wall time of the grid that ``conf/<--grid-env>`` plans (the paper's 12 runs)
+projects the wall time of the grid that ``conf/<--grid-env>`` plans (the paper's 11 runs)
 from this run's throughput (when model, image size and batch match the grid's) and from
 FLOPs at the given MFUs.
 """
@@ -128,13 +128,13 @@ def reference_run(plan: RunPlan, sets: list[FolderDataset], steps: int, workers:
 def load_grid(env: str) -> tuple[list[RunPlan], int]:
     """The four setups' runs as ``conf/<env>`` plans them, and its image size.
 
-    ``paper``: the paper's 12 runs (baseline, 4 joint unions, 3 fine-tunes, 4 DANN clamps).
+    ``paper``: the paper's 11 runs (baseline, 3 joint unions beyond it, 3 fine-tunes, 4 DANN
+    clamps).
     """
-    from kedro.config import OmegaConfigLoader
-
+    from fer_da.config_loader import LabConfigLoader
     from fer_da.pipelines.training.nodes import plan_runs
 
-    params = OmegaConfigLoader(conf_source=str(ROOT / "conf"), base_env="base",
+    params = LabConfigLoader(conf_source=str(ROOT / "conf"), base_env="base",
                                default_run_env=env)["parameters"]
     plans = [RunPlan.from_dict(d) for name in SETUPS
              for d in plan_runs(params[name]["setup"], params["domains"], params["training"])]

@@ -66,8 +66,13 @@ def test_evaluation_refuses_a_model_of_another_face_set_version(face_sets):
     data = training_view(v1, PLAN.train_domains, PLAN.labelled_domains)
     trained = train_run(PLAN, data, 7)
     assert trained.provenance["faceset_version"] == "2026-11-23T10.00.00.000Z"
-    v2 = _versioned(face_sets, "2026-11-23T11.00.00.000Z")
+    rerun = _versioned(face_sets, "2026-11-23T11.00.00.000Z")  # same content: accepted
     training = {"device": "cpu"}
+    ok, _ = evaluate_models({PLAN.run_id: trained}, rerun, training, {"splits": ["val"]}, {})
+    assert not ok["faceset_mismatch"].any()
+    changed = {**face_sets, "src": FaceSet(face_sets["src"].images,
+                                           face_sets["src"].table.assign(split="val"))}
+    v2 = _versioned(changed, "2026-11-23T11.00.00.000Z")  # a new split: refused
     with pytest.raises(ValueError, match=r"face-set version 2026-11-23T10.00.00.000Z but would "
                                          r"be scored on version 2026-11-23T11.00.00.000Z"):
         evaluate_models({PLAN.run_id: trained}, v2, training, {"splits": ["val"]}, {})

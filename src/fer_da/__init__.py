@@ -1,3 +1,3 @@
 """fer-da: facial expression recognition with unsupervised domain adaptation."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -48,3 +48,11 @@ class FaceSet:
     @property
     def domain(self) -> str:
         return str(self.table["domain"].iloc[0]) if len(self.table) else ""
+
+
+def content_digest(face_sets: dict[str, FaceSet]) -> str:
+    """One digest of every domain's images, labels and splits: two face-set versions with the
+    same content (a re-run of unchanged preprocessing) have the same digest."""
+    from fer_da.provenance import config_hash
+
+    return config_hash({name: fs.digest for name, fs in sorted(face_sets.items())})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fer_da.facesets import FaceSet
+from fer_da.facesets import FaceSet, content_digest
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class DomainData:
     images: np.ndarray  # (N, S, S) uint8, training split only
     labels: np.ndarray | None  # (N,) int64, or None when the run may not see them
     faceset_version: str | None = None  # the face-set version the images come from
+    faceset_content: str | None = None  # content digest of all face sets of that version
 
     @property
     def labelled(self) -> bool:
@@ -26,6 +27,7 @@ class DomainData:
 def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
                   labelled_domains: tuple[str, ...], seed: int | None = None) -> list[DomainData]:
     """The train split of each domain; labels are dropped for every unlabelled domain."""
+    content = content_digest(face_sets)
     out = []
     for name in train_domains:
         if name not in face_sets:
@@ -37,7 +39,7 @@ def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
         labels = (train.table["label_idx"].to_numpy(dtype=np.int64)
                   if name in labelled_domains else None)
         out.append(DomainData(name, np.ascontiguousarray(train.images), labels,
-                              face_sets[name].version))
+                              face_sets[name].version, content))
     return out
 
 

@@ -45,7 +45,9 @@ def run_provenance(plan: RunPlan, data: list[DomainData], data_digest: str,
     """What a model's numbers trace back to: face-set version and digest of its training
     data, package source digest and git state, configuration hash, device and precision."""
     versions = sorted({d.faceset_version for d in data if d.faceset_version})
+    contents = sorted({d.faceset_content for d in data if d.faceset_content})
     return {"faceset_version": "+".join(versions) or None, "faceset_digest": data_digest,
+            "faceset_content": "+".join(contents) or None,
             **code_provenance(), "config_hash": plan.config_hash(), **runtime}
 
 

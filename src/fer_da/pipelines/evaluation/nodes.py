@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_da.facesets import FaceSet
+from fer_da.facesets import FaceSet, content_digest
 from fer_da.labels import vocabulary
 from fer_da.training.config import TrainConfig
 from fer_da.training.evaluate import load_model, predict
@@ -23,10 +23,11 @@ PROVENANCE_COLUMNS = ["faceset_version", "faceset_digest", "eval_faceset_version
 
 
 def check_faceset_version(run_id: str, trained: str | None, scored: str | None,
-                          allow: bool) -> bool:
-    """True when the model is scored on another face-set version than it was trained on;
-    refused (an error naming both) unless ``allow``."""
-    mismatch = bool(trained and scored and trained != scored)
+                          allow: bool, same_content: bool = False) -> bool:
+    """True when the model is scored on another face-set version than it was trained on
+    (and of other content: a re-run of unchanged preprocessing is the same data); refused
+    (an error naming both) unless ``allow``."""
+    mismatch = bool(trained and scored and trained != scored and not same_content)
     if mismatch and not allow:
         raise ValueError(
             f"{run_id} was trained on face-set version {trained} but would be scored on "
@@ -51,6 +52,7 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     allow = as_bool(evaluation.get("allow_other_faceset", False),
                     "evaluation.allow_other_faceset")
     scored = "+".join(sorted({fs.version for fs in face_sets.values() if fs.version})) or None
+    content = content_digest(face_sets)
     classes = vocabulary(labels)
     columns = METRIC_COLUMNS + [f"recall_{c}" for c in classes] + PROVENANCE_COLUMNS
     rows, preds = [], []
@@ -58,7 +60,8 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
         model = load_model(trained.model_config, trained.state)
         plan = trained.plan
         prov = trained.provenance
-        mismatch = check_faceset_version(run_id, prov.get("faceset_version"), scored, allow)
+        mismatch = check_faceset_version(run_id, prov.get("faceset_version"), scored, allow,
+                                         prov.get("faceset_content") == content)
         provenance = {**{k: prov.get(k) for k in PROVENANCE_COLUMNS}, "faceset_mismatch":
                       mismatch, "eval_faceset_version": scored}
         for domain, fs in sorted(face_sets.items()):
