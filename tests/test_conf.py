@@ -18,7 +18,7 @@ def _load(env: str):
     return loader["parameters"], loader["catalog"]
 
 
-@pytest.mark.parametrize("env", ["local", "paper", "example_lab", "realdata"])
+@pytest.mark.parametrize("env", ["local", "paper", "example_lab", "realdata", "realbench"])
 def test_env_declares_matching_domains_and_roots(env):
     params, catalog = _load(env)
     specs = parse_domain_specs(params["domains"])

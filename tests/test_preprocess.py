@@ -138,3 +138,15 @@ def test_an_already_cropped_face_is_never_padded_with_black():
     assert (x1 - x0, y1 - y0) == (143, 143) and y0 == 19
     zoomed = normalise_face(rgb, [], "none", preprocess_config({"margin": -0.5}))
     assert zoomed.box[2] - zoomed.box[0] == pytest.approx(71.5)
+
+
+def test_max_train_subsamples_the_train_split_only():
+    from fer_da.preprocess.splits import cap_train
+
+    t = _table(10)
+    split = assign_split(t, "random", FRACTIONS, 0)
+    capped = cap_train(split, t["label"], 21, seed=0)
+    assert (capped == "train").sum() == 21 and (capped == "unused").sum() == 21
+    assert capped[split != "train"].equals(split[split != "train"])  # val and test untouched
+    assert (capped[capped == "train"].index.map(t["label"]).value_counts() == 3).all()
+    assert cap_train(split, t["label"], None, 0).equals(split)

@@ -70,3 +70,21 @@ def test_proxy_a_distance_separable_vs_identical():
     assert -0.5 < same < 0.5
     unequal = proxy_a_distance(a[:150], rng.normal(0, 1, (30, 10)), c=1e-4)
     assert -0.5 < unequal < 0.5  # balanced: predicting the larger set is no evidence
+
+
+def test_paired_comparison_against_a_hand_count():
+    from fer_da.reporting.tables import paired_comparison
+
+    def rows(setup, run, accs):
+        return [{"setup": setup, "run": run, "seed": s, "eval_domain": "ck", "role": "target",
+                 "split": "test", "accuracy": a} for s, a in enumerate(accs)]
+
+    base = pd.DataFrame(rows("baseline", "kdef", [0.40, 0.50, 0.45]))
+    dann = pd.DataFrame(rows("dann", "mcc", [0.50, 0.55, 0.60]))
+    out = paired_comparison(base, dann).iloc[0]
+    diffs = np.array([10.0, 5.0, 15.0])
+    assert out["seeds"] == 3 and out["diff"] == pytest.approx(10.0)
+    assert out["diff_std"] == pytest.approx(diffs.std(ddof=1))
+    half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((10.0 - half, 10.0 + half))
+    assert out["source_only"] == pytest.approx(45.0) and out["adapted"] == pytest.approx(55.0)

@@ -23,6 +23,7 @@ class ModelConfig:
     tap_dim: int = 100  # each tap is densified to this many components (paper: 100)
     tap_pool: int = 2  # conv taps are average-pooled to tap_pool x tap_pool before densifying
     hidden: int = 128  # width of the heads' hidden layer
+    domain_conditioning: str = "features"  # features (DANN) | multilinear (CDAN: f (x) p)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,7 +57,11 @@ class FERNet(nn.Module):
             nn.Sequential(nn.Linear(d, config.tap_dim), nn.LeakyReLU(0.01)) for d in dims)
         feat = config.tap_dim * len(dims)
         self.label_head = _head(feat, config.hidden, config.n_classes)
-        self.domain_head = _head(feat, config.hidden, config.n_domains)
+        if config.domain_conditioning not in ("features", "multilinear"):
+            raise ValueError(f"unknown domain_conditioning {config.domain_conditioning!r}")
+        self.conditional = config.domain_conditioning == "multilinear"
+        self.domain_head = _head(feat * (config.n_classes if self.conditional else 1),
+                                 config.hidden, config.n_domains)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
 
@@ -78,5 +83,10 @@ class FERNet(nn.Module):
 
     def forward(self, x: torch.Tensor, grl_coeff: float = 1.0) -> ModelOutput:
         features = self.extract(x)
-        return ModelOutput(self.label_head(features),
-                           self.domain_head(grad_reverse(features, grl_coeff)), features)
+        class_logp = self.label_head(features)
+        domain_in = features
+        if self.conditional:  # CDAN: the domain classifier sees f (x) p (p not trained by it)
+            p = class_logp.detach().exp()
+            domain_in = torch.bmm(p.unsqueeze(2), features.unsqueeze(1)).flatten(1)
+        return ModelOutput(class_logp, self.domain_head(grad_reverse(domain_in, grl_coeff)),
+                           features)

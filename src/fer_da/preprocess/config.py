@@ -52,6 +52,7 @@ class SplitConfig:
     group_regex: str | None = None
     within: str = "random"  # source mode: how splits the layout lacks are carved from train
     vary_with_seed: bool = False  # one split per training seed (split seed = seed + training)
+    max_train: int | None = None  # cap the train split (stratified, seeded); the rest: unused
 
     @property
     def fractions(self) -> dict[str, float]:
@@ -108,6 +109,8 @@ def _split(raw: Any, where: str) -> SplitConfig:
         raise ConfigError(f"{where}: val_fraction + test_fraction must be < 1, got {val + test}")
     as_int(cfg.seed, f"{where}.seed")
     as_bool(cfg.vary_with_seed, f"{where}.vary_with_seed")
+    if cfg.max_train is not None:
+        as_int(cfg.max_train, f"{where}.max_train", minimum=1)
     if cfg.mode == "group" and not cfg.group_regex:
         raise ConfigError(f"{where}.group_regex is required by split mode 'group'")
     return SplitConfig(**{**s, "val_fraction": val, "test_fraction": test})

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 SPLITS = ("train", "val", "test")
+UNUSED = "unused"  # train images left out by split.max_train (a subsampled benchmark)
 
 
 class SplitError(ValueError):
@@ -117,3 +118,19 @@ def assign_split(table: pd.DataFrame, mode: str, fractions: Mapping[str, float],
             out[train.index] = carved
         return out
     raise SplitError(f"unknown split mode {mode!r}; choose subject, group, random or source")
+
+
+def cap_train(split: pd.Series, labels: pd.Series, max_train: int | None,
+              seed: int) -> pd.Series:
+    """Keep at most ``max_train`` training images, the same share of each label (seeded);
+    the others become ``unused``. Validation and test are untouched."""
+    train = split.index[split == "train"]
+    if max_train is None or len(train) <= max_train:
+        return split
+    rng = np.random.default_rng(seed)
+    keep_fraction = max_train / len(train)
+    out = split.copy()
+    for _, group in labels[train].groupby(labels[train], sort=True).groups.items():
+        idx = rng.permutation(np.array(group))
+        out[idx[round(len(idx) * keep_fraction):]] = UNUSED
+    return out

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 TABLES = {
-    "I": "Joint training: validation domain x training union",
-    "II": "Fine-tuning: validation domain x model (source baseline, then each target)",
-    "III": "DANN: validation domain x clamp value",
+    "I": "Joint training: test domain x training union",
+    "II": "Fine-tuning: test domain x model (source baseline, then each target)",
+    "III": "DANN: test domain x adaptation run (method, clamp value)",
     "IV": "Baseline vs the DANN runs",
 }
 
@@ -83,7 +83,7 @@ def aggregate(metrics: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 def _column_label(setup: str, run: str, names: Mapping[str, str]) -> str:
     if setup == "dann":
-        return run.replace("clamp", "clamp = ") if run.startswith("clamp") else run
+        return run.replace("_clamp", " clamp").replace("clamp", "clamp = ")
     if setup == "baseline":
         return "baseline"
     return " ".join(names.get(d, d) for d in run.split("+"))
@@ -200,3 +200,42 @@ def numeric_pivot(long: pd.DataFrame, table: str, metric: str) -> pd.DataFrame:
     part = long[(long["table"] == table) & (long["metric"] == metric)]
     return part.pivot_table(index="domain", columns="column", values="value", aggfunc="mean",
                             sort=False).astype(np.float64)
+
+
+def paired_comparison(baseline: pd.DataFrame, adapted: pd.DataFrame, metric: str = "accuracy",
+                      split: str = "test", roles: tuple[str, ...] = ("target",)) -> pd.DataFrame:
+    """Each adaptation run against source-only, per target domain, paired by seed.
+
+    Columns: domain, run, seeds (paired), source_only and run (mean and sample std, in %),
+    diff (mean of the per-seed differences), diff_std, ci_low and ci_high (95 %, Student t
+    on the paired differences; NaN with one seed). A gain is real when the interval
+    excludes 0.
+    """
+    from scipy import stats
+
+    def part(frame: pd.DataFrame) -> pd.DataFrame:
+        f = frame[(frame["split"] == split) & frame["role"].isin(roles)]
+        return f[["run", "seed", "eval_domain", metric]].assign(value=f[metric] * 100.0)
+
+    base = part(baseline).set_index(["eval_domain", "seed"])["value"]
+    rows = []
+    for (run, domain), group in part(adapted).groupby(["run", "eval_domain"], sort=True):
+        g = group.set_index("seed")["value"]
+        seeds = sorted(set(g.index) & set(base.loc[domain].index)) if domain in base else []
+        if not seeds:
+            continue
+        ours, ref = g.loc[seeds].to_numpy(), base.loc[domain].loc[seeds].to_numpy()
+        diff = ours - ref
+        n = len(diff)
+        half = (stats.t.ppf(0.975, n - 1) * diff.std(ddof=1) / np.sqrt(n)) if n > 1 \
+            else float("nan")
+        rows.append({"domain": domain, "run": run, "seeds": n,
+                     "source_only": ref.mean(), "source_only_std": ref.std(ddof=1) if n > 1
+                     else float("nan"), "adapted": ours.mean(),
+                     "adapted_std": ours.std(ddof=1) if n > 1 else float("nan"),
+                     "diff": diff.mean(), "diff_std": diff.std(ddof=1) if n > 1
+                     else float("nan"), "ci_low": diff.mean() - half,
+                     "ci_high": diff.mean() + half})
+    return pd.DataFrame(rows, columns=["domain", "run", "seeds", "source_only",
+                                       "source_only_std", "adapted", "adapted_std", "diff",
+                                       "diff_std", "ci_low", "ci_high"])

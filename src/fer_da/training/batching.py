@@ -12,16 +12,16 @@ def balanced_steps(sizes: list[int], batch_size: int) -> int:
     return math.ceil(max(sizes) / batch_size)
 
 
-def balanced_epoch(sizes: list[int], batch_size: int,
-                   rng: np.random.Generator) -> list[list[np.ndarray]]:
+def balanced_epoch(sizes: list[int], batch_size: int, rng: np.random.Generator,
+                   steps: int | None = None) -> list[list[np.ndarray]]:
     """Balanced aggregated batches (III-F): every step takes ``batch_size`` from each domain.
 
-    An epoch is as long as the longest domain needs; shorter domains are cycled, reshuffled
-    each time they run out. Returns steps x domains index arrays.
+    An epoch is as long as the longest domain needs (or ``steps``); shorter domains are
+    cycled, reshuffled each time they run out. Returns steps x domains index arrays.
     """
     if min(sizes) < 1:
         raise ValueError(f"every domain needs at least one sample, got sizes {sizes}")
-    steps = balanced_steps(sizes, batch_size)
+    steps = steps or balanced_steps(sizes, batch_size)
     plans = []
     for n in sizes:
         order = np.concatenate([rng.permutation(n)

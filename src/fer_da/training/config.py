@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from fer_da.models import ModelConfig
 from fer_da.provenance import code_provenance, config_hash
+from fer_da.training.augment import AugmentConfig
 from fer_da.validate import (
     ConfigError,
     as_bool,
@@ -18,6 +19,8 @@ from fer_da.validate import (
     as_int,
     check_keys,
 )
+
+SELECTIONS = ("last", "source_val", "target_entropy", "target_im")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,15 @@ class TrainConfig:
     resident: str = "auto"  # device | host | auto: keep images on the device if they fit
     resident_max_gb: float = 8.0  # auto: above this, images stay in (pinned) host memory
     resume: bool = True  # reuse a checkpoint of the same plan, data and initial weights
+    # the recipe (docs/training.md): augmentation, schedule, length, model selection
+    augment: Mapping[str, Any] | None = None  # AugmentConfig keys; None = no augmentation
+    schedule: str = "constant"  # constant | cosine (after a linear warm-up)
+    warmup: float = 0.0  # fraction of the steps
+    label_smoothing: float = 0.0
+    length: str = "epochs"  # epochs (DANN: as long as the longest domain) | source_epochs
+    select: str = "last"  # last | source_val | target_entropy | target_im
+    adapt_weight: float = 1.0  # weight of a non-adversarial adaptation loss (mcc, im, ...)
+    mcc_temperature: float = 2.5
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], where: str = "training",
@@ -71,7 +83,24 @@ class TrainConfig:
                 as_bool(merged[key], f"{where}.{key} (true, false or auto)")
         if "resident" in merged:
             as_choice(merged["resident"], f"{where}.resident", ("auto", "device", "host"))
+        if merged.get("augment") is not None:
+            merged["augment"] = AugmentConfig.from_params(merged["augment"],
+                                                          f"{where}.augment").to_dict()
+        for key, choices in (("schedule", ("constant", "cosine")),
+                             ("length", ("epochs", "source_epochs")),
+                             ("select", SELECTIONS)):
+            if key in merged:
+                as_choice(merged[key], f"{where}.{key}", choices)
+        for key, top in (("warmup", 1.0), ("label_smoothing", 1.0), ("adapt_weight", None),
+                         ("mcc_temperature", None)):
+            if key in merged:
+                merged[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0, maximum=top)
         return cls(**merged)
+
+    @property
+    def augment_config(self) -> AugmentConfig:
+        return (AugmentConfig(**self.augment) if self.augment is not None
+                else AugmentConfig(enabled=False))
 
     def use_bf16(self, device_type: str) -> bool:
         return self.bf16 is True or (self.bf16 == "auto" and device_type == "cuda")
@@ -81,9 +110,11 @@ class TrainConfig:
         return self.channels_last is True or (self.channels_last == "auto"
                                               and device_type in ("cuda", "cpu"))
 
-    def model_config(self, n_classes: int, n_domains: int) -> ModelConfig:
+    def model_config(self, n_classes: int, n_domains: int,
+                     conditioning: str = "features") -> ModelConfig:
         return ModelConfig(backbone=self.backbone, n_classes=n_classes, n_domains=n_domains,
-                           tap_dim=self.tap_dim, tap_pool=self.tap_pool, hidden=self.hidden)
+                           tap_dim=self.tap_dim, tap_pool=self.tap_pool, hidden=self.hidden,
+                           domain_conditioning=conditioning)
 
 
 @dataclass(frozen=True)
@@ -99,6 +130,7 @@ class RunPlan:
     all_domains: tuple[str, ...]  # every declared domain (the domain classifier's classes)
     clamp: float | None = None
     init_from: str | None = None  # run id of the model to start from
+    method: str = "dann"  # adaptation objective of a DANN-mode run (training/methods.py)
     config: TrainConfig = field(default_factory=TrainConfig)
 
     @property

@@ -18,6 +18,8 @@ class DomainData:
     labels: np.ndarray | None  # (N,) int64, or None when the run may not see them
     faceset_version: str | None = None  # the face-set version the images come from
     faceset_content: str | None = None  # content digest of all face sets of that version
+    val_images: np.ndarray | None = None  # validation split, labelled domains only
+    val_labels: np.ndarray | None = None
 
     @property
     def labelled(self) -> bool:
@@ -36,10 +38,13 @@ def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
         train = face_sets[name].split("train", seed)
         if len(train.table) == 0:
             raise ValueError(f"domain {name!r} has no training images")
-        labels = (train.table["label_idx"].to_numpy(dtype=np.int64)
-                  if name in labelled_domains else None)
-        out.append(DomainData(name, np.ascontiguousarray(train.images), labels,
-                              face_sets[name].version, content))
+        labelled = name in labelled_domains
+        labels = train.table["label_idx"].to_numpy(dtype=np.int64) if labelled else None
+        val = face_sets[name].split("val", seed) if labelled else None
+        out.append(DomainData(
+            name, np.ascontiguousarray(train.images), labels, face_sets[name].version, content,
+            np.ascontiguousarray(val.images) if val is not None else None,
+            val.table["label_idx"].to_numpy(dtype=np.int64) if val is not None else None))
     return out
 
 
@@ -50,6 +55,9 @@ def digest(data: list[DomainData]) -> str:
         h.update(d.images.tobytes())
         if d.labels is not None:
             h.update(d.labels.tobytes())
+        if d.val_images is not None:  # model selection reads them
+            h.update(d.val_images.tobytes())
+            h.update(d.val_labels.tobytes())
     return h.hexdigest()[:16]
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from fer_da.training.losses import clamped_domain_loss
+
 METHODS = ("dann", "cdan_e", "mcc", "entropy", "im")
 ADVERSARIAL = frozenset({"dann", "cdan_e"})
 
@@ -58,17 +60,38 @@ def mcc_loss(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
     return (confusion.sum() - torch.trace(confusion)) / k
 
 
-def multilinear_map(features: torch.Tensor, class_logp: torch.Tensor) -> torch.Tensor:
-    """CDAN's conditioning: the outer product f (x) p flattened, (B, D*K)."""
-    p = class_logp.exp()
-    return torch.bmm(p.unsqueeze(2), features.unsqueeze(1)).flatten(1)
-
-
-def cdan_entropy_weights(class_logp: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
-    """1 + exp(-H(p)) per sample, normalised to mean 1 within each domain (detached)."""
+def cdan_entropy_weights(class_logp: torch.Tensor, domains: torch.Tensor,
+                         n_domains: int) -> torch.Tensor:
+    """1 + exp(-H(p)) per sample, normalised to mean 1 within each domain (detached; no
+    host synchronisation)."""
     w = 1.0 + torch.exp(-entropy(class_logp.detach()))
-    out = torch.empty_like(w)
-    for d in domains.unique():
-        sel = domains == d
-        out[sel] = w[sel] / w[sel].mean()
-    return out
+    total = torch.zeros(n_domains, device=w.device).scatter_add_(0, domains, w)
+    count = torch.zeros(n_domains, device=w.device).scatter_add_(0, domains, torch.ones_like(w))
+    return w / (total / count.clamp(min=1.0))[domains]
+
+
+def adaptation_loss(method: str, class_logp: torch.Tensor, labels: torch.Tensor,
+                    domain_logp: torch.Tensor, domains: torch.Tensor, limit: float | None,
+                    mcc_temperature: float = 2.5) -> torch.Tensor:
+    """The adaptation term of ``method`` for one aggregated batch (labels -1 = unlabelled).
+
+    Adversarial methods (dann, cdan_e) return the (clamped) domain loss, which the gradient
+    reversal layer turns into confusion for the features; the others act on the unlabelled
+    samples' predictions and leave the domain head untrained.
+    """
+    if method == "dann":
+        return clamped_domain_loss(domain_logp, domains, limit)
+    if method == "cdan_e":
+        terms = F.nll_loss(domain_logp, domains, reduction="none")
+        if limit is not None:
+            terms = terms.clamp(max=limit)
+        weights = cdan_entropy_weights(class_logp, domains, domain_logp.shape[1])
+        return (weights * terms).mean()
+    unlabelled = class_logp[labels < 0]
+    if method == "mcc":
+        return mcc_loss(unlabelled, mcc_temperature)
+    if method == "entropy":
+        return entropy_loss(unlabelled)
+    if method == "im":
+        return im_loss(unlabelled)
+    raise ValueError(f"unknown adaptation method {method!r}; choose one of {METHODS}")

@@ -19,7 +19,8 @@ METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domai
                   "split", "n", "accuracy", "balanced_accuracy", "macro_f1", "nll"]
 PROVENANCE_COLUMNS = ["faceset_version", "faceset_digest", "eval_faceset_version",
                       "faceset_mismatch", "source_digest", "git_commit", "git_dirty",
-                      "config_hash", "device", "precision", "model_version"]
+                      "config_hash", "device", "precision", "model_version", "selected_by",
+                      "selected_epoch"]
 
 
 def check_faceset_version(run_id: str, trained: str | None, scored: str | None,

@@ -27,7 +27,7 @@ from fer_da.preprocess.faces import (
     normalise_face,
 )
 from fer_da.preprocess.image import to_rgb
-from fer_da.preprocess.splits import SPLITS, SplitError, assign_split
+from fer_da.preprocess.splits import SPLITS, SplitError, assign_split, cap_train
 from fer_da.validate import ConfigError, as_int
 
 matplotlib.use("Agg")
@@ -131,13 +131,15 @@ def _split_columns(table: pd.DataFrame, cfg: PreprocessConfig, domain: str,
     base = split.seed + zlib.crc32(domain.encode())
     where = f"domains.{domain}.preprocessing.split (or preprocessing.split)"
     try:
-        table["split"] = assign_split(table, split.mode, split.fractions, base,
-                                      split.group_regex, split.within)
+        def make(seed: int) -> pd.Series:
+            made = assign_split(table, split.mode, split.fractions, seed, split.group_regex,
+                                split.within)
+            return cap_train(made, table["label"], split.max_train, seed)
+
+        table["split"] = make(base)
         if split.vary_with_seed:
             for s in seeds:
-                table[f"split_seed{s}"] = assign_split(table, split.mode, split.fractions,
-                                                       base + s, split.group_regex,
-                                                       split.within)
+                table[f"split_seed{s}"] = make(base + s)
     except SplitError as exc:
         raise ConfigError(f"domain {domain!r}: {exc}; set {where}.mode to a mode this domain "
                           "supports (subject, group with group_regex, random or source)"
@@ -210,6 +212,7 @@ def normalise_faces(
             "split_mode": cfg.split.mode, "split_seed": cfg.split.seed,
             "vary_with_seed": cfg.split.vary_with_seed, "images": len(table),
             **{f"n_{s}": n for s, n in per_split.items()},
+            "n_unused": int((table["split"] == "unused").sum()) if rows else 0,
             "subjects": int(table["subject"].nunique()) if rows else 0,
             "missing_classes": ",".join(missing)})
         logger.info("%s: %d faces (%d train / %d val / %d test), split %s, detector %s",

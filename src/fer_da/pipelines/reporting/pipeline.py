@@ -4,6 +4,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from fer_da.pipelines.reporting.nodes import (
     a_distances,
+    compare_with_source_only,
     confusion_figures,
     dann_loss_figure,
     make_tables,
@@ -17,6 +18,9 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(make_tables, inputs=["baseline.metrics", "joint.metrics", "finetune.metrics",
                                   "dann.metrics", "params:reporting"],
              outputs=["paper_tables", "report_provenance"], name="make_tables"),
+        node(compare_with_source_only, inputs=["baseline.metrics", "dann.metrics",
+                                               "params:reporting"],
+             outputs="paired_comparison", name="compare_with_source_only"),
         node(a_distances, inputs=["baseline.predictions", "finetune.predictions",
                                   "dann.predictions", "params:domains"],
              outputs="a_distances", name="a_distances"),
@@ -33,6 +37,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(render_report, inputs=["paper_tables", "a_distances", "tsne_figure_names",
                                     "confusion_figure_names", "params:reporting",
                                     "params:training", "protocol", "split_summary",
-                                    "report_provenance"],
+                                    "report_provenance", "paired_comparison"],
              outputs=["report_markdown", "report_html"], name="render_report"),
     ])

@@ -14,14 +14,15 @@ from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import DomainData, training_view
 from fer_da.training.loop import TrainedModel, train_run
-from fer_da.validate import ConfigError, as_bool, as_float, check_keys
+from fer_da.training.methods import ADVERSARIAL, METHODS
+from fer_da.validate import ConfigError, as_bool, as_choice, as_float, as_str_list, check_keys
 
 logger = logging.getLogger(__name__)
 KINDS = ("baseline", "joint", "finetune", "dann")
 SETUP_KEYS = {"baseline": ("kind", "name", "training"),
               "joint": ("kind", "name", "training", "unions", "reuse_baseline"),
               "finetune": ("kind", "name", "training", "init_from"),
-              "dann": ("kind", "name", "training", "clamps")}
+              "dann": ("kind", "name", "training", "clamps", "methods")}
 
 
 def _clamp(value: Any, key: str) -> float | None:
@@ -38,7 +39,8 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
     baseline: the source domain(s). joint: growing unions (``cumulative`` = the declared
     order, or explicit lists), less the source-only union, which is the baseline model
     (``reuse_baseline: false`` retrains it). finetune: one run per target, from the baseline model.
-    dann: one run per clamp value; labels of the source only.
+    dann: one run per adaptation method (``methods``, default the paper's ``dann``) and, for
+    the adversarial ones, per clamp value; labels of the source only.
     """
     kind = setup.get("kind")
     if kind not in KINDS:
@@ -68,8 +70,15 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
         runs = [{"run": t, "train": (t,), "init": f"{base}/{'+'.join(source)}"} for t in targets]
     elif kind == "dann":
         clamps = [_clamp(c, f"{where}.clamps") for c in (setup.get("clamps") or [None])]
-        runs = [{"run": f"clamp{c:g}" if c is not None else "noclamp", "train": names,
-                 "labelled": source, "clamp": None if c is None else float(c)} for c in clamps]
+        methods = [as_choice(m, f"{where}.methods[]", METHODS)
+                   for m in as_str_list(setup.get("methods", ["dann"]), f"{where}.methods")]
+        for method in methods:
+            for c in clamps if method in ADVERSARIAL else [None]:
+                suffix = f"clamp{c:g}" if c is not None else "noclamp"
+                run = (suffix if method == "dann" else method if method not in ADVERSARIAL
+                       else f"{method}_{suffix}")
+                runs.append({"run": run, "train": names, "labelled": source, "clamp": c,
+                             "method": method})
     plans = []
     for seed in cfg.seeds:
         for r in runs:
@@ -83,7 +92,7 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
                                                                                r["train"])),
                 all_domains=names, clamp=r.get("clamp"),
                 init_from=f"{r['init']}/seed{seed}" if r.get("init") else None,
-                config=cfg).to_dict())
+                method=r.get("method", "dann"), config=cfg).to_dict())
     return plans
 
 

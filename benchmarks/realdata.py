@@ -1,0 +1,90 @@
+"""Source-only against every adaptation method on real faces, both directions, 3 seeds.
+
+    uv run python benchmarks/realdata.py                 # FER2013 -> SFEW and SFEW -> FER2013
+    uv run python benchmarks/realdata.py --pairs fer2013:sfew --seeds 0
+
+Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` in-process for
+each direction (the roles swapped with runtime parameters), then prints, per target, the
+source-only and adapted balanced accuracy (mean ± std over seeds) and the paired difference
+with its 95 % interval, plus the source's own test accuracy. Needs ../shared/realdata
+(local benchmarks only; never used by the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+logger = logging.getLogger("benchmark")
+
+
+def run_direction(source: str, target: str, seeds: list[int], env: str,
+                  epochs: int | None = None) -> dict:
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(ROOT)
+    params = {"domains": {source: {"role": "source"}, target: {"role": "target"}},
+              "training": {"seeds": seeds, **({"epochs": epochs} if epochs else {})}}
+    start = time.perf_counter()
+    with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
+        session.run(pipeline_names=["baseline"])
+    with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
+        session.run(pipeline_names=["dann"])
+    reports = ROOT / "data" / "realbench" / "08_reporting"
+    return {"baseline": pd.read_csv(reports / "baseline_metrics.csv"),
+            "dann": pd.read_csv(reports / "dann_metrics.csv"),
+            "seconds": time.perf_counter() - start}
+
+
+def summarise(source: str, target: str, result: dict) -> str:
+    from fer_da.reporting.tables import paired_comparison
+
+    lines = [f"\n== {source} -> {target} ({result['seconds'] / 60:.1f} min)"]
+    for metric in ("balanced_accuracy", "accuracy", "macro_f1"):
+        table = paired_comparison(result["baseline"], result["dann"], metric)
+        lines.append(f"-- {metric} on {target}'s test split, %")
+        for r in table.to_dict("records"):
+            lines.append(
+                f"  {r['run']:>14}: source-only {r['source_only']:5.1f} ± "
+                f"{r['source_only_std']:4.1f}   adapted {r['adapted']:5.1f} ± "
+                f"{r['adapted_std']:4.1f}   diff {r['diff']:+5.1f} ± {r['diff_std']:4.1f} "
+                f"[{r['ci_low']:+5.1f}, {r['ci_high']:+5.1f}]  ({r['seeds']} seeds)")
+    own = result["baseline"]
+    own = own[(own["eval_domain"] == source) & (own["split"] == "test")]
+    lines.append(f"-- source-only on {source}'s own test split: accuracy "
+                 f"{own['accuracy'].mean() * 100:.1f} ± {own['accuracy'].std() * 100:.1f}, "
+                 f"balanced {own['balanced_accuracy'].mean() * 100:.1f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", default="fer2013:sfew,sfew:fer2013")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--env", default="realbench")
+    parser.add_argument("--epochs", type=int, default=None, help="override (a smoke test)")
+    args = parser.parse_args()
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = []
+    for pair in args.pairs.split(","):
+        source, target = pair.split(":")
+        out.append(summarise(source, target, run_direction(source, target, seeds, args.env,
+                                                                args.epochs)))
+    text = "\n".join(out)
+    path = ROOT / "data" / "realbench" / "08_reporting" / "benchmark.txt"
+    path.write_text(text + "\n")
+    logger.info("%s\n(written to %s)", text, path)
+
+
+if __name__ == "__main__":
+    main()
