@@ -137,6 +137,8 @@ def test_a_lab_env_runs_ingestion_preprocessing_and_baseline(tmp_path, monkeypat
     runs = client.search_runs(client.search_experiments()[0].experiment_id)
     parent = next(r for r in runs if "protocol.crops" in r.data.tags)
     assert parent.data.tags["protocol.films"].startswith("folder, none, split group")
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"protocol.csv", "split_summary.csv"} <= artifacts
     model_run = next(r for r in runs if r.data.tags.get("fer_da.run_id") == "baseline/photos/seed0")
     assert {"test_balanced_accuracy_crops", "test_macro_f1_films",
             "test_accuracy_photos"} <= set(model_run.data.metrics)

@@ -56,3 +56,19 @@ def test_imagenet_weights_load_from_a_local_file(tmp_path):
         model.load_imagenet(str(tmp_path / "missing.pth"))
     with pytest.raises(ValueError, match="no ImageNet weights"):
         FERNet(ModelConfig(backbone="vgg11_slim")).load_imagenet()
+
+
+@pytest.mark.parametrize("backbone", ["resnet18_slim", "resnet18"])
+def test_resnet_backbones_tap_five_stages_and_a_fc(backbone):
+    model = FERNet(ModelConfig(backbone=backbone, n_classes=7, n_domains=2, tap_dim=8,
+                               hidden=8))
+    taps = model.backbone(torch.zeros(2, 3, 48, 48))
+    width = {"resnet18_slim": 16, "resnet18": 64}[backbone]
+    assert [t.shape[1] for t in taps[:5]] == [width, width, 2 * width, 4 * width, 8 * width]
+    assert [t.shape[-1] for t in taps[:5]] == [48, 48, 24, 12, 6]
+    out = model(torch.randint(0, 255, (2, 1, 48, 48), dtype=torch.uint8))
+    assert out.class_logp.shape == (2, 7) and out.features.shape == (2, 48)
+    with pytest.raises(ValueError, match="has no ImageNet weights"):
+        model.load_imagenet()
+    with pytest.raises(ValueError, match="unknown backbone 'nope'"):
+        FERNet(ModelConfig(backbone="nope"))

@@ -45,7 +45,7 @@ class TrainingTrackingHooks:
         if name == "evaluate_models":
             self._log_models(node.namespace, inputs, outputs)
         elif name == "normalise_faces":
-            self._log_protocol(outputs["protocol"])
+            self._log_protocol(outputs["protocol"], outputs["split_summary"])
         elif name in ("tsne_figures", "confusion_figures"):
             self._log_figures(outputs[node.outputs[0]], name.split("_")[0])
 
@@ -74,12 +74,14 @@ class TrainingTrackingHooks:
                                     if math.isfinite(float(r[m]))})
         logger.info("MLflow: logged %d %s runs", len(models), namespace)
 
-    def _log_protocol(self, protocol: Any) -> None:
-        """The protocol per domain (layout, detector, split mode, counts) on the parent run."""
+    def _log_protocol(self, protocol: Any, split_summary: Any) -> None:
+        """The protocol per domain (layout, detector, split mode, counts per split and
+        class) on the parent run."""
         mlflow = self._mlflow()
         if mlflow is None:
             return
         mlflow.log_text(protocol.to_csv(index=False), "protocol.csv")
+        mlflow.log_text(split_summary.to_csv(index=False), "split_summary.csv")
         mlflow.set_tags({f"protocol.{r['domain']}": (
             f"{r['layout']}, {r['detector']}, split {r['split_mode']}, "
             f"{r['n_train']}/{r['n_val']}/{r['n_test']} train/val/test")

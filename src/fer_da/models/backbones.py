@@ -65,13 +65,61 @@ class VGGTaps(nn.Module):
         return [*taps, fc]
 
 
+class ResNetTaps(nn.Module):
+    """A ResNet-18-style network for small faces (48-64 px): a 3x3 stride-1 stem (no max
+    pool, as for CIFAR-sized inputs), four stages of two basic blocks at widths w, 2w, 4w, 8w.
+    Taps: the stem and each stage's output (5, like VGG's pool stages) and a fully connected
+    layer on the global average of the last stage."""
+
+    def __init__(self, width: int, fc_dim: int):
+        super().__init__()
+        from torchvision.models.resnet import BasicBlock, conv1x1
+
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        stages, inplanes = [], width
+        for i, planes in enumerate((width, 2 * width, 4 * width, 8 * width)):
+            stride = 1 if i == 0 else 2
+            down = (nn.Sequential(conv1x1(inplanes, planes, stride), nn.BatchNorm2d(planes))
+                    if stride != 1 or inplanes != planes else None)
+            stages.append(nn.Sequential(BasicBlock(inplanes, planes, stride, down),
+                                        BasicBlock(planes, planes)))
+            inplanes = planes
+        self.stages = nn.ModuleList(stages)
+        self.stage_channels = [width, width, 2 * width, 4 * width, 8 * width]
+        self.fc1 = nn.Linear(8 * width, fc_dim)
+        self.fc_dim = fc_dim
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        taps = [x]
+        for stage in self.stages:
+            x = stage(x)
+            taps.append(x)
+        return [*taps, torch.relu(self.fc1(x.mean(dim=(2, 3))))]
+
+
+# name -> (width, fc_dim): no ImageNet weights (a 48 px stem is not torchvision's)
+RESNETS: dict[str, tuple[int, int]] = {"resnet18": (64, 512), "resnet18_slim": (16, 256)}
+
+
+def build_taps(name: str) -> nn.Module:
+    """The tap module of a registered backbone (VGG or ResNet family)."""
+    if name in BACKBONES:
+        return VGGTaps(BACKBONES[name])
+    if name in RESNETS:
+        return ResNetTaps(*RESNETS[name])
+    raise ValueError(f"unknown backbone {name!r}; choose one of "
+                     f"{sorted([*BACKBONES, *RESNETS])}")
+
+
 def imagenet_state_dict(name: str, weights_file: str | Path | None = None) -> dict:
     """torchvision's ImageNet weights of ``name``: a local file, else the torch hub cache.
 
     Nothing is downloaded here; a missing file is a clear error that says where to put it.
     """
-    spec = BACKBONES[name]
-    if spec.torchvision_name is None:
+    spec = BACKBONES.get(name)
+    if spec is None or spec.torchvision_name is None:
         raise ValueError(f"backbone {name!r} has no ImageNet weights; set pretrained: false")
     if weights_file:
         path = Path(weights_file)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from fer_da.models.backbones import BACKBONES, VGGTaps, imagenet_state_dict, load_imagenet
+from fer_da.models.backbones import build_taps, imagenet_state_dict, load_imagenet
 from fer_da.models.grl import grad_reverse
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -45,11 +45,8 @@ class FERNet(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        if config.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {config.backbone!r}; "
-                             f"choose one of {sorted(BACKBONES)}")
         self.config = config
-        self.backbone = VGGTaps(BACKBONES[config.backbone])
+        self.backbone = build_taps(config.backbone)
         p = config.tap_pool
         self.tap_pool = nn.AdaptiveAvgPool2d((p, p))
         dims = [c * p * p for c in self.backbone.stage_channels] + [self.backbone.fc_dim]

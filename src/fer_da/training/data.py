@@ -27,9 +27,11 @@ class DomainData:
 
 
 def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
-                  labelled_domains: tuple[str, ...], seed: int | None = None) -> list[DomainData]:
-    """The train split of each domain; labels are dropped for every unlabelled domain."""
-    content = content_digest(face_sets)
+                  labelled_domains: tuple[str, ...], seed: int | None = None,
+                  content: str | None = None) -> list[DomainData]:
+    """The train split of each domain; labels are dropped for every unlabelled domain.
+    ``content``: the face sets' content digest, when the caller has it already."""
+    content = content or content_digest(face_sets)
     out = []
     for name in train_domains:
         if name not in face_sets:

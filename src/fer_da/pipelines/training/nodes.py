@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from fer_da.facesets import FaceSet
+from fer_da.facesets import FaceSet, content_digest
 from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
 from fer_da.training.checkpoints import CheckpointStore
@@ -99,11 +99,11 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
 def select_training_data(face_sets: dict[str, FaceSet],
                          plans: list[dict[str, Any]]) -> dict[str, list[DomainData]]:
     """Per run, the train split of its domains; unlabelled domains arrive without labels."""
-    out = {}
+    out, content = {}, content_digest(face_sets)
     for p in plans:
         plan = RunPlan.from_dict(p)
         out[plan.run_id] = training_view(face_sets, plan.train_domains, plan.labelled_domains,
-                                         plan.seed)
+                                         plan.seed, content)
     return out
 
 
