@@ -26,6 +26,7 @@ logger = logging.getLogger("benchmark")
 
 def run_direction(source: str, target: str, seeds: list[int], env: str,
                   epochs: int | None = None) -> dict:
+    import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -33,10 +34,11 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
     params = {"domains": {source: {"role": "source"}, target: {"role": "target"}},
               "training": {"seeds": seeds, **({"epochs": epochs} if epochs else {})}}
     start = time.perf_counter()
-    with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
-        session.run(pipeline_names=["baseline"])
-    with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
-        session.run(pipeline_names=["dann"])
+    for pipeline in ("baseline", "dann"):
+        with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
+            session.run(pipeline_names=[pipeline])
+        while mlflow.active_run():  # one MLflow run per session, never one across directions
+            mlflow.end_run()
     reports = ROOT / "data" / "realbench" / "08_reporting"
     return {"baseline": pd.read_csv(reports / "baseline_metrics.csv"),
             "dann": pd.read_csv(reports / "dann_metrics.csv"),
