@@ -18,7 +18,7 @@ def _load(env: str):
     return loader["parameters"], loader["catalog"]
 
 
-@pytest.mark.parametrize("env", ["local", "paper", "example_lab", "realdata", "realbench"])
+@pytest.mark.parametrize("env", ["local", "paper", "example_lab", "realfaces", "realbench"])
 def test_env_declares_matching_domains_and_roots(env):
     params, catalog = _load(env)
     specs = parse_domain_specs(params["domains"])
@@ -40,8 +40,8 @@ def test_paper_env_uses_the_paper_hyper_parameters():
     assert params["dann"]["setup"]["clamps"] == [3000, 5000, 7000, 10000]
 
 
-def test_realdata_env_treats_its_sets_as_face_crops_with_their_own_splits():
-    params, _ = _load("realdata")
+def test_realfaces_env_treats_its_sets_as_face_crops_with_their_own_splits():
+    params, _ = _load("realfaces")
     specs = {s.name: s for s in parse_domain_specs(params["domains"])}
     configs = domain_configs(params["preprocessing"],
                              {n: s.preprocessing for n, s in specs.items()})
