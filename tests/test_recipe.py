@@ -176,3 +176,29 @@ def test_best_epoch_is_kept_by_source_validation(face_sets):
     assert trained.provenance["selected_epoch"] == best
     entropy = train_run(_plan(face_sets, select="target_entropy"), data, 7)
     assert all(h["select_score"] <= 0 for h in entropy.history)  # a negated entropy
+
+
+def test_flip_test_time_averaging():
+    from fer_da.training.evaluate import flip_average, predict
+
+    a = torch.log(torch.tensor([[0.5, 0.5], [0.9, 0.1]]))
+    b = torch.log(torch.tensor([[0.7, 0.3], [0.1, 0.9]]))
+    assert torch.allclose(flip_average(a, b).exp(), torch.tensor([[0.6, 0.4], [0.5, 0.5]]))
+    torch.manual_seed(0)
+    model = FERNet(ModelConfig(backbone="vgg11_slim", n_classes=3, n_domains=2, tap_dim=8,
+                               hidden=8))
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (5, 32, 32), dtype=np.uint8)
+    plain, _, feats = predict(model, images, "cpu")
+    mirrored, _, _ = predict(model, np.ascontiguousarray(images[:, :, ::-1]), "cpu")
+    tta, _, tta_feats = predict(model, images, "cpu", tta="flip")
+    want = np.log((np.exp(plain) + np.exp(mirrored)) / 2)
+    np.testing.assert_allclose(tta, want, atol=1e-5)
+    np.testing.assert_array_equal(tta_feats, feats)  # features stay the image's own
+    symmetric = np.concatenate([images[:, :, :16], images[:, :, :16][:, :, ::-1]], axis=2)
+    s_plain, _, _ = predict(model, symmetric, "cpu")
+    s_tta, _, _ = predict(model, symmetric, "cpu", tta="flip")
+    np.testing.assert_allclose(s_tta, s_plain, atol=1e-5)
+    assert math.isclose(float(np.exp(tta).sum(1).mean()), 1.0, rel_tol=1e-5)
+    with pytest.raises(ValueError, match="evaluation.tta"):
+        predict(model, images, "cpu", tta="ten_crop")

@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fer_da.models.backbones import build_taps, imagenet_state_dict, load_imagenet
 from fer_da.models.grl import grad_reverse
+from fer_da.models.heads import DispellingHead, DistillingHead, mlp_head
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -24,6 +26,10 @@ class ModelConfig:
     tap_pool: int = 2  # conv taps are average-pooled to tap_pool x tap_pool before densifying
     hidden: int = 128  # width of the heads' hidden layer
     domain_conditioning: str = "features"  # features (DANN) | multilinear (CDAN: f (x) p)
+    label_head: str = "mlp"  # mlp (the paper) | am_softmax (ED²L's distilling branch)
+    am_scale: float = 30.0  # s of the additive-margin softmax
+    identities: int = 0  # > 0: a subject-identity head (JM / ATF, paper 003)
+    dispelling: bool = False  # ED²L's dispelling branch and dispeller (paper 001)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -33,11 +39,7 @@ class ModelOutput(NamedTuple):
     class_logp: torch.Tensor  # (B, n_classes) log-probabilities
     domain_logp: torch.Tensor  # (B, n_domains) log-probabilities, through gradient reversal
     features: torch.Tensor  # (B, 6 * tap_dim) the latent features of F
-
-
-def _head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.LeakyReLU(0.01),
-                         nn.Linear(hidden, out_dim), nn.LogSoftmax(dim=1))
+    class_logits: torch.Tensor | None = None  # (B, n_classes) before the softmax
 
 
 class FERNet(nn.Module):
@@ -53,12 +55,23 @@ class FERNet(nn.Module):
         self.densify = nn.ModuleList(
             nn.Sequential(nn.Linear(d, config.tap_dim), nn.LeakyReLU(0.01)) for d in dims)
         feat = config.tap_dim * len(dims)
-        self.label_head = _head(feat, config.hidden, config.n_classes)
+        if config.label_head == "mlp":
+            self.label_head = mlp_head(feat, config.hidden, config.n_classes)
+        elif config.label_head == "am_softmax":
+            self.label_head = DistillingHead(feat, config.hidden, config.n_classes,
+                                             config.am_scale)
+        else:
+            raise ValueError(f"unknown label_head {config.label_head!r}")
         if config.domain_conditioning not in ("features", "multilinear"):
             raise ValueError(f"unknown domain_conditioning {config.domain_conditioning!r}")
         self.conditional = config.domain_conditioning == "multilinear"
-        self.domain_head = _head(feat * (config.n_classes if self.conditional else 1),
-                                 config.hidden, config.n_domains)
+        self.domain_head = mlp_head(feat * (config.n_classes if self.conditional else 1),
+                                    config.hidden, config.n_domains)
+        # auxiliary heads of the sibling methods; their losses live in training/objectives.py
+        self.identity_head = (mlp_head(feat, config.hidden, config.identities)
+                              if config.identities > 0 else None)
+        self.dispelling_head = (DispellingHead(feat, config.hidden, config.n_classes)
+                                if config.dispelling else None)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
 
@@ -80,10 +93,11 @@ class FERNet(nn.Module):
 
     def forward(self, x: torch.Tensor, grl_coeff: float = 1.0) -> ModelOutput:
         features = self.extract(x)
-        class_logp = self.label_head(features)
+        class_logits = self.label_head(features)
+        class_logp = F.log_softmax(class_logits, dim=1)
         domain_in = features
         if self.conditional:  # CDAN: the domain classifier sees f (x) p (p not trained by it)
             p = class_logp.detach().exp()
             domain_in = torch.bmm(p.unsqueeze(2), features.unsqueeze(1)).flatten(1)
-        return ModelOutput(class_logp, self.domain_head(grad_reverse(domain_in, grl_coeff)),
-                           features)
+        domain_logp = F.log_softmax(self.domain_head(grad_reverse(domain_in, grl_coeff)), dim=1)
+        return ModelOutput(class_logp, domain_logp, features, class_logits)

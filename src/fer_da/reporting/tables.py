@@ -28,7 +28,7 @@ PERCENT = ("accuracy", "balanced_accuracy", "macro_f1")
 
 PROVENANCE_KEYS = ("faceset_version", "source_digest")
 PROVENANCE_SHOWN = ("faceset_version", "source_digest", "git_commit", "git_dirty", "device",
-                    "precision", "model_version")
+                    "precision", "model_version", "tta")
 
 
 def provenance_summary(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -239,3 +239,41 @@ def paired_comparison(baseline: pd.DataFrame, adapted: pd.DataFrame, metric: str
     return pd.DataFrame(rows, columns=["domain", "run", "seeds", "source_only",
                                        "source_only_std", "adapted", "adapted_std", "diff",
                                        "diff_std", "ci_low", "ci_high"])
+
+
+def method_comparison(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
+                      split: str = "test") -> pd.DataFrame:
+    """Every setup's runs side by side: per (method, domain), accuracy and balanced accuracy
+    as mean and std over seeds (%, long form). ``method`` is the setup, or ``setup/run``
+    when a setup has several runs (DANN's clamps and methods)."""
+    frames = [m for m in metrics.values() if len(m)]
+    columns = ["method", "setup", "run", "domain", "metric", "mean", "std", "seeds"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    agg = aggregate(pd.concat(frames, ignore_index=True), split)
+    runs = agg.groupby("setup")["run"].nunique()
+    rows = []
+    for r in agg.to_dict("records"):
+        method = r["setup"] if runs[r["setup"]] == 1 else f"{r['setup']}/{r['run']}"
+        for metric in ("accuracy", "balanced_accuracy"):
+            rows.append({"method": method, "setup": r["setup"], "run": r["run"],
+                         "domain": names.get(r["eval_domain"], r["eval_domain"]),
+                         "metric": metric, "mean": r[metric], "std": r[f"{metric}_std"],
+                         "seeds": r["seeds"]})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def method_pivot(long: pd.DataFrame) -> pd.DataFrame:
+    """Rows = methods in setup order, columns = 'domain accuracy' / 'domain balanced'."""
+    if long.empty:
+        return pd.DataFrame()
+    cells = long.assign(
+        column=long["domain"] + np.where(long["metric"] == "accuracy", " acc", " bal acc"),
+        text=[_cell(v, s, n, "accuracy") for v, s, n in zip(long["mean"], long["std"],
+                                                             long["seeds"], strict=True)])
+    out = cells.pivot_table(index="method", columns="column", values="text",
+                            aggfunc="first", sort=False).fillna("")
+    out = out.reindex(index=list(dict.fromkeys(cells["method"])),
+                      columns=list(dict.fromkeys(cells["column"])))
+    out.columns.name = None
+    return out

@@ -34,3 +34,29 @@ def shuffled_epoch(size: int, batch_size: int, rng: np.random.Generator) -> list
     """Plain shuffled mini-batches over one pooled set (the last batch may be short)."""
     order = rng.permutation(size)
     return [order[i: i + batch_size] for i in range(0, size, batch_size)]
+
+
+def class_balanced_epoch(labels: np.ndarray, batch_size: int,
+                         rng: np.random.Generator) -> list[np.ndarray]:
+    """Class-balanced mini-batches (selective learning, paper 002): each batch takes an
+    equal share of every present class (the remainder to randomly chosen classes); classes
+    are cycled and reshuffled when they run out. As many steps as a shuffled epoch, so the
+    labelled budget is unchanged."""
+    classes = np.unique(labels)
+    if not len(classes):
+        raise ValueError("class-balanced batches need at least one labelled sample")
+    members = [np.flatnonzero(labels == c) for c in classes]
+    steps = math.ceil(len(labels) / batch_size)
+    queues = [np.concatenate([rng.permutation(m) for _ in range(
+        math.ceil(steps * batch_size / len(m)) + 1)]) for m in members]
+    heads = [0] * len(classes)
+    out = []
+    for _ in range(steps):
+        share = np.full(len(classes), batch_size // len(classes))
+        share[rng.choice(len(classes), batch_size % len(classes), replace=False)] += 1
+        parts = []
+        for k, n in enumerate(share):
+            parts.append(queues[k][heads[k]: heads[k] + n])
+            heads[k] += n
+        out.append(rng.permutation(np.concatenate(parts)))
+    return out

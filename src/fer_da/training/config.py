@@ -11,6 +11,7 @@ from typing import Any, Literal
 from fer_da.models import ModelConfig
 from fer_da.provenance import code_provenance, config_hash
 from fer_da.training.augment import AugmentConfig
+from fer_da.training.objectives import MethodOptions
 from fer_da.validate import (
     ConfigError,
     as_bool,
@@ -130,8 +131,13 @@ class RunPlan:
     all_domains: tuple[str, ...]  # every declared domain (the domain classifier's classes)
     clamp: float | None = None
     init_from: str | None = None  # run id of the model to start from
-    method: str = "dann"  # adaptation objective of a DANN-mode run (training/methods.py)
+    method: str = "dann"  # the objective (training/objectives.py): erm, dann, ..., sna
     config: TrainConfig = field(default_factory=TrainConfig)
+    options: Mapping[str, Any] = field(default_factory=dict)  # the method's options
+
+    @property
+    def method_options(self) -> MethodOptions:
+        return MethodOptions.from_params(self.options, f"{self.setup}.setup.options")
 
     @property
     def run_id(self) -> str:
@@ -146,6 +152,7 @@ class RunPlan:
     def from_dict(cls, data: Mapping[str, Any]) -> RunPlan:
         data = {k: v for k, v in data.items() if k != "run_id"}
         data["config"] = TrainConfig.from_params(data["config"])
+        data["options"] = dict(data.get("options") or {})
         for key in ("train_domains", "labelled_domains", "all_domains"):
             data[key] = tuple(data[key])
         return cls(**data)

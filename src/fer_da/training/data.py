@@ -20,6 +20,7 @@ class DomainData:
     faceset_content: str | None = None  # content digest of all face sets of that version
     val_images: np.ndarray | None = None  # validation split, labelled domains only
     val_labels: np.ndarray | None = None
+    subjects: np.ndarray | None = None  # (N,) subject ids ('' unknown), labelled domains only
 
     @property
     def labelled(self) -> bool:
@@ -46,8 +47,15 @@ def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
         out.append(DomainData(
             name, np.ascontiguousarray(train.images), labels, face_sets[name].version, content,
             np.ascontiguousarray(val.images) if val is not None else None,
-            val.table["label_idx"].to_numpy(dtype=np.int64) if val is not None else None))
+            val.table["label_idx"].to_numpy(dtype=np.int64) if val is not None else None,
+            _subjects(train.table) if labelled else None))
     return out
+
+
+def _subjects(table) -> np.ndarray:
+    if "subject" not in table.columns:
+        return np.full(len(table), "", dtype=object)
+    return table["subject"].fillna("").astype(str).to_numpy(dtype=object)
 
 
 def digest(data: list[DomainData]) -> str:
@@ -60,6 +68,8 @@ def digest(data: list[DomainData]) -> str:
         if d.val_images is not None:  # model selection reads them
             h.update(d.val_images.tobytes())
             h.update(d.val_labels.tobytes())
+        if d.subjects is not None:  # identity methods read them
+            h.update("\0".join(d.subjects).encode())
     return h.hexdigest()[:16]
 
 

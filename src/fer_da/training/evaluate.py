@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -15,10 +17,26 @@ def load_model(model_config: dict, state: dict[str, torch.Tensor]) -> FERNet:
     return model.eval()
 
 
+TTA = ("none", "flip")
+
+
+def flip_average(logp: torch.Tensor, flipped_logp: torch.Tensor) -> torch.Tensor:
+    """log of the mean of two predicted distributions (test-time flip averaging)."""
+    return torch.logaddexp(logp, flipped_logp) - math.log(2.0)
+
+
 @torch.inference_mode()
 def predict(model: FERNet, images: np.ndarray, device: str = "auto",
-            batch_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Class log-probabilities, domain log-probabilities and features for uint8 images."""
+            batch_size: int = 256, tta: str = "none") -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """Class log-probabilities, domain log-probabilities and features for uint8 images.
+
+    ``tta: flip``: the class distribution is the mean of the image's and its mirror's
+    (expressions are left-right symmetric); domain log-probabilities and features are the
+    image's own.
+    """
+    if tta not in TTA:
+        raise ValueError(f"evaluation.tta must be one of {TTA}, got {tta!r}")
     dev = resolve_device(device)
     model = model.to(dev).eval()
     cls, dom, feats = [], [], []
@@ -26,7 +44,10 @@ def predict(model: FERNet, images: np.ndarray, device: str = "auto",
         x = torch.from_numpy(images[i: i + batch_size]).unsqueeze(1).to(dev)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             out = model(x)
-        cls.append(out.class_logp.float().cpu())
+            class_logp = out.class_logp.float()
+            if tta == "flip":
+                class_logp = flip_average(class_logp, model(x.flip(-1)).class_logp.float())
+        cls.append(class_logp.cpu())
         dom.append(out.domain_logp.float().cpu())
         feats.append(out.features.float().cpu())
     return torch.cat(cls).numpy(), torch.cat(dom).numpy(), torch.cat(feats).numpy()

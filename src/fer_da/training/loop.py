@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,13 +20,19 @@ from tqdm.auto import tqdm
 
 from fer_da.devices import resolve_device
 from fer_da.models import FERNet
+from fer_da.models.autoencoder import neighbour_maker
 from fer_da.provenance import code_provenance
 from fer_da.training.augment import augment
-from fer_da.training.batching import balanced_epoch, balanced_steps, shuffled_epoch
+from fer_da.training.batching import (
+    balanced_epoch,
+    balanced_steps,
+    class_balanced_epoch,
+    shuffled_epoch,
+)
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData, digest, state_digest
-from fer_da.training.methods import ADVERSARIAL, adaptation_loss, classification_loss
+from fer_da.training.objectives import Step, build_objective
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
 from fer_da.training.selection import selection_score
 
@@ -54,16 +60,44 @@ def run_provenance(plan: RunPlan, data: list[DomainData], data_digest: str,
             **code_provenance(), "config_hash": plan.config_hash(), **runtime}
 
 
-def build_model(plan: RunPlan, n_classes: int, init_state: dict | None = None) -> FERNet:
+def build_model(plan: RunPlan, n_classes: int, init_state: dict | None = None,
+                identities: int = 0) -> FERNet:
     torch.manual_seed(plan.seed)
     cfg = plan.config
     conditioning = "multilinear" if plan.method == "cdan_e" else "features"
-    model = FERNet(cfg.model_config(n_classes, len(plan.all_domains), conditioning))
+    config = cfg.model_config(n_classes, len(plan.all_domains), conditioning)
+    if plan.method == "ed2l":
+        config = replace(config, label_head="am_softmax", dispelling=True,
+                         am_scale=plan.method_options.scale)
+    if plan.method in ("jm", "atf"):
+        config = replace(config, identities=identities)
+    model = FERNet(config)
     if init_state is not None:
         model.load_state_dict(init_state)
     elif cfg.pretrained:
         model.load_imagenet(cfg.weights_file)
     return model
+
+
+def subject_ids(data: list[DomainData], device: torch.device,
+                run_id: str) -> tuple[list[torch.Tensor], int]:
+    """Identity indices over the labelled domains' subjects (-1: unknown or unlabelled
+    domain); an identity is (domain, subject), so two datasets' "S01" are two people."""
+    names = sorted({f"{d.name}/{s}" for d in data if d.labelled and d.subjects is not None
+                    for s in d.subjects if s})
+    if not names:
+        raise ValueError(f"{run_id}: identity methods (jm, atf) need subject ids in the "
+                         f"labelled domains {[d.name for d in data if d.labelled]}, but the "
+                         "manifests have none (declare a subject regex or use another method)")
+    index = {n: i for i, n in enumerate(names)}
+    out = []
+    for d in data:
+        ids = np.full(len(d.images), -1, dtype=np.int64)
+        if d.labelled and d.subjects is not None:
+            ids = np.array([index.get(f"{d.name}/{s}", -1) if s else -1 for s in d.subjects],
+                           dtype=np.int64)
+        out.append(torch.from_numpy(ids).to(device))
+    return out, len(names)
 
 
 class ImageStore:
@@ -113,7 +147,8 @@ def _labels(data: list[DomainData], device: torch.device) -> list[torch.Tensor]:
 
 
 def _epoch_plan(plan: RunPlan, sizes: list[int], epoch: int,
-                labelled: list[bool] | None = None) -> list[list[np.ndarray]]:
+                labelled: list[bool] | None = None,
+                classes: np.ndarray | None = None) -> list[list[np.ndarray]]:
     """Index plan of one epoch, a pure function of (seed, epoch).
 
     DANN-mode epochs are as long as the longest domain needs (the paper), or, with
@@ -128,11 +163,14 @@ def _epoch_plan(plan: RunPlan, sizes: list[int], epoch: int,
             steps = balanced_steps([n for n, ok in zip(sizes, labelled, strict=True) if ok],
                                    cfg.batch_size)
         return balanced_epoch(sizes, cfg.batch_size, rng, steps)
+    if classes is not None:  # class-balanced batches (sna), as many steps as shuffled ones
+        return [[b] for b in class_balanced_epoch(classes, cfg.batch_size, rng)]
     return [[b] for b in shuffled_epoch(sum(sizes), cfg.batch_size, rng)]
 
 
-def steps_per_epoch(plan: RunPlan, sizes: list[int], labelled: list[bool] | None = None) -> int:
-    return len(_epoch_plan(plan, sizes, 0, labelled))
+def steps_per_epoch(plan: RunPlan, sizes: list[int], labelled: list[bool] | None = None,
+                    classes: np.ndarray | None = None) -> int:
+    return len(_epoch_plan(plan, sizes, 0, labelled, classes))
 
 
 def train_run(
@@ -142,8 +180,10 @@ def train_run(
     store: CheckpointStore | None = None,
     init_state: dict[str, torch.Tensor] | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
+    autoencoder: dict[str, Any] | None = None,
 ) -> TrainedModel:
-    """Train one run; resumes from ``store`` when a checkpoint of the same run exists."""
+    """Train one run; resumes from ``store`` when a checkpoint of the same run exists.
+    ``autoencoder``: ``{"state", "code_std"}`` of the sna method's neighbour maker."""
     cfg = plan.config
     device = resolve_device(cfg.device)
     leaked = sorted(d.name for d in data if d.labelled and d.name not in plan.labelled_domains)
@@ -154,7 +194,10 @@ def train_run(
         raise ValueError(f"{plan.run_id}: supervised runs need labels for every domain")
     if plan.mode == "dann" and not any(d.labelled for d in data):
         raise ValueError(f"{plan.run_id}: a DANN run needs at least one labelled domain")
-    model = build_model(plan, n_classes, init_state).to(device)
+    options = plan.method_options
+    subjects, identities = (subject_ids(data, device, plan.run_id)
+                            if plan.method in ("jm", "atf") else (None, 0))
+    model = build_model(plan, n_classes, init_state, identities).to(device)
     amp, channels_last = cfg.use_bf16(device.type), cfg.use_channels_last(device.type)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -165,7 +208,10 @@ def train_run(
     runtime = {"device": device.type, "precision": "bf16" if amp else "fp32",
                "channels_last": channels_last}
     data_digest = digest(data)
-    fingerprint = plan.fingerprint(data_digest, state_digest(init_state), runtime)
+    init_digest = state_digest(init_state)
+    if autoencoder is not None:  # the neighbours depend on the autoencoder's weights
+        init_digest = f"{init_digest}+ae:{state_digest(autoencoder['state'])}"
+    fingerprint = plan.fingerprint(data_digest, init_digest, runtime)
     provenance = run_provenance(plan, data, data_digest, runtime)
     history: list[dict[str, float]] = []
     start_epoch = 0
@@ -186,30 +232,41 @@ def train_run(
                 sum(a.nbytes for a in arrays) / 1e6, where)
     domain_ids = [plan.all_domains.index(d.name) for d in data]
     sizes = [len(d.images) for d in data]
+    gen = torch.Generator(device=device)
+    neighbours = (neighbour_maker(autoencoder["state"], autoencoder["code_std"], options.noise,
+                                  device, gen) if autoencoder is not None else None)
+    objective = build_objective(plan.method, cfg, options, neighbours)
+    classes = None
     if plan.mode == "supervised":  # one pooled, shuffled set
         images, labels = images.pooled(), [torch.cat(labels)]
         domain_ids_pooled = torch.cat([torch.full((n,), i, device=device)
                                        for n, i in zip(sizes, domain_ids, strict=True)])
+        if subjects is not None:
+            subjects = [torch.cat(subjects)]
+        if objective.balanced_classes:
+            classes = labels[0].cpu().numpy()
     flags = [d.labelled for d in data]
-    steps = steps_per_epoch(plan, sizes, flags)
-    aug, gen = cfg.augment_config, torch.Generator(device=device)
+    steps = steps_per_epoch(plan, sizes, flags, classes)
+    aug = cfg.augment_config
     dann_domains = torch.tensor(domain_ids, device=device).repeat_interleave(cfg.batch_size)
     total = steps * cfg.epochs
     model.train()
     for epoch in range(start_epoch, cfg.epochs):
         gen.manual_seed(plan.seed * 100_003 + epoch)  # augmentation: a function of (seed, epoch)
-        sums = torch.zeros(3, device=device)  # clf x n, dmn x n, domain-correct
+        sums: dict[str, torch.Tensor] = {}  # logged terms x images, read once per epoch
         seen = 0  # images, counted on the host (no sync)
         bad_step = torch.full((), -1, device=device)
         t0 = time.perf_counter()
         lam = limit = 0.0
-        bar = tqdm(_epoch_plan(plan, sizes, epoch, flags), desc=f"{plan.run_id} {epoch + 1}/"
-                   f"{cfg.epochs}", unit="step", leave=False, disable=None)
+        bar = tqdm(_epoch_plan(plan, sizes, epoch, flags, classes),
+                   desc=f"{plan.run_id} {epoch + 1}/{cfg.epochs}", unit="step", leave=False,
+                   disable=None)
         for s, batch in enumerate(bar):
             progress = (epoch * steps + s) / total
             for group in optimiser.param_groups:
                 group["lr"] = cfg.lr * lr_factor(epoch * steps + s, total, cfg.schedule,
                                                  cfg.warmup)
+            subj = None
             if plan.mode == "dann":
                 lam = factor(progress, cfg.alpha)
                 limit = (clamp_limit(progress, plan.clamp, cfg.alpha) if plan.clamp is not None
@@ -222,32 +279,26 @@ def train_run(
                 x = images.gather(0, batch[0])
                 i = torch.from_numpy(batch[0]).to(device)
                 y, dom = labels[0][i], domain_ids_pooled[i]
+                if subjects is not None:
+                    subj = subjects[0][i]
             x = augment(x, aug, gen)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = forward(x)
-            logp = out.class_logp.float()
-            clf = classification_loss(logp, y, cfg.label_smoothing)
-            if plan.mode == "dann":  # L = L_CLF + lambda * L_adapt (eq. 4 for DANN)
-                dmn = adaptation_loss(plan.method, logp, y, out.domain_logp.float(), dom, limit,
-                                      cfg.mcc_temperature)
-                weight = lam if plan.method in ADVERSARIAL else lam * cfg.adapt_weight
-                loss = clf + weight * dmn
-            else:
-                dmn, loss = torch.zeros((), device=device), clf
+                loss, terms = objective.step(model, out, Step(x, y, dom, subj, lam, limit))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             with torch.no_grad():
                 n = x.shape[0]
                 seen += n
-                sums += torch.stack([clf.detach() * n, dmn.detach() * n,
-                                     (out.domain_logp.argmax(1) == dom).sum().float()])
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0.0) + value.detach().float() * n
                 bad_step = torch.where(torch.isfinite(loss.detach()) | (bad_step >= 0),
                                        bad_step, s)
-        clf_sum, dmn_sum, correct = sums.tolist()  # the one sync of the epoch
-        count = seen
+        means = {k: v / seen for k, v in zip(sums, torch.stack(list(sums.values())).tolist(),
+                                              strict=True)}  # the one sync of the epoch
         if int(bad_step) >= 0:
             step = int(bad_step)
             raise FloatingPointError(
@@ -256,11 +307,11 @@ def train_run(
         seconds = time.perf_counter() - t0
         dann = plan.mode == "dann"
         nan = float("nan")
-        record = {"epoch": epoch + 1, "clf_loss": clf_sum / count,
-                  "dmn_loss": dmn_sum / count if dann else nan,
+        record = {"epoch": epoch + 1, "clf_loss": means.pop("clf_loss"),
+                  "dmn_loss": means.pop("dmn_loss", nan),
                   "lambda": lam if dann else nan,
                   "clamp_limit": limit if dann and limit is not None else nan,
-                  "dmn_acc": correct / count if dann else nan,
+                  "dmn_acc": means.pop("dmn_acc", nan), **means,
                   "images_per_s": seen / seconds, "seconds": seconds}
         if cfg.select != "last":
             record["select_score"] = selection_score(cfg.select, model, data, device,

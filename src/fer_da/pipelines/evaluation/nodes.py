@@ -10,17 +10,17 @@ import pandas as pd
 from fer_da.facesets import FaceSet, content_digest
 from fer_da.labels import vocabulary
 from fer_da.training.config import TrainConfig
-from fer_da.training.evaluate import load_model, predict
+from fer_da.training.evaluate import TTA, load_model, predict
 from fer_da.training.loop import TrainedModel
 from fer_da.training.metrics import classification_metrics
-from fer_da.validate import as_bool, as_str_list, check_keys
+from fer_da.validate import as_bool, as_choice, as_str_list, check_keys
 
 METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domain", "role",
                   "split", "n", "accuracy", "balanced_accuracy", "macro_f1", "nll"]
 PROVENANCE_COLUMNS = ["faceset_version", "faceset_digest", "eval_faceset_version",
                       "faceset_mismatch", "source_digest", "git_commit", "git_dirty",
                       "config_hash", "device", "precision", "model_version", "selected_by",
-                      "selected_epoch"]
+                      "selected_epoch", "tta"]
 
 
 def check_faceset_version(run_id: str, trained: str | None, scored: str | None,
@@ -48,7 +48,8 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     (for t-SNE, confusion matrices and the proxy A-distance).
     """
     cfg = TrainConfig.from_params(training)
-    evaluation = check_keys(evaluation, ("splits", "allow_other_faceset"), "evaluation")
+    evaluation = check_keys(evaluation, ("splits", "allow_other_faceset", "tta"), "evaluation")
+    tta = as_choice(evaluation.get("tta", "none"), "evaluation.tta", TTA)
     splits = as_str_list(evaluation.get("splits", ["test"]), "evaluation.splits")
     allow = as_bool(evaluation.get("allow_other_faceset", False),
                     "evaluation.allow_other_faceset")
@@ -64,14 +65,15 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
         mismatch = check_faceset_version(run_id, prov.get("faceset_version"), scored, allow,
                                          prov.get("faceset_content") == content)
         provenance = {**{k: prov.get(k) for k in PROVENANCE_COLUMNS}, "faceset_mismatch":
-                      mismatch, "eval_faceset_version": scored}
+                      mismatch, "eval_faceset_version": scored, "tta": tta}
         for domain, fs in sorted(face_sets.items()):
             for split in splits:
                 part = fs.split(split, plan["seed"])
                 truth = part.table["label_idx"].to_numpy(dtype=np.int64)
                 if not len(truth):
                     continue
-                logp, _, feats = predict(model, part.images, cfg.device, cfg.eval_batch_size)
+                logp, _, feats = predict(model, part.images, cfg.device,
+                                         cfg.eval_batch_size, tta)
                 scores = classification_metrics(logp, truth, classes)
                 frame = pd.DataFrame(feats.astype(np.float32),
                                      columns=[f"f{i}" for i in range(feats.shape[1])])

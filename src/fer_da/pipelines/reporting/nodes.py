@@ -17,6 +17,8 @@ from fer_da.reporting.tables import (
     METRICS,
     TABLES,
     build_tables,
+    method_comparison,
+    method_pivot,
     paired_comparison,
     paper_reference,
     pivot,
@@ -47,6 +49,16 @@ def make_tables(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.DataFr
     tables = build_tables(metrics, cfg.get("names", {}),
                           mixed=cfg.get("mixed_provenance", "refuse"))
     return tables, provenance_summary(pd.concat(metrics.values(), ignore_index=True))
+
+
+def compare_methods(baseline: pd.DataFrame, dann: pd.DataFrame, jm: pd.DataFrame,
+                    atf: pd.DataFrame, ed2l: pd.DataFrame, sna: pd.DataFrame,
+                    reporting: dict[str, Any]) -> pd.DataFrame:
+    """Source-only, DANN and the sibling papers' methods in one table: accuracy and
+    balanced accuracy per domain, mean and std over seeds (test split)."""
+    cfg = _reporting(reporting)
+    return method_comparison({"baseline": baseline, "dann": dann, "jm": jm, "atf": atf,
+                              "ed2l": ed2l, "sna": sna}, cfg.get("names", {}))
 
 
 def compare_with_source_only(baseline: pd.DataFrame, dann: pd.DataFrame,
@@ -145,7 +157,7 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
                   confusion: list[str], reporting: dict[str, Any],
                   training: dict[str, Any], protocol: pd.DataFrame,
                   split_summary: pd.DataFrame, provenance: pd.DataFrame,
-                  paired: pd.DataFrame) -> tuple[str, str]:
+                  paired: pd.DataFrame, methods: pd.DataFrame) -> tuple[str, str]:
     """One Markdown and one HTML report (figures linked from ``figures/``)."""
     reporting = _reporting(reporting)
     metric = reporting.get("metric", "accuracy")
@@ -174,6 +186,14 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
             heading = f"Table {table} — {title} ({name.replace('_', ' ')})"
             md += [f"## {heading}", "", _md_table(frame), ""]
             parts_html.append(f"<h2>{html.escape(heading)}</h2>" + frame.to_html())
+    table = method_pivot(methods)
+    if len(table):
+        text = ("Source-only (baseline), DANN and the sibling papers' methods (jm, atf, ed2l, "
+                "sna; docs/training.md) on each domain's test split: accuracy and balanced "
+                "accuracy, %, mean ± std over seeds.")
+        md += ["## Methods side by side", "", text, "", _md_table(table), ""]
+        parts_html.append(f"<h2>Methods side by side</h2><p>{html.escape(text)}</p>"
+                          + table.to_html())
     if len(paired):
         shown = paired.set_index(["domain", "run"]).round(2)
         text = (f"Each adaptation run against source-only on each target's test split "

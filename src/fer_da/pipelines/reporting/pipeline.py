@@ -4,6 +4,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from fer_da.pipelines.reporting.nodes import (
     a_distances,
+    compare_methods,
     compare_with_source_only,
     confusion_figures,
     dann_loss_figure,
@@ -21,6 +22,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(compare_with_source_only, inputs=["baseline.metrics", "dann.metrics",
                                                "params:reporting"],
              outputs="paired_comparison", name="compare_with_source_only"),
+        node(compare_methods, inputs=["baseline.metrics", "dann.metrics", "jm.metrics",
+                                      "atf.metrics", "ed2l.metrics", "sna.metrics",
+                                      "params:reporting"],
+             outputs="method_comparison", name="compare_methods"),
         node(a_distances, inputs=["baseline.predictions", "finetune.predictions",
                                   "dann.predictions", "params:domains"],
              outputs="a_distances", name="a_distances"),
@@ -37,6 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(render_report, inputs=["paper_tables", "a_distances", "tsne_figure_names",
                                     "confusion_figure_names", "params:reporting",
                                     "params:training", "protocol", "split_summary",
-                                    "report_provenance", "paired_comparison"],
+                                    "report_provenance", "paired_comparison",
+                                    "method_comparison"],
              outputs=["report_markdown", "report_html"], name="render_report"),
     ])

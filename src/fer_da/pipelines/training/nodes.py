@@ -1,28 +1,35 @@
-"""Training nodes, shared by the four setups (baseline, joint, finetune, dann)."""
+"""Training nodes, shared by every setup (baseline, joint, finetune, dann and the sibling
+papers' jm, atf, ed2l, sna)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from fer_da.devices import resolve_device
 from fer_da.facesets import FaceSet, content_digest
 from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
+from fer_da.models.autoencoder import fit_autoencoder
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import DomainData, training_view
 from fer_da.training.loop import TrainedModel, train_run
 from fer_da.training.methods import ADVERSARIAL, METHODS
+from fer_da.training.objectives import SOURCE_ONLY, MethodOptions
 from fer_da.validate import ConfigError, as_bool, as_choice, as_float, as_str_list, check_keys
 
 logger = logging.getLogger(__name__)
-KINDS = ("baseline", "joint", "finetune", "dann")
+KINDS = ("baseline", "joint", "finetune", "dann", *SOURCE_ONLY)
 SETUP_KEYS = {"baseline": ("kind", "name", "training"),
               "joint": ("kind", "name", "training", "unions", "reuse_baseline"),
               "finetune": ("kind", "name", "training", "init_from"),
-              "dann": ("kind", "name", "training", "clamps", "methods")}
+              "dann": ("kind", "name", "training", "clamps", "methods"),
+              # the sibling papers' methods: trained on the source like the baseline
+              **{k: ("kind", "name", "training", "options") for k in SOURCE_ONLY}}
 
 
 def _clamp(value: Any, key: str) -> float | None:
@@ -55,8 +62,13 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
     targets = tuple(s.name for s in specs if s.role == "target")
     name = setup.get("name", kind)
     runs: list[dict[str, Any]] = []
-    if kind == "baseline":
-        runs = [{"run": "+".join(source), "train": source}]
+    options: dict[str, Any] = {}
+    if kind in ("baseline", *SOURCE_ONLY):
+        runs = [{"run": "+".join(source), "train": source,
+                 "method": kind if kind in SOURCE_ONLY else "erm"}]
+        if kind in SOURCE_ONLY:  # validated now: a typo fails before any training
+            options = MethodOptions.from_params(setup.get("options"),
+                                                f"{where}.options").to_dict()
     elif kind == "joint":
         unions = setup.get("unions", "cumulative")
         if unions == "cumulative":
@@ -92,7 +104,7 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
                                                                                r["train"])),
                 all_domains=names, clamp=r.get("clamp"),
                 init_from=f"{r['init']}/seed{seed}" if r.get("init") else None,
-                method=r.get("method", "dann"), config=cfg).to_dict())
+                method=r.get("method", "erm"), config=cfg, options=options).to_dict())
     return plans
 
 
@@ -107,12 +119,30 @@ def select_training_data(face_sets: dict[str, FaceSet],
     return out
 
 
+def fit_autoencoders(training_data: dict[str, list[DomainData]],
+                     plans: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per sna run, a small autoencoder on its labelled training faces (paper 002): the
+    latent space in which semantic neighbours are made. Seeded by the run's seed."""
+    out = {}
+    for p in plans:
+        plan = RunPlan.from_dict(p)
+        if plan.method != "sna":
+            continue
+        opts = plan.method_options
+        faces = np.concatenate([d.images for d in training_data[plan.run_id] if d.labelled])
+        state, code_std = fit_autoencoder(faces, opts.latent, opts.ae_epochs, plan.seed,
+                                          resolve_device(plan.config.device))
+        out[plan.run_id] = {"state": state, "code_std": code_std}
+    return out
+
+
 def train_models(
     training_data: dict[str, list[DomainData]],
     plans: list[dict[str, Any]],
     checkpoints: CheckpointStore,
     labels: dict[str, Any],
     init_models: dict[str, TrainedModel] | None = None,
+    autoencoders: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, TrainedModel], pd.DataFrame]:
     """Train every planned run (resuming from checkpoints); returns models and histories."""
     n_classes = len(vocabulary(labels))
@@ -125,7 +155,8 @@ def train_models(
                 raise KeyError(f"{plan.run_id} starts from {plan.init_from}, which was not "
                                f"trained (available: {sorted(init_models or {})})")
             init = init_models[plan.init_from].state
-        trained = train_run(plan, training_data[plan.run_id], n_classes, checkpoints, init)
+        trained = train_run(plan, training_data[plan.run_id], n_classes, checkpoints, init,
+                            autoencoder=(autoencoders or {}).get(plan.run_id))
         models[plan.run_id] = trained
         rows += [{"setup": plan.setup, "run": plan.run, "seed": plan.seed,
                   "run_id": plan.run_id, **h} for h in trained.history]

@@ -4,29 +4,44 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from fer_da.pipelines.evaluation.pipeline import evaluation_template
 from fer_da.pipelines.preprocessing import create_pipeline as preprocessing
-from fer_da.pipelines.training.nodes import plan_runs, select_training_data, train_models
+from fer_da.pipelines.training.nodes import (
+    fit_autoencoders,
+    plan_runs,
+    select_training_data,
+    train_models,
+)
 
 SHARED_PARAMS = {"params:domains", "params:training", "params:labels", "params:evaluation"}
 
 
-def training_template(with_init: bool = False) -> Pipeline:
-    train_inputs = ["training_data", "plans", "checkpoints", "params:labels"]
+def training_template(with_init: bool = False, with_autoencoder: bool = False) -> Pipeline:
+    train_inputs = {"training_data": "training_data", "plans": "plans",
+                    "checkpoints": "checkpoints", "labels": "params:labels"}
+    if with_init:
+        train_inputs["init_models"] = "init_models"
+    extra = []
+    if with_autoencoder:  # sna: the latent space of its semantic neighbours
+        train_inputs["autoencoders"] = "autoencoders"
+        extra = [node(fit_autoencoders, inputs=["training_data", "plans"],
+                      outputs="autoencoders", name="fit_autoencoders")]
     return pipeline([
         node(plan_runs, inputs=["params:setup", "params:domains", "params:training"],
              outputs="plans", name="plan_runs"),
         node(select_training_data, inputs=["face_sets", "plans"], outputs="training_data",
              name="select_training_data"),
-        node(train_models, inputs=train_inputs + (["init_models"] if with_init else []),
-             outputs=["models", "history"], name="train_models"),
+        *extra,
+        node(train_models, inputs=train_inputs, outputs=["models", "history"],
+             name="train_models"),
     ])
 
 
-def setup_pipeline(setup: str, init_from: str | None = None) -> Pipeline:
+def setup_pipeline(setup: str, init_from: str | None = None,
+                   with_autoencoder: bool = False) -> Pipeline:
     """Train + evaluate one setup under ``setup.*`` names (``init_from``: its start models)."""
     inputs = {"face_sets": "face_sets"}
     if init_from:
         inputs["init_models"] = f"{init_from}.models"
-    return pipeline(training_template(bool(init_from)) + evaluation_template(),
+    return pipeline(training_template(bool(init_from), with_autoencoder) + evaluation_template(),
                     namespace=setup, inputs=inputs, parameters=SHARED_PARAMS)
 
 
@@ -39,6 +54,11 @@ def setup_pipelines() -> dict[str, Pipeline]:
         "joint": baseline + setup_pipeline("joint"),  # Table I's first column is the baseline
         "finetune": baseline + setup_pipeline("finetune", init_from="baseline"),
         "dann": upstream + setup_pipeline("dann"),
+        # the sibling papers' methods (docs/training.md), source-only like the baseline
+        "jm": upstream + setup_pipeline("jm"),
+        "atf": upstream + setup_pipeline("atf"),
+        "ed2l": upstream + setup_pipeline("ed2l"),
+        "sna": upstream + setup_pipeline("sna", with_autoencoder=True),
     }
 
 

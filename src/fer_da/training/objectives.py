@@ -1,0 +1,207 @@
+"""What one training step minimises, per method: the loop calls ``objective.step`` and knows
+nothing of the method. A new method is a head (models/heads.py) and an ``Objective`` here.
+
+- ``erm``: source-only (baseline, joint, finetune): L_CLF.
+- ``dann`` | ``cdan_e`` | ``mcc`` | ``entropy`` | ``im``: L_CLF + lambda * L_adapt
+  (training/methods.py), DANN-mode runs.
+- ``jm`` (paper 003, eq. 4): L_expr + alpha * L_ID: the features learn identity too.
+- ``atf`` (paper 003, eq. 5): the identity head minimises L_ID while the features minimise
+  L_expr - alpha * L_ID, through the gradient reversal layer.
+- ``ed2l`` (paper 001, eq. 6): lambda_t * l_t (additive-margin softmax) +
+  lambda_p * (l_a + l_p): the dispeller learns the expression from detached dispelling
+  features (l_a), the dispelling branch and the base make its prediction uniform (l_p).
+- ``sna`` (paper 002): class-balanced batches, focal loss, and samples whose prediction
+  diverges from their semantic neighbour's by more than the batch mean masked (eq. 11-14).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from fer_da.models.grl import grad_reverse
+from fer_da.models.heads import am_softmax_loss
+from fer_da.training.methods import ADVERSARIAL, METHODS, adaptation_loss, classification_loss
+from fer_da.validate import as_float, as_int, check_keys
+
+SOURCE_ONLY = ("jm", "atf", "ed2l", "sna")  # the sibling papers' methods: own setups
+
+
+@dataclass
+class Step:
+    """One aggregated batch as the objective sees it (labels/subjects -1 = unknown)."""
+
+    x: torch.Tensor  # (B, 1, H, W) float 0..255, augmented
+    labels: torch.Tensor
+    domains: torch.Tensor
+    subjects: torch.Tensor | None = None
+    lam: float = 0.0  # the factor function's value (eq. 5)
+    limit: float | None = None  # the domain-loss clamp (eq. 6)
+
+
+# ---------------------------------------------------------------- pure losses (tested by hand)
+def focal_loss(logp: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """Per-sample focal loss -(1 - p_t)^gamma log p_t (Lin et al. 2017); (B,)."""
+    logp_t = logp.gather(1, labels.clamp(min=0)[:, None]).squeeze(1)
+    return -((1.0 - logp_t.exp()) ** gamma) * logp_t * (labels >= 0)
+
+
+def uniform_target_loss(logits: torch.Tensor) -> torch.Tensor:
+    """l_p of eq. 5 (paper 001): -(1/N) sum_j log y_p^j, minimal when y_p is uniform."""
+    return -F.log_softmax(logits, dim=1).mean(dim=1).mean()
+
+
+def symmetric_kl(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+    """Div of eq. 13 (paper 002): (KL(P||Q) + KL(Q||P)) / 2 per sample; (B,)."""
+    p, q = logp.exp(), logq.exp()
+    return 0.5 * ((p * (logp - logq)).sum(1) + (q * (logq - logp)).sum(1))
+
+
+def neighbour_mask(divergence: torch.Tensor) -> torch.Tensor:
+    """Eq. 14 + the mask of Algorithm 1: 1 where Div < the batch mean, else 0 (float)."""
+    return (divergence < divergence.mean()).float()
+
+
+# ---------------------------------------------------------------- options, validated once
+@dataclass(frozen=True)
+class MethodOptions:
+    alpha: float = 0.1  # jm / atf: weight of the identity loss
+    margin: float = 0.35  # ed2l: m of the additive-margin softmax
+    scale: float = 30.0  # ed2l: s
+    lambda_t: float = 1.0  # ed2l (eq. 6)
+    lambda_p: float = 10.0  # ed2l (eq. 6)
+    gamma: float = 2.0  # sna: focal loss exponent
+    noise: float = 0.5  # sna: std of the latent perturbation, in units of the code's std
+    latent: int = 32  # sna: autoencoder code size
+    ae_epochs: int = 10  # sna: autoencoder training epochs
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None, where: str) -> MethodOptions:
+        p = check_keys(params, {f.name for f in fields(cls)}, where)
+        for key in ("latent", "ae_epochs"):
+            if key in p:
+                p[key] = as_int(p[key], f"{where}.{key}", minimum=1)
+        for key in ("alpha", "margin", "scale", "lambda_t", "lambda_p", "gamma", "noise"):
+            if key in p:
+                p[key] = as_float(p[key], f"{where}.{key}", minimum=0.0)
+        return cls(**p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- objectives
+Terms = dict[str, torch.Tensor]
+
+
+class Objective:
+    """L for one step: ``step(model, out, batch) -> (loss, logged terms)``. Logged terms
+    are detached scalars averaged over the epoch by the loop (no host synchronisation)."""
+
+    balanced_classes = False  # the loop draws class-balanced batches when True
+    needs_subjects = False
+
+    def __init__(self, method: str, cfg: Any, options: MethodOptions):
+        self.method, self.cfg, self.options = method, cfg, options
+
+    def step(self, model: torch.nn.Module, out: Any, batch: Step) -> tuple[torch.Tensor, Terms]:
+        clf = classification_loss(out.class_logp.float(), batch.labels, self.cfg.label_smoothing)
+        return clf, {"clf_loss": clf}
+
+
+class Adaptation(Objective):
+    """L_CLF + lambda * L_adapt (eq. 4 for DANN); adversarial methods through the GRL."""
+
+    def step(self, model, out, batch):
+        logp = out.class_logp.float()
+        clf = classification_loss(logp, batch.labels, self.cfg.label_smoothing)
+        domain_logp = out.domain_logp.float()
+        dmn = adaptation_loss(self.method, logp, batch.labels, domain_logp, batch.domains,
+                              batch.limit, self.cfg.mcc_temperature)
+        weight = batch.lam if self.method in ADVERSARIAL else batch.lam * self.cfg.adapt_weight
+        acc = (domain_logp.argmax(1) == batch.domains).float().mean()
+        return clf + weight * dmn, {"clf_loss": clf, "dmn_loss": dmn, "dmn_acc": acc}
+
+
+class Identity(Objective):
+    """JM (eq. 4) and ATF (eq. 5) of paper 003: an identity head on the shared features."""
+
+    needs_subjects = True
+
+    def step(self, model, out, batch):
+        logp = out.class_logp.float()
+        clf = classification_loss(logp, batch.labels, self.cfg.label_smoothing)
+        alpha = self.options.alpha
+        if self.method == "jm":  # features and head both minimise alpha * L_ID
+            id_logits = model.identity_head(out.features).float()
+            id_loss = F.cross_entropy(id_logits, batch.subjects, ignore_index=-1)
+            loss = clf + alpha * id_loss
+        else:  # atf: the head minimises L_ID; the features receive -alpha * dL_ID
+            id_logits = model.identity_head(grad_reverse(out.features, alpha)).float()
+            id_loss = F.cross_entropy(id_logits, batch.subjects, ignore_index=-1)
+            loss = clf + id_loss
+        known = (batch.subjects >= 0).float()
+        id_acc = ((id_logits.argmax(1) == batch.subjects).float() * known).sum() / known.sum(
+        ).clamp(min=1.0)
+        return loss, {"clf_loss": clf, "id_loss": id_loss, "id_acc": id_acc}
+
+
+class Ed2l(Objective):
+    """ED²L (paper 001, eq. 6): L = lambda_t l_t + lambda_p (l_a + l_p)."""
+
+    def step(self, model, out, batch):
+        o = self.options
+        l_t = am_softmax_loss(out.class_logits.float(), batch.labels, o.scale, o.margin)
+        trained, frozen = model.dispelling_head(out.features)
+        l_a = F.cross_entropy(trained.float(), batch.labels, ignore_index=-1)
+        l_p = uniform_target_loss(frozen.float())
+        known = (batch.labels >= 0).float()
+        dispel_acc = ((trained.argmax(1) == batch.labels).float() * known).sum() / known.sum(
+        ).clamp(min=1.0)
+        loss = o.lambda_t * l_t + o.lambda_p * (l_a + l_p)
+        return loss, {"clf_loss": l_t, "dispel_ce": l_a, "uniform_loss": l_p,
+                      "dispel_acc": dispel_acc}
+
+
+class Sna(Objective):
+    """Semantic neighbourhood-aware training (paper 002): focal loss of the samples whose
+    prediction is stable under a latent perturbation (Div below the batch mean)."""
+
+    balanced_classes = True
+
+    def __init__(self, method, cfg, options, neighbours: Callable[[torch.Tensor],
+                                                                  torch.Tensor]):
+        super().__init__(method, cfg, options)
+        self.neighbours = neighbours
+
+    def step(self, model, out, batch):
+        logp = out.class_logp.float()
+        with torch.no_grad():
+            neighbour_logp = model(self.neighbours(batch.x)).class_logp.float()
+            mask = neighbour_mask(symmetric_kl(logp.detach(), neighbour_logp))
+        per_sample = focal_loss(logp, batch.labels, self.options.gamma)
+        loss = (mask * per_sample).sum() / max(1, batch.x.shape[0])
+        return loss, {"clf_loss": per_sample.mean(), "masked": 1.0 - mask.mean()}
+
+
+def build_objective(method: str, cfg: Any, options: MethodOptions,
+                    neighbours: Callable[[torch.Tensor], torch.Tensor] | None = None
+                    ) -> Objective:
+    if method == "erm":
+        return Objective(method, cfg, options)
+    if method in METHODS:
+        return Adaptation(method, cfg, options)
+    if method in ("jm", "atf"):
+        return Identity(method, cfg, options)
+    if method == "ed2l":
+        return Ed2l(method, cfg, options)
+    if method == "sna":
+        if neighbours is None:
+            raise ValueError("sna needs its autoencoder (the fit_autoencoders node)")
+        return Sna(method, cfg, options, neighbours)
+    raise ValueError(f"unknown method {method!r}; choose erm, one of {METHODS} or "
+                     f"{SOURCE_ONLY}")

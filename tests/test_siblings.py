@@ -1,0 +1,271 @@
+"""The sibling papers' methods (jm, atf, ed2l, sna): losses against hand-computed values,
+the ATF/JM gradient signs, class-balanced batches, the autoencoder, and the four setups end
+to end on tiny tensors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from fer_da.models import FERNet, ModelConfig
+from fer_da.models.autoencoder import fit_autoencoder, neighbour_maker
+from fer_da.models.fer_net import ModelOutput
+from fer_da.models.heads import AMSoftmax, am_softmax_loss
+from fer_da.pipelines.training.nodes import plan_runs
+from fer_da.pipelines.training.pipeline import setup_pipeline
+from fer_da.training.batching import class_balanced_epoch
+from fer_da.training.checkpoints import CheckpointStore
+from fer_da.training.config import TrainConfig
+from fer_da.training.objectives import (
+    MethodOptions,
+    Step,
+    build_objective,
+    focal_loss,
+    neighbour_mask,
+    symmetric_kl,
+    uniform_target_loss,
+)
+from fer_da.validate import ConfigError
+from tests.conftest import make_face_sets
+
+
+def test_am_softmax_logits_and_loss_by_hand():
+    head = AMSoftmax(2, 2, scale=4.0)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[2.0, 0.0], [0.0, 5.0]]))  # normalised inside
+    logits = head(torch.tensor([[3.0, 0.0], [1.0, 1.0]]))
+    c = 4.0 / math.sqrt(2)
+    assert torch.allclose(logits, torch.tensor([[4.0, 0.0], [c, c]]), atol=1e-6)
+    # eq. 2 with m = 0.35: the true class gets s (cos - m) = 4 - 1.4 = 2.6
+    loss = am_softmax_loss(logits[:1], torch.tensor([0]), 4.0, 0.35)
+    assert loss.item() == pytest.approx(math.log1p(math.exp(-2.6)), rel=1e-5)
+    # second sample, label 1: logits (c, c - 1.4) -> -log softmax = log(1 + e^{1.4})
+    loss = am_softmax_loss(logits[1:], torch.tensor([1]), 4.0, 0.35)
+    assert loss.item() == pytest.approx(math.log1p(math.exp(1.4)), rel=1e-5)
+    # unlabelled rows are ignored
+    both = am_softmax_loss(logits, torch.tensor([0, -1]), 4.0, 0.35)
+    assert both.item() == pytest.approx(math.log1p(math.exp(-2.6)), rel=1e-5)
+
+
+def test_uniform_target_loss_by_hand():
+    assert uniform_target_loss(torch.zeros(1, 2)).item() == pytest.approx(math.log(2))
+    # p = (3/4, 1/4): -(log 3/4 + log 1/4) / 2
+    value = uniform_target_loss(torch.tensor([[math.log(3.0), 0.0]])).item()
+    assert value == pytest.approx(-(math.log(0.75) + math.log(0.25)) / 2, rel=1e-6)
+    assert value > math.log(2)  # the uniform prediction is the minimum
+
+
+def test_focal_loss_by_hand():
+    logp = torch.log(torch.tensor([[0.5, 0.5], [0.9, 0.1]]))
+    got = focal_loss(logp, torch.tensor([0, 1]), gamma=2.0)
+    want = [0.25 * math.log(2), 0.81 * -math.log(0.1)]
+    assert got.tolist() == pytest.approx(want, rel=1e-5)
+    assert focal_loss(logp, torch.tensor([0, -1])).tolist()[1] == 0.0  # unlabelled
+    # gamma 0 is cross-entropy
+    assert focal_loss(logp, torch.tensor([0, 1]), 0.0).tolist() == pytest.approx(
+        [math.log(2), -math.log(0.1)], rel=1e-5)
+
+
+def test_symmetric_kl_and_batch_mask_by_hand():
+    p = torch.log(torch.tensor([[0.5, 0.5], [0.5, 0.5], [0.9, 0.1]]))
+    q = torch.log(torch.tensor([[0.5, 0.5], [0.9, 0.1], [0.9, 0.1]]))
+    div = symmetric_kl(p, q)
+    d = 0.5 * (0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)
+               + 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5))
+    assert div.tolist() == pytest.approx([0.0, d, 0.0], abs=1e-6)
+    # threshold = batch mean d/3: the diverging sample is masked, the others kept
+    assert neighbour_mask(div).tolist() == [1.0, 0.0, 1.0]
+
+
+def _cfg(**kw) -> TrainConfig:
+    return TrainConfig.from_params({"device": "cpu", **kw})
+
+
+def _identity_grads(method: str, alpha: float):
+    torch.manual_seed(0)
+    model = FERNet(ModelConfig(backbone="vgg11_slim", tap_dim=4, hidden=8, n_classes=3,
+                               n_domains=1, identities=4))
+    features = torch.randn(6, model.feature_dim, requires_grad=True)
+    out = ModelOutput(torch.log_softmax(torch.zeros(6, 3), 1), torch.zeros(6, 1), features)
+    objective = build_objective(method, _cfg(), MethodOptions(alpha=alpha))
+    batch = Step(torch.zeros(6, 1, 8, 8), torch.zeros(6, dtype=torch.long),
+                 torch.zeros(6, dtype=torch.long), torch.tensor([0, 1, 2, 3, 0, -1]))
+    loss, terms = objective.step(model, out, batch)
+    loss.backward()
+    head = model.identity_head[0].weight.grad.clone()
+    return features.grad.clone(), head, terms
+
+
+def test_atf_feature_gradient_of_the_identity_loss_is_the_opposite_of_jm():
+    g_jm, head_jm, terms = _identity_grads("jm", 0.3)
+    g_atf, head_atf, _ = _identity_grads("atf", 0.3)
+    assert g_jm.abs().sum() > 0  # the classification loss is constant: only L_ID flows
+    assert torch.allclose(g_atf, -g_jm, atol=1e-7)
+    # the identity head always minimises L_ID: JM weighs it by alpha, ATF by 1 (eq. 5)
+    assert torch.allclose(head_jm, 0.3 * head_atf, atol=1e-7)
+    assert 0.0 <= float(terms["id_acc"]) <= 1.0
+
+
+def test_ed2l_dispeller_and_branch_get_their_own_gradients():
+    torch.manual_seed(0)
+    model = FERNet(ModelConfig(backbone="vgg11_slim", tap_dim=4, hidden=8, n_classes=3,
+                               n_domains=1, label_head="am_softmax", dispelling=True))
+    x = torch.rand(4, 1, 32, 32) * 255
+    out = model(x)
+    assert torch.allclose(out.class_logp.exp().sum(1), torch.ones(4), atol=1e-5)
+    objective = build_objective("ed2l", _cfg(), MethodOptions(lambda_t=0.0, lambda_p=1.0))
+    labels = torch.tensor([0, 1, 2, 0])
+    # l_a alone: trains the dispeller, not the branch (detached features)
+    _, frozen = model.dispelling_head(out.features)
+    trained, _ = model.dispelling_head(out.features)
+    torch.nn.functional.cross_entropy(trained, labels).backward(retain_graph=True)
+    assert model.dispelling_head.dispeller.weight.grad.abs().sum() > 0
+    assert model.dispelling_head.branch[0].weight.grad is None
+    model.zero_grad(set_to_none=True)
+    # l_p alone: trains the branch (and the base), not the dispeller
+    uniform_target_loss(frozen).backward()
+    assert model.dispelling_head.dispeller.weight.grad is None
+    assert model.dispelling_head.branch[0].weight.grad.abs().sum() > 0
+    model.zero_grad(set_to_none=True)
+    out = model(x)
+    loss, terms = objective.step(model, out, Step(x, labels, torch.zeros(4, dtype=torch.long)))
+    want = float((terms["dispel_ce"] + terms["uniform_loss"]).detach())
+    assert loss.item() == pytest.approx(want, rel=1e-5)
+
+
+def test_sna_masked_samples_contribute_no_gradient():
+    torch.manual_seed(0)
+    model = FERNet(ModelConfig(backbone="vgg11_slim", tap_dim=4, hidden=8, n_classes=3,
+                               n_domains=1)).eval()
+    x = torch.rand(4, 1, 32, 32) * 255
+    flip_two = torch.tensor([1.0, 1.0, 0.0, 0.0]).view(4, 1, 1, 1)
+    # the neighbour of samples 0 and 1 is a different image: they diverge most
+    objective = build_objective("sna", _cfg(), MethodOptions(gamma=0.0),
+                                neighbours=lambda v: v * (1 - flip_two) + (255 - v) * flip_two)
+    labels = torch.tensor([0, 1, 2, 0])
+    out = model(x)
+    loss, terms = objective.step(model, out, Step(x, labels, torch.zeros(4, dtype=torch.long)))
+    with torch.no_grad():
+        div = symmetric_kl(out.class_logp, model(objective.neighbours(x)).class_logp)
+    mask = neighbour_mask(div)
+    per_sample = focal_loss(out.class_logp, labels, 0.0)
+    assert loss.item() == pytest.approx(float((mask * per_sample).sum() / 4), rel=1e-5)
+    assert float(terms["masked"]) == pytest.approx(1 - float(mask.mean()))
+    assert mask[2] == 1.0 and mask[3] == 1.0  # identical neighbours: Div 0, kept
+
+
+def test_class_balanced_batches():
+    labels = np.array([0] * 50 + [1] * 5 + [2] * 9)
+    rng = np.random.default_rng(0)
+    epoch = class_balanced_epoch(labels, 9, rng)
+    assert len(epoch) == math.ceil(64 / 9)  # as many steps as a shuffled epoch
+    for batch in epoch:
+        counts = np.bincount(labels[batch], minlength=3)
+        assert len(batch) == 9 and counts.tolist() == [3, 3, 3]
+    uneven = class_balanced_epoch(labels, 10, rng)
+    assert all(np.bincount(labels[b], minlength=3).max() - np.bincount(
+        labels[b], minlength=3).min() <= 1 for b in uneven)
+    assert set(np.concatenate(epoch)) >= set(np.flatnonzero(labels == 1))  # minority cycled
+
+
+def test_autoencoder_learns_deterministically_and_perturbs():
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 1, 48)[None, :] * np.ones((48, 1))
+    faces = np.stack([np.clip(60 + 120 * a * ramp + b, 0, 255)
+                      for a, b in rng.uniform(0, 1, (64, 2)) * [1, 60]]).astype(np.uint8)
+    cpu = torch.device("cpu")
+    a, std_a = fit_autoencoder(faces, 8, 15, seed=1, device=cpu, batch_size=16)
+    b, std_b = fit_autoencoder(faces, 8, 15, seed=1, device=cpu, batch_size=16)
+    assert std_a == std_b and all(torch.equal(a[k], b[k]) for k in a)
+    untrained, std_u = fit_autoencoder(faces, 8, 0, seed=1, device=cpu)
+    x = torch.from_numpy(faces[:8]).unsqueeze(1).float()
+
+    def recon(state, std, noise=0.0):
+        return neighbour_maker(state, std, noise, cpu, torch.Generator().manual_seed(0))(x)
+
+    still = recon(a, std_a)
+    assert still.shape == x.shape and float(still.min()) >= 0 and float(still.max()) <= 255
+    assert float((still - x).abs().mean()) < 0.5 * float((recon(untrained, std_u) - x).abs(
+    ).mean())  # it learned to reconstruct
+    moved = recon(a, std_a, 1.0)
+    assert float((moved - still).abs().mean()) > 0.1  # the perturbation changes the face
+
+
+DOMAINS = {"src": {"layout": "jaffe", "role": "source"},
+           "tgt": {"layout": "jaffe", "role": "target"}}
+TRAINING = {"epochs": 2, "batch_size": 7, "backbone": "vgg11_slim_bn", "device": "cpu",
+            "tap_dim": 8, "hidden": 8, "seeds": [0]}
+
+
+def test_method_options_are_validated_with_the_key():
+    with pytest.raises(ConfigError, match="jm.setup.options"):
+        plan_runs({"kind": "jm", "options": {"alpah": 1}}, DOMAINS, TRAINING)
+    with pytest.raises(ConfigError, match="ed2l.setup.options.margin"):
+        plan_runs({"kind": "ed2l", "options": {"margin": "big"}}, DOMAINS, TRAINING)
+    plans = plan_runs({"kind": "atf", "options": {"alpha": 0.5}}, DOMAINS, TRAINING)
+    assert [(p["run_id"], p["method"], p["options"]["alpha"], p["labelled_domains"])
+            for p in plans] == [("atf/src/seed0", "atf", 0.5, ("src",))]
+
+
+def test_sibling_setups_run_end_to_end(tmp_path):
+    face_sets = make_face_sets(("src", "tgt"), per_label=4, size=32)
+    setups = ("jm", "atf", "ed2l", "sna")
+    pipe = sum((setup_pipeline(s, with_autoencoder=s == "sna") for s in setups),
+               setup_pipeline("baseline"))
+    data = {"face_sets": face_sets, "params:domains": DOMAINS, "params:training": TRAINING,
+            "params:labels": {"keep_contempt": False},
+            "params:evaluation": {"splits": ["val"]},
+            "params:baseline.setup": {"kind": "baseline"},
+            **{f"params:{s}.setup": {"kind": s} for s in setups}}
+    data["params:sna.setup"]["options"] = {"ae_epochs": 1, "latent": 4}
+    for setup in ("baseline", *setups):
+        data[f"{setup}.checkpoints"] = CheckpointStore(tmp_path / setup)
+    catalog = DataCatalog({k: MemoryDataset(v, copy_mode="assign") for k, v in data.items()})
+    for setup in ("baseline", *setups):
+        for name in ("models", "history", "metrics", "predictions"):
+            catalog[f"{setup}.{name}"] = MemoryDataset(copy_mode="assign")
+    SequentialRunner().run(pipe, catalog)
+    baseline: pd.DataFrame = catalog["baseline.metrics"].load()
+    for setup in setups:
+        metrics: pd.DataFrame = catalog[f"{setup}.metrics"].load()
+        assert list(metrics.columns) == list(baseline.columns)
+        assert len(metrics) == 2 and (metrics["n"] == 7).all()
+        assert metrics["accuracy"].between(0, 1).all()
+        assert set(metrics["run_id"]) == {f"{setup}/src/seed0"}
+    history = {s: catalog[f"{s}.history"].load() for s in setups}
+    assert history["jm"]["id_acc"].between(0, 1).all() and len(history["jm"]) == 2
+    assert history["atf"]["id_loss"].notna().all()
+    assert history["sna"]["masked"].between(0, 1).all()
+    assert history["ed2l"]["dispel_acc"].between(0, 1).all()
+    preds = catalog["ed2l.predictions"].load()  # the distilling branch predicts
+    assert len(preds) == 2 * 7 and preds["pred_idx"].between(0, 6).all()
+
+
+def test_identity_methods_name_the_domain_without_subjects(tmp_path):
+    face_sets = make_face_sets(("src", "tgt"), per_label=3, size=32)
+    face_sets["src"].table["subject"] = ""
+    data = {"face_sets": face_sets, "params:domains": DOMAINS, "params:training": TRAINING,
+            "params:labels": {"keep_contempt": False}, "params:evaluation": {"splits": ["val"]},
+            "params:jm.setup": {"kind": "jm"}, "jm.checkpoints": CheckpointStore(tmp_path)}
+    catalog = DataCatalog({k: MemoryDataset(v, copy_mode="assign") for k, v in data.items()})
+    with pytest.raises(ValueError, match=r"subject ids in the labelled domains \['src'\]"):
+        SequentialRunner().run(setup_pipeline("jm"), catalog)
+
+
+def test_subject_ids_are_per_domain_and_labelled_only():
+    from fer_da.training.data import DomainData
+    from fer_da.training.loop import subject_ids
+
+    img = np.zeros((3, 8, 8), np.uint8)
+    data = [DomainData("a", img, np.zeros(3, np.int64), subjects=np.array(["s1", "s2", ""])),
+            DomainData("b", img, np.zeros(3, np.int64), subjects=np.array(["s1", "s1", "s3"])),
+            DomainData("c", img, None)]
+    ids, n = subject_ids(data, torch.device("cpu"), "jm/a+b/seed0")
+    assert n == 4  # a/s1, a/s2, b/s1, b/s3: the same name in two datasets is two people
+    assert [t.tolist() for t in ids] == [[0, 1, -1], [2, 2, 3], [-1, -1, -1]]
