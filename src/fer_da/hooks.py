@@ -48,6 +48,8 @@ class TrainingTrackingHooks:
             self._log_protocol(outputs["protocol"], outputs["split_summary"])
         elif name in ("tsne_figures", "confusion_figures"):
             self._log_figures(outputs[node.outputs[0]], name.split("_")[0])
+        elif name == "translation_figure" and self._mlflow() is not None:
+            self._mlflow().log_figure(outputs[node.outputs[0]], "hagan_translation.png")
 
     def _log_models(self, namespace: str, inputs: dict, outputs: dict) -> None:
         mlflow = self._mlflow()

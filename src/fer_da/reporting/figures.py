@@ -85,3 +85,24 @@ def confusion_grid(predictions: pd.DataFrame, vocabulary: Sequence[str],
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def translation_grid(rows: Sequence[tuple[str, str, np.ndarray, np.ndarray]],
+                     title: str) -> plt.Figure:
+    """HA-GAN's translation (paper 004): per (domain, expression) row, human faces on the
+    left half of each cell and the generated character on the right. ``rows``: (domain,
+    expression, humans (n, S, S), characters (n, S, S)) with the same n per row."""
+    n = max((len(h) for _, _, h, _ in rows), default=1)
+    fig, axes = plt.subplots(max(1, len(rows)), 1, figsize=(1.6 * n, 0.9 * max(1, len(rows))),
+                             squeeze=False)
+    for ax, (domain, expression, humans, chars) in zip(axes[:, 0], rows, strict=False):
+        pairs = [np.concatenate([h, c], axis=1) for h, c in zip(humans, chars, strict=True)]
+        ax.imshow(np.concatenate(pairs, axis=1) if pairs else np.zeros((8, 8)), cmap="gray",
+                  vmin=0, vmax=255)
+        ax.set_ylabel(f"{domain}\n{expression}", fontsize=6, rotation=0, ha="right",
+                      va="center")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -11,7 +11,14 @@ from fer_da.devices import resolve_device
 from fer_da.models import FERNet, ModelConfig
 
 
-def load_model(model_config: dict, state: dict[str, torch.Tensor]) -> FERNet:
+def load_model(model_config: dict, state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """The classifier a model's config describes (FERNet, or HA-GAN's G + D^e path)."""
+    if model_config.get("kind") == "hagan":
+        from fer_da.models.hagan import HaganClassifier, HaganConfig
+
+        model = HaganClassifier(HaganConfig(**model_config))
+        model.load_state_dict(state)
+        return model.eval()
     model = FERNet(ModelConfig(**model_config))
     model.load_state_dict(state)
     return model.eval()
@@ -51,3 +58,15 @@ def predict(model: FERNet, images: np.ndarray, device: str = "auto",
         dom.append(out.domain_logp.float().cpu())
         feats.append(out.features.float().cpu())
     return torch.cat(cls).numpy(), torch.cat(dom).numpy(), torch.cat(feats).numpy()
+
+
+@torch.inference_mode()
+def translate(model: torch.nn.Module, images: np.ndarray, device: str = "auto") -> np.ndarray:
+    """HA-GAN: the characters G draws for uint8 faces, as uint8 at the faces' size."""
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    x = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).to(dev)
+    out = model.translate(x)
+    out = torch.nn.functional.interpolate(out, size=images.shape[1:], mode="bilinear",
+                                          align_corners=False)
+    return ((out.squeeze(1) + 1.0) * 127.5).clamp(0, 255).round().byte().cpu().numpy()

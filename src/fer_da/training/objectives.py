@@ -28,7 +28,7 @@ from fer_da.models.heads import am_softmax_loss
 from fer_da.training.methods import ADVERSARIAL, METHODS, adaptation_loss, classification_loss
 from fer_da.validate import as_float, as_int, check_keys
 
-SOURCE_ONLY = ("jm", "atf", "ed2l", "sna")  # the sibling papers' methods: own setups
+SOURCE_ONLY = ("jm", "atf", "ed2l", "sna", "hagan")  # the sibling papers' methods: setups
 
 
 @dataclass
@@ -78,14 +78,19 @@ class MethodOptions:
     noise: float = 0.5  # sna: std of the latent perturbation, in units of the code's std
     latent: int = 32  # sna: autoencoder code size
     ae_epochs: int = 10  # sna: autoencoder training epochs
+    l1_weight: float = 10.0  # hagan: weight of the L1 distance to the neutral character
+    characters: int = 1  # hagan: animated identities
+    gan_lr: float = 2e-4  # hagan: Adam learning rate of G and D (the paper)
+    beta1: float = 0.5  # hagan: Adam momentum (the paper)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None, where: str) -> MethodOptions:
         p = check_keys(params, {f.name for f in fields(cls)}, where)
-        for key in ("latent", "ae_epochs"):
+        for key in ("latent", "ae_epochs", "characters"):
             if key in p:
                 p[key] = as_int(p[key], f"{where}.{key}", minimum=1)
-        for key in ("alpha", "margin", "scale", "lambda_t", "lambda_p", "gamma", "noise"):
+        for key in ("alpha", "margin", "scale", "lambda_t", "lambda_p", "gamma", "noise",
+                    "l1_weight", "gan_lr", "beta1"):
             if key in p:
                 p[key] = as_float(p[key], f"{where}.{key}", minimum=0.0)
         return cls(**p)
@@ -199,6 +204,8 @@ def build_objective(method: str, cfg: Any, options: MethodOptions,
         return Identity(method, cfg, options)
     if method == "ed2l":
         return Ed2l(method, cfg, options)
+    if method == "hagan":
+        raise ValueError("hagan alternates two optimisers: it trains in training/hagan.py")
     if method == "sna":
         if neighbours is None:
             raise ValueError("sna needs its autoencoder (the fit_autoencoders node)")

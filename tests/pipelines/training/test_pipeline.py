@@ -79,6 +79,6 @@ def test_registry_exposes_every_setup_with_its_upstream():
             "dann.evaluate_models"} <= dann_nodes
     assert "baseline.train_models" in {n.name for n in pipes["finetune"].nodes}
     assert set(setup_pipelines()) == {"baseline", "joint", "finetune", "dann", "jm", "atf",
-                                      "ed2l", "sna"}
+                                      "ed2l", "sna", "hagan"}
     assert {"sna.fit_autoencoders", "sna.train_models", "sna.evaluate_models"} <= {
         n.name for n in pipes["sna"].nodes}

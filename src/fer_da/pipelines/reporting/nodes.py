@@ -53,12 +53,13 @@ def make_tables(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.DataFr
 
 def compare_methods(baseline: pd.DataFrame, dann: pd.DataFrame, jm: pd.DataFrame,
                     atf: pd.DataFrame, ed2l: pd.DataFrame, sna: pd.DataFrame,
-                    reporting: dict[str, Any]) -> pd.DataFrame:
+                    hagan: pd.DataFrame, reporting: dict[str, Any]) -> pd.DataFrame:
     """Source-only, DANN and the sibling papers' methods in one table: accuracy and
     balanced accuracy per domain, mean and std over seeds (test split)."""
     cfg = _reporting(reporting)
     return method_comparison({"baseline": baseline, "dann": dann, "jm": jm, "atf": atf,
-                              "ed2l": ed2l, "sna": sna}, cfg.get("names", {}))
+                              "ed2l": ed2l, "sna": sna, "hagan": hagan},
+                             cfg.get("names", {}))
 
 
 def compare_with_source_only(baseline: pd.DataFrame, dann: pd.DataFrame,
@@ -189,8 +190,8 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
     table = method_pivot(methods)
     if len(table):
         text = ("Source-only (baseline), DANN and the sibling papers' methods (jm, atf, ed2l, "
-                "sna; docs/training.md) on each domain's test split: accuracy and balanced "
-                "accuracy, %, mean ± std over seeds.")
+                "sna, hagan; docs/training.md) on each domain's test split: accuracy and "
+                "balanced accuracy, %, mean ± std over seeds.")
         md += ["## Methods side by side", "", text, "", _md_table(table), ""]
         parts_html.append(f"<h2>Methods side by side</h2><p>{html.escape(text)}</p>"
                           + table.to_html())
@@ -219,9 +220,11 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
         parts_html.append(f"<h2>Domain invariance (proxy A-distance)</h2><p>{text}</p>"
                           + a.to_html())
     md += ["## Figures", "", "![contact sheet](contact_sheet.png)", "",
-           "![DANN losses](figures/dann_losses.png)", ""]
+           "![DANN losses](figures/dann_losses.png)", "",
+           "![HA-GAN translation](figures/hagan_translation.png)", ""]
     parts_html.append('<h2>Figures</h2><img src="contact_sheet.png" width="900">'
-                      '<img src="figures/dann_losses.png" width="900">')
+                      '<img src="figures/dann_losses.png" width="900">'
+                      '<img src="figures/hagan_translation.png" width="900">')
     for group, names in (("tsne", tsne), ("confusion", confusion)):
         for name in names:
             md += [f"![{name}](figures/{group}/{name})", ""]

@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
              outputs="paired_comparison", name="compare_with_source_only"),
         node(compare_methods, inputs=["baseline.metrics", "dann.metrics", "jm.metrics",
                                       "atf.metrics", "ed2l.metrics", "sna.metrics",
-                                      "params:reporting"],
+                                      "hagan.metrics", "params:reporting"],
              outputs="method_comparison", name="compare_methods"),
         node(a_distances, inputs=["baseline.predictions", "finetune.predictions",
                                   "dann.predictions", "params:domains"],

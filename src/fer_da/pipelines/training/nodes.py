@@ -14,9 +14,11 @@ from fer_da.facesets import FaceSet, content_digest
 from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
 from fer_da.models.autoencoder import fit_autoencoder
+from fer_da.synthetic.characters import render_characters
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import DomainData, training_view
+from fer_da.training.hagan import train_hagan
 from fer_da.training.loop import TrainedModel, train_run
 from fer_da.training.methods import ADVERSARIAL, METHODS
 from fer_da.training.objectives import SOURCE_ONLY, MethodOptions
@@ -136,6 +138,17 @@ def fit_autoencoders(training_data: dict[str, list[DomainData]],
     return out
 
 
+def render_animated_characters(plans: list[dict[str, Any]], labels: dict[str, Any],
+                               preprocessing: dict[str, Any]) -> dict[str, np.ndarray]:
+    """HA-GAN's animated characters (paper 004), drawn by the synthetic renderer: every
+    class and the neutral face of ``options.characters`` fixed identities, at the faces'
+    size."""
+    count = max([RunPlan.from_dict(p).method_options.characters for p in plans] or [1])
+    size = int(preprocessing.get("image_size", 48))
+    faces, neutral = render_characters(list(vocabulary(labels)), count, size)
+    return {"characters": faces, "neutral": neutral}
+
+
 def train_models(
     training_data: dict[str, list[DomainData]],
     plans: list[dict[str, Any]],
@@ -143,6 +156,7 @@ def train_models(
     labels: dict[str, Any],
     init_models: dict[str, TrainedModel] | None = None,
     autoencoders: dict[str, dict[str, Any]] | None = None,
+    characters: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, TrainedModel], pd.DataFrame]:
     """Train every planned run (resuming from checkpoints); returns models and histories."""
     n_classes = len(vocabulary(labels))
@@ -155,8 +169,16 @@ def train_models(
                 raise KeyError(f"{plan.run_id} starts from {plan.init_from}, which was not "
                                f"trained (available: {sorted(init_models or {})})")
             init = init_models[plan.init_from].state
-        trained = train_run(plan, training_data[plan.run_id], n_classes, checkpoints, init,
-                            autoencoder=(autoencoders or {}).get(plan.run_id))
+        if plan.method == "hagan":
+            if characters is None:
+                raise ValueError(f"{plan.run_id}: hagan needs the render_characters node")
+            count = plan.method_options.characters
+            trained = train_hagan(plan, training_data[plan.run_id], n_classes,
+                                  characters["characters"][:count],
+                                  characters["neutral"][:count], checkpoints)
+        else:
+            trained = train_run(plan, training_data[plan.run_id], n_classes, checkpoints,
+                                init, autoencoder=(autoencoders or {}).get(plan.run_id))
         models[plan.run_id] = trained
         rows += [{"setup": plan.setup, "run": plan.run, "seed": plan.seed,
                   "run_id": plan.run_id, **h} for h in trained.history]

@@ -4,9 +4,11 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from fer_da.pipelines.evaluation.pipeline import evaluation_template
 from fer_da.pipelines.preprocessing import create_pipeline as preprocessing
+from fer_da.pipelines.training.figures import translation_figure
 from fer_da.pipelines.training.nodes import (
     fit_autoencoders,
     plan_runs,
+    render_animated_characters,
     select_training_data,
     train_models,
 )
@@ -14,7 +16,8 @@ from fer_da.pipelines.training.nodes import (
 SHARED_PARAMS = {"params:domains", "params:training", "params:labels", "params:evaluation"}
 
 
-def training_template(with_init: bool = False, with_autoencoder: bool = False) -> Pipeline:
+def training_template(with_init: bool = False, with_autoencoder: bool = False,
+                      with_characters: bool = False) -> Pipeline:
     train_inputs = {"training_data": "training_data", "plans": "plans",
                     "checkpoints": "checkpoints", "labels": "params:labels"}
     if with_init:
@@ -24,6 +27,11 @@ def training_template(with_init: bool = False, with_autoencoder: bool = False) -
         train_inputs["autoencoders"] = "autoencoders"
         extra = [node(fit_autoencoders, inputs=["training_data", "plans"],
                       outputs="autoencoders", name="fit_autoencoders")]
+    if with_characters:  # hagan: the animated characters it translates into
+        train_inputs["characters"] = "characters"
+        extra = [node(render_animated_characters, inputs=["plans", "params:labels",
+                                                          "params:preprocessing"],
+                      outputs="characters", name="render_characters")]
     return pipeline([
         node(plan_runs, inputs=["params:setup", "params:domains", "params:training"],
              outputs="plans", name="plan_runs"),
@@ -36,13 +44,21 @@ def training_template(with_init: bool = False, with_autoencoder: bool = False) -
 
 
 def setup_pipeline(setup: str, init_from: str | None = None,
-                   with_autoencoder: bool = False) -> Pipeline:
+                   with_autoencoder: bool = False, with_characters: bool = False) -> Pipeline:
     """Train + evaluate one setup under ``setup.*`` names (``init_from``: its start models)."""
     inputs = {"face_sets": "face_sets"}
     if init_from:
         inputs["init_models"] = f"{init_from}.models"
-    return pipeline(training_template(bool(init_from), with_autoencoder) + evaluation_template(),
-                    namespace=setup, inputs=inputs, parameters=SHARED_PARAMS)
+    extra = Pipeline([])
+    if with_characters:  # the translation figure of the human faces into the character
+        extra = pipeline([node(translation_figure, inputs=["models", "face_sets",
+                                                           "params:labels",
+                                                           "params:evaluation"],
+                               outputs="translation_figure", name="translation_figure")])
+    return pipeline(training_template(bool(init_from), with_autoencoder, with_characters)
+                    + evaluation_template() + extra, namespace=setup, inputs=inputs,
+                    parameters=SHARED_PARAMS | ({"params:preprocessing"} if with_characters
+                                                else set()))
 
 
 def setup_pipelines() -> dict[str, Pipeline]:
@@ -59,6 +75,7 @@ def setup_pipelines() -> dict[str, Pipeline]:
         "atf": upstream + setup_pipeline("atf"),
         "ed2l": upstream + setup_pipeline("ed2l"),
         "sna": upstream + setup_pipeline("sna", with_autoencoder=True),
+        "hagan": upstream + setup_pipeline("hagan", with_characters=True),
     }
 
 

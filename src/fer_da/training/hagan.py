@@ -1,0 +1,132 @@
+"""The HA-GAN training loop (paper 004): D and G updated one after the other on each batch
+of labelled human faces. A GAN alternates two optimisers, so it has its own short loop; the
+data, augmentation, seeding, checkpoints, model selection and provenance are the shared ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from fer_da.devices import resolve_device
+from fer_da.models.hagan import (
+    HaganClassifier,
+    HaganConfig,
+    _to_unit,
+    discriminator_loss,
+    generator_loss,
+)
+from fer_da.training.augment import augment
+from fer_da.training.batching import shuffled_epoch
+from fer_da.training.checkpoints import CheckpointStore
+from fer_da.training.config import RunPlan
+from fer_da.training.data import DomainData, digest, state_digest
+from fer_da.training.loop import TrainedModel, run_provenance
+from fer_da.training.selection import selection_score
+
+logger = logging.getLogger(__name__)
+
+
+def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
+                characters: np.ndarray, neutral: np.ndarray,
+                store: CheckpointStore | None = None) -> TrainedModel:
+    """Train G and D on the run's labelled faces. ``characters``: (C, K, S, S) uint8, the
+    characters showing each class; ``neutral``: (C, S, S) their neutral faces."""
+    cfg, opts = plan.config, plan.method_options
+    if not all(d.labelled for d in data):
+        raise ValueError(f"{plan.run_id}: hagan trains on labelled faces only")
+    if characters.shape[:2] != (opts.characters, n_classes):
+        raise ValueError(f"{plan.run_id}: characters of shape {characters.shape}, expected "
+                         f"({opts.characters}, {n_classes}, S, S)")
+    device = resolve_device(cfg.device)
+    torch.manual_seed(plan.seed)
+    model_cfg = HaganConfig(n_classes=n_classes, characters=opts.characters)
+    model = HaganClassifier(model_cfg).to(device)
+    g, d = model.generator, model.discriminator
+    opt_g = torch.optim.Adam(g.parameters(), lr=opts.gan_lr, betas=(opts.beta1, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=opts.gan_lr, betas=(opts.beta1, 0.999))
+    runtime = {"device": device.type, "precision": "fp32", "channels_last": False}
+    data_digest = digest(data)
+    chars_digest = state_digest({"characters": torch.from_numpy(characters),
+                                 "neutral": torch.from_numpy(neutral)})
+    fingerprint = plan.fingerprint(data_digest, chars_digest, runtime)
+    provenance = run_provenance(plan, data, data_digest, runtime)
+    images = torch.from_numpy(np.concatenate([d_.images for d_ in data])).unsqueeze(1).to(device)
+    labels = torch.from_numpy(np.concatenate([d_.labels for d_ in data])).to(device)
+    chars = _to_unit(torch.from_numpy(characters).reshape(-1, 1, *characters.shape[2:])
+                     .to(device)).reshape(opts.characters, n_classes, 1, 48, 48)
+    neutral_t = _to_unit(torch.from_numpy(neutral).unsqueeze(1).to(device))
+    history: list[dict[str, float]] = []
+    best: dict[str, Any] = {"epoch": 0, "score": -math.inf, "state": None}
+    start = 0
+    saved = store.load(plan.run_id, fingerprint) if store and cfg.resume else None
+    if saved:
+        model.load_state_dict(saved["model"])
+        opt_g.load_state_dict(saved["opt_g"])
+        opt_d.load_state_dict(saved["opt_d"])
+        start, history = int(saved["epoch"]), list(saved["history"])
+        best = dict(saved.get("best") or best)
+    gen = torch.Generator(device=device)
+    aug = cfg.augment_config
+    model.train()
+    for epoch in range(start, cfg.epochs):
+        gen.manual_seed(plan.seed * 100_003 + epoch)
+        rng = np.random.default_rng([plan.seed, epoch])
+        sums: dict[str, torch.Tensor] = {}
+        seen, t0 = 0, time.perf_counter()
+        for idx in shuffled_epoch(len(images), cfg.batch_size, rng):
+            i = torch.from_numpy(idx).to(device)
+            human, y = _to_unit(augment(images[i], aug, gen)), labels[i]
+            who = torch.randint(0, opts.characters, (len(i),), generator=gen, device=device)
+            z = torch.randn(len(i), model_cfg.noise, generator=gen, device=device)
+            fake = g(human, who, z)
+            d_terms = discriminator_loss(d, human, chars[who, y], fake.detach(), y)
+            opt_d.zero_grad(set_to_none=True)
+            d_terms["loss"].backward()
+            opt_d.step()
+            g_terms = generator_loss(d, human, fake, neutral_t[who], y, opts.l1_weight)
+            opt_g.zero_grad(set_to_none=True)
+            g_terms["loss"].backward()
+            opt_g.step()
+            seen += len(i)
+            for key, value in {**d_terms, **g_terms}.items():
+                if key != "loss":
+                    sums[key] = sums.get(key, 0.0) + value.detach() * len(i)
+        means = dict(zip(sums, (torch.stack(list(sums.values())) / seen).tolist(), strict=True))
+        seconds = time.perf_counter() - t0
+        record = {"epoch": epoch + 1, "clf_loss": means["d_expression"], **means,
+                  "images_per_s": seen / seconds, "seconds": seconds}
+        if not all(math.isfinite(v) for v in means.values()):
+            raise FloatingPointError(f"{plan.run_id}: a GAN loss became NaN/Inf at epoch "
+                                     f"{epoch + 1}; lower options.gan_lr")
+        if cfg.select != "last":
+            record["select_score"] = selection_score(cfg.select, model, data, device,
+                                                     cfg.eval_batch_size)
+            if record["select_score"] > best["score"]:
+                best = {"epoch": epoch + 1, "score": record["select_score"],
+                        "state": {k: v.detach().cpu().clone()
+                                  for k, v in model.state_dict().items()}}
+        history.append(record)
+        logger.info("%s epoch %d/%d: D real/fake %.3f, D^e %.3f (acc %.2f), G adv %.3f, "
+                    "G expr %.3f, L1 %.3f (%.0f img/s)", plan.run_id, epoch + 1, cfg.epochs,
+                    means["d_real_fake"], means["d_expression"], means["d_expression_acc"],
+                    means["g_adversarial"], means["g_expression"], means["g_l1"],
+                    record["images_per_s"])
+        if store:
+            store.save(plan.run_id, {"model": model.state_dict(), "opt_g": opt_g.state_dict(),
+                                     "opt_d": opt_d.state_dict(), "epoch": epoch + 1,
+                                     "history": history, "fingerprint": fingerprint,
+                                     "provenance": provenance, "best": best})
+    if cfg.select != "last" and best["state"] is not None:
+        state, kept = best["state"], best["epoch"]
+    else:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        kept = cfg.epochs
+    provenance = {**provenance, "selected_by": cfg.select, "selected_epoch": kept}
+    return TrainedModel(plan.run_id, plan.to_dict(), model_cfg.to_dict(),
+                        {k: v.contiguous() for k, v in state.items()}, history, provenance)
