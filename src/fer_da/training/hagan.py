@@ -27,7 +27,7 @@ from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData, digest, state_digest
 from fer_da.training.loop import TrainedModel, run_provenance
-from fer_da.training.selection import selection_score
+from fer_da.training.selection import keep_best
 
 logger = logging.getLogger(__name__)
 
@@ -105,12 +105,8 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
             raise FloatingPointError(f"{plan.run_id}: a GAN loss became NaN/Inf at epoch "
                                      f"{epoch + 1}; lower options.gan_lr")
         if cfg.select != "last":
-            record["select_score"] = selection_score(cfg.select, model, data, device,
-                                                     cfg.eval_batch_size)
-            if record["select_score"] > best["score"]:
-                best = {"epoch": epoch + 1, "score": record["select_score"],
-                        "state": {k: v.detach().cpu().clone()
-                                  for k, v in model.state_dict().items()}}
+            record["select_score"], best = keep_best(best, cfg.select, model, data, device,
+                                                     cfg.eval_batch_size, epoch + 1)
         history.append(record)
         logger.info("%s epoch %d/%d: D real/fake %.3f, D^e %.3f (acc %.2f), G adv %.3f, "
                     "G expr %.3f, L1 %.3f (%.0f img/s)", plan.run_id, epoch + 1, cfg.epochs,

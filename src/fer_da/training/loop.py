@@ -34,7 +34,7 @@ from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData, digest, state_digest
 from fer_da.training.objectives import Step, build_objective
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
-from fer_da.training.selection import selection_score
+from fer_da.training.selection import keep_best
 
 logger = logging.getLogger(__name__)
 
@@ -314,12 +314,8 @@ def train_run(
                   "dmn_acc": means.pop("dmn_acc", nan), **means,
                   "images_per_s": seen / seconds, "seconds": seconds}
         if cfg.select != "last":
-            record["select_score"] = selection_score(cfg.select, model, data, device,
-                                                     cfg.eval_batch_size)
-            if record["select_score"] > best["score"]:
-                best = {"epoch": epoch + 1, "score": record["select_score"],
-                        "state": {k: v.detach().cpu().clone()
-                                  for k, v in model.state_dict().items()}}
+            record["select_score"], best = keep_best(best, cfg.select, model, data, device,
+                                                     cfg.eval_batch_size, epoch + 1)
         bar.set_postfix(loss=f"{record['clf_loss']:.3f}", img_s=f"{record['images_per_s']:.0f}")
         bar.close()
         history.append(record)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fer_da.models import FERNet
 from fer_da.training.data import DomainData
 
 
 @torch.inference_mode()
-def _logp(model: FERNet, images: np.ndarray, device: torch.device,
+def _logp(model: torch.nn.Module, images: np.ndarray, device: torch.device,
           batch_size: int) -> torch.Tensor:
     was_training = model.training
     model.eval()
@@ -28,7 +27,7 @@ def _logp(model: FERNet, images: np.ndarray, device: torch.device,
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def selection_score(criterion: str, model: FERNet, data: list[DomainData],
+def selection_score(criterion: str, model: torch.nn.Module, data: list[DomainData],
                     device: torch.device, batch_size: int = 256) -> float:
     """Higher is better (losses are negated)."""
     from fer_da.training.methods import entropy_loss, im_loss
@@ -53,3 +52,13 @@ def selection_score(criterion: str, model: FERNet, data: list[DomainData],
         loss = entropy_loss(logp) if criterion == "target_entropy" else im_loss(logp)
         return -float(loss)
     raise ValueError(f"unknown selection criterion {criterion!r}")
+
+
+def keep_best(best: dict, criterion: str, model: torch.nn.Module, data: list[DomainData],
+              device: torch.device, batch_size: int, epoch: int) -> tuple[float, dict]:
+    """Score this epoch; the new ``best`` ({epoch, score, state on the CPU}) when it wins."""
+    score = selection_score(criterion, model, data, device, batch_size)
+    if score > best["score"]:
+        best = {"epoch": epoch, "score": score,
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+    return score, best
