@@ -88,3 +88,30 @@ def test_paired_comparison_against_a_hand_count():
     half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
     assert (out["ci_low"], out["ci_high"]) == pytest.approx((10.0 - half, 10.0 + half))
     assert out["source_only"] == pytest.approx(45.0) and out["adapted"] == pytest.approx(55.0)
+
+
+def test_method_comparison_against_a_hand_count():
+    from fer_da.reporting.tables import method_comparison, method_pivot
+
+    def rows(setup, run, accs, bals):
+        return pd.DataFrame([{"setup": setup, "run": run, "seed": s, "eval_domain": "ck",
+                              "split": "test", "accuracy": a, "balanced_accuracy": b,
+                              "macro_f1": b, "nll": 1.0}
+                             for s, (a, b) in enumerate(zip(accs, bals, strict=True))])
+
+    dann = pd.concat([rows("dann", "clamp3", [0.5, 0.7], [0.4, 0.6]),
+                      rows("dann", "mcc", [0.2, 0.2], [0.1, 0.1])])
+    long = method_comparison({"baseline": rows("baseline", "kdef", [0.4, 0.6], [0.3, 0.5]),
+                              "dann": dann, "sna": rows("sna", "kdef", [0.9], [0.8]),
+                              "jm": pd.DataFrame()}, {"ck": "CK"})
+    got = long.set_index(["method", "metric"])
+    assert got.loc[("baseline", "accuracy"), "mean"] == pytest.approx(50.0)
+    assert got.loc[("baseline", "accuracy"), "std"] == pytest.approx(np.std([40, 60], ddof=1))
+    assert got.loc[("dann/clamp3", "balanced_accuracy"), "mean"] == pytest.approx(50.0)
+    assert got.loc[("dann/mcc", "accuracy"), "seeds"] == 2
+    assert set(long["method"]) == {"baseline", "dann/clamp3", "dann/mcc", "sna"}
+    table = method_pivot(long)
+    assert list(table.index) == ["baseline", "dann/clamp3", "dann/mcc", "sna"]
+    assert list(table.columns) == ["CK acc", "CK bal acc"]
+    assert table.loc["baseline", "CK acc"] == "50.00 ± 14.14%"
+    assert table.loc["sna", "CK bal acc"] == "80.00%"  # one seed: no spread shown
