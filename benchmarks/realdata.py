@@ -3,6 +3,7 @@
     uv run python benchmarks/realdata.py                 # FER2013 -> SFEW and SFEW -> FER2013
     uv run python benchmarks/realdata.py --pairs fer2013:sfew --seeds 0
     uv run python benchmarks/realdata.py --epochs sfew=40   # epochs when sfew is the source
+    uv run python benchmarks/realdata.py --setups baseline,ed2l,sna,hagan --pairs fer2013:sfew
 
 Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` in-process for
 each direction (the roles swapped with runtime parameters), then prints, per target, the
@@ -26,7 +27,8 @@ logger = logging.getLogger("benchmark")
 
 
 def run_direction(source: str, target: str, seeds: list[int], env: str,
-                  epochs: int | None = None) -> dict:
+                  epochs: int | None = None,
+                  setups: tuple[str, ...] = ("baseline", "dann")) -> dict:
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -35,23 +37,27 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
     params = {"domains": {source: {"role": "source"}, target: {"role": "target"}},
               "training": {"seeds": seeds, **({"epochs": epochs} if epochs else {})}}
     start = time.perf_counter()
-    for pipeline in ("baseline", "dann"):
+    for pipeline in setups:
         with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
             session.run(pipeline_names=[pipeline])
         while mlflow.active_run():  # one MLflow run per session, never one across directions
             mlflow.end_run()
     reports = ROOT / "data" / "realbench" / "08_reporting"
-    return {"baseline": pd.read_csv(reports / "baseline_metrics.csv"),
-            "dann": pd.read_csv(reports / "dann_metrics.csv"),
-            "seconds": time.perf_counter() - start}
+    out: dict = {s: pd.read_csv(reports / f"{s}_metrics.csv") for s in setups}
+    out["seconds"] = time.perf_counter() - start
+    return out
 
 
 def summarise(source: str, target: str, result: dict) -> str:
     from fer_da.reporting.tables import paired_comparison
 
     lines = [f"\n== {source} -> {target} ({result['seconds'] / 60:.1f} min)"]
+    # every other setup against source-only; source-only setups (ed2l, sna, ...) by name
+    others = [f.assign(run=f["run"] if name == "dann" else name)
+              for name, f in result.items() if name not in ("baseline", "seconds")]
+    adapted = pd.concat(others, ignore_index=True)
     for metric in ("balanced_accuracy", "accuracy", "macro_f1"):
-        table = paired_comparison(result["baseline"], result["dann"], metric)
+        table = paired_comparison(result["baseline"], adapted, metric)
         lines.append(f"-- {metric} on {target}'s test split, %")
         for r in table.to_dict("records"):
             lines.append(
@@ -83,6 +89,8 @@ def main() -> None:
     parser.add_argument("--pairs", default="fer2013:sfew,sfew:fer2013")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--env", default="realbench")
+    parser.add_argument("--setups", default="baseline,dann",
+                        help="pipelines to run; each is compared with baseline (source-only)")
     parser.add_argument("--epochs", default="",
                         help="training epochs per source, e.g. 'sfew=40' or '2' for every "
                              "source (default: the env's)")
@@ -90,12 +98,16 @@ def main() -> None:
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
     seeds = [int(s) for s in args.seeds.split(",")]
     epochs = parse_epochs(args.epochs)
+    setups = tuple(args.setups.split(","))
+    if setups[0] != "baseline":
+        parser.error("--setups must start with baseline (every row is paired with it)")
     out = []
     for pair in args.pairs.split(","):
         source, target = pair.split(":")
         out.append(summarise(source, target, run_direction(source, target, seeds, args.env,
                                                                 epochs.get(source,
-                                                                           epochs.get("*")))))
+                                                                           epochs.get("*")),
+                                                                setups)))
     text = "\n".join(out)
     path = ROOT / "data" / "realbench" / "08_reporting" / "benchmark.txt"
     path.write_text(text + "\n")
