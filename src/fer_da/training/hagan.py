@@ -85,11 +85,17 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
             who = torch.randint(0, opts.characters, (len(i),), generator=gen, device=device)
             z = torch.randn(len(i), model_cfg.noise, generator=gen, device=device)
             fake = g(human, who, z)
-            d_terms = discriminator_loss(d, human, chars[who, y], fake.detach(), y)
+            # an option beyond the paper: D^e may read the expression from the human alone;
+            # for a share of the pairs D sees no human, so the character must show it
+            # (options.human_dropout, default 0 = the paper; measured in docs/training.md)
+            keep = (torch.rand(len(i), 1, 1, 1, generator=gen, device=device)
+                    >= opts.human_dropout).float()
+            human_d = human * keep
+            d_terms = discriminator_loss(d, human_d, chars[who, y], fake.detach(), y)
             opt_d.zero_grad(set_to_none=True)
             d_terms["loss"].backward()
             opt_d.step()
-            g_terms = generator_loss(d, human, fake, neutral_t[who], y, opts.l1_weight)
+            g_terms = generator_loss(d, human_d, fake, neutral_t[who], y, opts.l1_weight)
             opt_g.zero_grad(set_to_none=True)
             g_terms["loss"].backward()
             opt_g.step()

@@ -82,6 +82,7 @@ class MethodOptions:
     characters: int = 1  # hagan: animated identities
     gan_lr: float = 2e-4  # hagan: Adam learning rate of G and D (the paper)
     beta1: float = 0.5  # hagan: Adam momentum (the paper)
+    human_dropout: float = 0.0  # hagan: share of pairs D sees without the human (0: paper)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None, where: str) -> MethodOptions:
@@ -90,9 +91,10 @@ class MethodOptions:
             if key in p:
                 p[key] = as_int(p[key], f"{where}.{key}", minimum=1)
         for key in ("alpha", "margin", "scale", "lambda_t", "lambda_p", "gamma", "noise",
-                    "l1_weight", "gan_lr", "beta1"):
+                    "l1_weight", "gan_lr", "beta1", "human_dropout"):
             if key in p:
-                p[key] = as_float(p[key], f"{where}.{key}", minimum=0.0)
+                p[key] = as_float(p[key], f"{where}.{key}", minimum=0.0,
+                                  maximum=1.0 if key == "human_dropout" else None)
         return cls(**p)
 
     def to_dict(self) -> dict[str, Any]:
