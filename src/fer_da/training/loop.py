@@ -32,6 +32,7 @@ from fer_da.training.batching import (
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData, digest, state_digest
+from fer_da.training.methods import METHODS
 from fer_da.training.objectives import Step, build_objective
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
 from fer_da.training.selection import keep_best
@@ -235,7 +236,10 @@ def train_run(
     gen = torch.Generator(device=device)
     neighbours = (neighbour_maker(autoencoder["state"], autoencoder["code_std"], options.noise,
                                   device, gen) if autoencoder is not None else None)
-    objective = build_objective(plan.method, cfg, options, neighbours)
+    # an adaptation method means nothing to a supervised run (plans made by hand may carry
+    # RunPlan's default "dann"): those train source-only
+    method = "erm" if plan.mode == "supervised" and plan.method in METHODS else plan.method
+    objective = build_objective(method, cfg, options, neighbours)
     classes = None
     if plan.mode == "supervised":  # one pooled, shuffled set
         images, labels = images.pooled(), [torch.cat(labels)]
