@@ -1,4 +1,5 @@
-"""Training: the paper's four setups from one namespaced template."""
+"""Training: the paper's four setups and the sibling papers' methods from one namespaced
+template."""
 
 from fer_da.pipelines.training.pipeline import create_pipeline, setup_pipelines
 
