@@ -1,5 +1,5 @@
 """Training nodes, shared by every setup (baseline, joint, finetune, dann and the sibling
-papers' jm, atf, ed2l, sna)."""
+papers' jm, atf, ed2l, sna, hagan)."""
 
 from __future__ import annotations
 
