@@ -4,6 +4,7 @@
     uv run python benchmarks/realdata.py --pairs fer2013:sfew --seeds 0
     uv run python benchmarks/realdata.py --epochs sfew=40   # epochs when sfew is the source
     uv run python benchmarks/realdata.py --setups baseline,ed2l,sna,hagan --pairs fer2013:sfew
+    uv run python benchmarks/realdata.py --pairs fer2013:sfew --max-train 10000 --methods dann
 
 Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` in-process for
 each direction (the roles swapped with runtime parameters), then prints, per target, the
@@ -28,7 +29,8 @@ logger = logging.getLogger("benchmark")
 
 def run_direction(source: str, target: str, seeds: list[int], env: str,
                   epochs: int | None = None,
-                  setups: tuple[str, ...] = ("baseline", "dann")) -> dict:
+                  setups: tuple[str, ...] = ("baseline", "dann"),
+                  max_train: int | None = None, methods: list[str] | None = None) -> dict:
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -36,6 +38,10 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
     bootstrap_project(ROOT)
     params = {"domains": {source: {"role": "source"}, target: {"role": "target"}},
               "training": {"seeds": seeds, **({"epochs": epochs} if epochs else {})}}
+    if max_train:  # the source's training split, stratified subsample (split.max_train)
+        params["domains"][source]["preprocessing"] = {"split": {"max_train": max_train}}
+    if methods:
+        params["dann"] = {"setup": {"methods": methods}}
     start = time.perf_counter()
     for pipeline in setups:
         with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
@@ -89,6 +95,10 @@ def main() -> None:
     parser.add_argument("--pairs", default="fer2013:sfew,sfew:fer2013")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--env", default="realbench")
+    parser.add_argument("--max-train", type=int, default=None,
+                        help="source training faces (stratified subsample; env's default)")
+    parser.add_argument("--methods", default="",
+                        help="the dann setup's methods, e.g. 'dann' (default: the env's)")
     parser.add_argument("--setups", default="baseline,dann",
                         help="pipelines to run; each is compared with baseline (source-only)")
     parser.add_argument("--epochs", default="",
@@ -107,7 +117,9 @@ def main() -> None:
         out.append(summarise(source, target, run_direction(source, target, seeds, args.env,
                                                                 epochs.get(source,
                                                                            epochs.get("*")),
-                                                                setups)))
+                                                                setups, args.max_train,
+                                                                [m for m in args.methods.split(",")
+                                                                 if m] or None)))
     text = "\n".join(out)
     path = ROOT / "data" / "realbench" / "08_reporting" / "benchmark.txt"
     path.write_text(text + "\n")
