@@ -16,9 +16,9 @@ from fer_da.models.hagan import (
     Generator,
     HaganClassifier,
     HaganConfig,
-    _to_unit,
     discriminator_loss,
     generator_loss,
+    to_unit,
 )
 from fer_da.pipelines.training.pipeline import setup_pipeline
 from fer_da.synthetic.characters import render_characters
@@ -51,7 +51,7 @@ def test_shapes_and_the_evaluation_path():
         torch.testing.assert_close(out.class_logp.exp().sum(1), torch.ones(3))
         char = model.translate(x, identity=1)
         assert char.shape == (3, 1, 48, 48) and char.abs().max() <= 1.0
-    real_logit, expr, shared = model.discriminator(_to_unit(x), char)
+    real_logit, expr, shared = model.discriminator(to_unit(x), char)
     assert real_logit.shape == (3,) and expr.shape == (3, 7) and shared.shape == (3, 256)
 
 

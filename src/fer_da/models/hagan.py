@@ -35,7 +35,7 @@ class HaganConfig:
         return asdict(self)
 
 
-def _to_unit(x: torch.Tensor) -> torch.Tensor:
+def to_unit(x: torch.Tensor) -> torch.Tensor:
     """0..255 (B, 1, S, S) -> [-1, 1] at 48 x 48."""
     x = x.float() / 127.5 - 1.0
     if x.shape[-1] != SIDE or x.shape[-2] != SIDE:
@@ -107,13 +107,13 @@ class HaganClassifier(nn.Module):
         self.discriminator = Discriminator(cfg)
 
     def translate(self, x: torch.Tensor, identity: int = 0) -> torch.Tensor:
-        human = _to_unit(x)
+        human = to_unit(x)
         ids = torch.full((len(human),), identity, dtype=torch.long, device=human.device)
         z = torch.zeros(len(human), self.config.noise, device=human.device)
         return self.generator(human, ids, z)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
-        human = _to_unit(x)
+        human = to_unit(x)
         character = self.translate(x)
         _, logits, h = self.discriminator(human, character)
         return ModelOutput(F.log_softmax(logits.float(), 1), torch.zeros(len(x), 1,

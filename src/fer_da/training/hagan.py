@@ -17,9 +17,9 @@ from fer_da.devices import resolve_device
 from fer_da.models.hagan import (
     HaganClassifier,
     HaganConfig,
-    _to_unit,
     discriminator_loss,
     generator_loss,
+    to_unit,
 )
 from fer_da.training.augment import augment
 from fer_da.training.batching import shuffled_epoch
@@ -58,9 +58,9 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
     provenance = run_provenance(plan, data, data_digest, runtime)
     images = torch.from_numpy(np.concatenate([d_.images for d_ in data])).unsqueeze(1).to(device)
     labels = torch.from_numpy(np.concatenate([d_.labels for d_ in data])).to(device)
-    chars = _to_unit(torch.from_numpy(characters).reshape(-1, 1, *characters.shape[2:])
+    chars = to_unit(torch.from_numpy(characters).reshape(-1, 1, *characters.shape[2:])
                      .to(device)).reshape(opts.characters, n_classes, 1, 48, 48)
-    neutral_t = _to_unit(torch.from_numpy(neutral).unsqueeze(1).to(device))
+    neutral_t = to_unit(torch.from_numpy(neutral).unsqueeze(1).to(device))
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"epoch": 0, "score": -math.inf, "state": None}
     start = 0
@@ -81,7 +81,7 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
         seen, t0 = 0, time.perf_counter()
         for idx in shuffled_epoch(len(images), cfg.batch_size, rng):
             i = torch.from_numpy(idx).to(device)
-            human, y = _to_unit(augment(images[i], aug, gen)), labels[i]
+            human, y = to_unit(augment(images[i], aug, gen)), labels[i]
             who = torch.randint(0, opts.characters, (len(i),), generator=gen, device=device)
             z = torch.randn(len(i), model_cfg.noise, generator=gen, device=device)
             fake = g(human, who, z)
