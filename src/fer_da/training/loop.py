@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData, digest, state_digest
 from fer_da.training.methods import METHODS
-from fer_da.training.objectives import Step, build_objective
+from fer_da.training.objectives import Step, build_objective, model_config_for
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
 from fer_da.training.selection import keep_best
 
@@ -66,12 +66,8 @@ def build_model(plan: RunPlan, n_classes: int, init_state: dict | None = None,
     torch.manual_seed(plan.seed)
     cfg = plan.config
     conditioning = "multilinear" if plan.method == "cdan_e" else "features"
-    config = cfg.model_config(n_classes, len(plan.all_domains), conditioning)
-    if plan.method == "ed2l":
-        config = replace(config, label_head="am_softmax", dispelling=True,
-                         am_scale=plan.method_options.scale)
-    if plan.method in ("jm", "atf"):
-        config = replace(config, identities=identities)
+    config = model_config_for(plan.method, cfg.model_config(
+        n_classes, len(plan.all_domains), conditioning), plan.method_options, identities)
     model = FERNet(config)
     if init_state is not None:
         model.load_state_dict(init_state)

@@ -17,12 +17,13 @@ nothing of the method. A new method is a head (models/heads.py) and an ``Objecti
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from fer_da.models.fer_net import ModelConfig
 from fer_da.models.grl import grad_reverse
 from fer_da.models.heads import am_softmax_loss
 from fer_da.training.methods import ADVERSARIAL, METHODS, adaptation_loss, classification_loss
@@ -193,6 +194,18 @@ class Sna(Objective):
         per_sample = focal_loss(logp, batch.labels, self.options.gamma)
         loss = (mask * per_sample).sum() / max(1, batch.x.shape[0])
         return loss, {"clf_loss": per_sample.mean(), "masked": 1.0 - mask.mean()}
+
+
+def model_config_for(method: str, config: ModelConfig, options: MethodOptions,
+                     identities: int = 0) -> ModelConfig:
+    """The heads a method adds to the paper's model (saved with it, so evaluation rebuilds
+    the same network): ED²L's margin classifier and dispelling branch, JM/ATF's identity
+    head."""
+    if method == "ed2l":
+        return replace(config, label_head="am_softmax", dispelling=True, am_scale=options.scale)
+    if method in ("jm", "atf"):
+        return replace(config, identities=identities)
+    return config
 
 
 def build_objective(method: str, cfg: Any, options: MethodOptions,
