@@ -5,6 +5,7 @@
     uv run python benchmarks/realdata.py --epochs sfew=40   # epochs when sfew is the source
     uv run python benchmarks/realdata.py --setups baseline,ed2l,sna,hagan --pairs fer2013:sfew
     uv run python benchmarks/realdata.py --pairs fer2013:sfew --max-train 10000 --methods dann
+    uv run python benchmarks/realdata.py --pairs sfew:fer2013 --adapted-select target_im
 
 Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` in-process for
 each direction (the roles swapped with runtime parameters), then prints, per target, the
@@ -30,7 +31,8 @@ logger = logging.getLogger("benchmark")
 def run_direction(source: str, target: str, seeds: list[int], env: str,
                   epochs: int | None = None,
                   setups: tuple[str, ...] = ("baseline", "dann"),
-                  max_train: int | None = None, methods: list[str] | None = None) -> dict:
+                  max_train: int | None = None, methods: list[str] | None = None,
+                  adapted_select: str | None = None) -> dict:
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -42,6 +44,9 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
         params["domains"][source]["preprocessing"] = {"split": {"max_train": max_train}}
     if methods:
         params["dann"] = {"setup": {"methods": methods}}
+    if adapted_select:  # the adaptation runs' own epoch-selection criterion (no target label)
+        params.setdefault("dann", {}).setdefault("setup", {})["training"] = {
+            "select": adapted_select}
     start = time.perf_counter()
     for pipeline in setups:
         with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
@@ -99,6 +104,9 @@ def main() -> None:
                         help="source training faces (stratified subsample; env's default)")
     parser.add_argument("--methods", default="",
                         help="the dann setup's methods, e.g. 'dann' (default: the env's)")
+    parser.add_argument("--adapted-select", default=None,
+                        choices=["source_val", "target_entropy", "target_im", "last"],
+                        help="epoch selection of the dann setup's runs (default: the env's)")
     parser.add_argument("--setups", default="baseline,dann",
                         help="pipelines to run; each is compared with baseline (source-only)")
     parser.add_argument("--epochs", default="",
@@ -119,7 +127,8 @@ def main() -> None:
                                                                            epochs.get("*")),
                                                                 setups, args.max_train,
                                                                 [m for m in args.methods.split(",")
-                                                                 if m] or None)))
+                                                                 if m] or None,
+                                                                args.adapted_select)))
     text = "\n".join(out)
     path = ROOT / "data" / "realbench" / "08_reporting" / "benchmark.txt"
     path.write_text(text + "\n")

@@ -48,3 +48,17 @@ def test_realfaces_env_treats_its_sets_as_face_crops_with_their_own_splits():
     assert {c.detector.backend for c in configs.values()} == {"none"}
     assert configs["sfew"].split.within == "group" and configs["sfew"].split.mode == "source"
     assert configs["fer2013"].image_size == 48
+
+
+def test_a_relative_sqlite_mlflow_store_is_the_projects(tmp_path):
+    from fer_da.config_loader import absolute_sqlite_uris
+
+    conf = {"server": {"mlflow_tracking_uri": "sqlite:///mlflow.db",
+                       "mlflow_registry_uri": None}, "tracking": {"x": 1}}
+    out = absolute_sqlite_uris(conf, tmp_path)
+    assert out["server"]["mlflow_tracking_uri"] == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert out["server"]["mlflow_registry_uri"] is None and out["tracking"] == {"x": 1}
+    absolute = {"server": {"mlflow_tracking_uri": f"sqlite:///{tmp_path}/other.db"}}
+    assert absolute_sqlite_uris(absolute, tmp_path / "elsewhere") == absolute
+    remote = {"server": {"mlflow_tracking_uri": "http://mlflow:5000"}}
+    assert absolute_sqlite_uris(remote, tmp_path) == remote

@@ -1,5 +1,8 @@
 """The project's config loader: a lab env holds only what differs from ``conf/base``.
 
+A relative SQLite MLflow store in ``mlflow.yml`` is resolved against the project (the folder
+holding ``conf/``), whatever the current directory.
+
 Parameters of an env are merged into ``conf/base`` key by key (Kedro's ``soft`` strategy),
 except the keys in :data:`REPLACED_WHOLE`: a lab's ``domains`` is its own list of datasets and
 replaces the synthetic default's as a whole. Command-line ``--params`` are merged last, key by
@@ -8,6 +11,7 @@ key, so ``--params preprocessing.split.mode=random`` changes that one key whatev
 
 from __future__ import annotations
 
+from pathlib import Path, PurePath
 from typing import Any
 
 from kedro.config import OmegaConfigLoader
@@ -27,6 +31,24 @@ def merge_params(base: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+SQLITE = "sqlite:///"
+
+
+def absolute_sqlite_uris(mlflow_conf: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``mlflow.yml`` with a relative SQLite store (``sqlite:///mlflow.db``) made absolute
+    under ``root``: a run started from another folder (a notebook in ``notebooks/``) or a
+    second project in the same process (MLflow caches stores by URI) uses the project's
+    store, not one beside the current directory."""
+    server = dict(mlflow_conf.get("server") or {})
+    for key in ("mlflow_tracking_uri", "mlflow_registry_uri"):
+        uri = server.get(key)
+        if isinstance(uri, str) and uri.startswith(SQLITE):
+            path = uri[len(SQLITE):]
+            if path and not PurePath(path).is_absolute():
+                server[key] = SQLITE + str((root / path).resolve())
+    return {**mlflow_conf, "server": server} if server else mlflow_conf
+
+
 class LabConfigLoader(OmegaConfigLoader):
     """OmegaConfigLoader with the merge rules above for ``parameters``."""
 
@@ -40,6 +62,9 @@ class LabConfigLoader(OmegaConfigLoader):
         return merge_params(config, env_config)
 
     def __getitem__(self, key: str) -> dict[str, Any]:
+        if key == "mlflow":  # relative to the folder that holds conf/ (the project)
+            return absolute_sqlite_uris(super().__getitem__(key),
+                                        Path(self.conf_source).resolve().parent)
         if key != "parameters" or key in self or not self.runtime_params:
             return super().__getitem__(key)
         runtime, self.runtime_params = self.runtime_params, {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -35,6 +36,8 @@ class TrainingTrackingHooks:
 
     @staticmethod
     def _mlflow():
+        if "mlflow" not in sys.modules:  # not imported: no run is active (an untracked run)
+            return None
         import mlflow
 
         return mlflow if mlflow.active_run() is not None else None
@@ -48,8 +51,22 @@ class TrainingTrackingHooks:
             self._log_protocol(outputs["protocol"], outputs["split_summary"])
         elif name in ("tsne_figures", "confusion_figures"):
             self._log_figures(outputs[node.outputs[0]], name.split("_")[0])
+        elif name == "serve_best":
+            self._log_serving(node.namespace, outputs[node.outputs[0]])
         elif name == "translation_figure" and self._mlflow() is not None:
             self._mlflow().log_figure(outputs[node.outputs[0]], "hagan_translation.png")
+
+    def _log_serving(self, namespace: str, serving: Any) -> None:
+        """The serving model's card (run id, classes, preprocessing, TTA, how it was chosen,
+        provenance of its training data) beside the MLflow model the run logs."""
+        mlflow = self._mlflow()
+        if mlflow is None:
+            return
+        card = {k: v for k, v in serving.metadata().items() if k != "plan"}
+        mlflow.log_dict(card, f"serving/{namespace}.json")
+        mlflow.set_tags({f"serving.{namespace}.run_id": serving.run_id,
+                         f"serving.{namespace}.selected_by": serving.selected_by,
+                         f"serving.{namespace}.classes": ",".join(serving.classes)})
 
     def _log_models(self, namespace: str, inputs: dict, outputs: dict) -> None:
         mlflow = self._mlflow()

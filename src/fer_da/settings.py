@@ -2,8 +2,12 @@
 
 from fer_da.config_loader import LabConfigLoader
 from fer_da.hooks import TrainingTrackingHooks
+from fer_da.lazy_plugins import LazyMlflowHook, install_cli_stand_in
 
-HOOKS = (TrainingTrackingHooks(),)
+# kedro-mlflow is imported when a run is tracked or a `kedro mlflow` command runs, not when
+# any `kedro` command starts (fer_da/lazy_plugins.py)
+install_cli_stand_in()
+HOOKS = (LazyMlflowHook(), TrainingTrackingHooks())
 
 CONFIG_LOADER_CLASS = LabConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,10 +1,24 @@
-"""Kedro datasets of the project: they own all file I/O of the pipelines."""
+"""Kedro datasets of the project: they own all file I/O of the pipelines.
 
-from fer_da.datasets.cache import TableCacheDataset
-from fer_da.datasets.facesets import FaceSetsDataset
-from fer_da.datasets.models import CheckpointStoreDataset, TrainedModelsDataset
-from fer_da.datasets.raw import RawDomainsDataset
-from fer_da.datasets.tables import TableDataset, TablesDataset
+Imported on first use (PEP 562): Kedro resolves ``fer_da.datasets.<Name>`` for each catalog
+entry, and the model and face-set datasets pull in torch.
+"""
 
-__all__ = ["CheckpointStoreDataset", "FaceSetsDataset", "RawDomainsDataset",
-           "TableCacheDataset", "TableDataset", "TablesDataset", "TrainedModelsDataset"]
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "BinaryFileDataset": "binary", "CheckpointStoreDataset": "models",
+    "FaceSetsDataset": "facesets", "MediaDataset": "media", "RawDomainsDataset": "raw",
+    "ServingModelDataset": "models", "TableCacheDataset": "cache", "TableDataset": "tables",
+    "TablesDataset": "tables", "TrainedModelsDataset": "models",
+}
+__all__ = ["BinaryFileDataset", "CheckpointStoreDataset", "FaceSetsDataset", "MediaDataset",
+           "RawDomainsDataset", "ServingModelDataset", "TableCacheDataset", "TableDataset",
+           "TablesDataset", "TrainedModelsDataset"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fer_da.datasets.atomic import atomic_dir
+from fer_da.datasets.atomic import atomic_dir, atomic_file
 from fer_da.training.checkpoints import CheckpointStore, safe_name
 from fer_da.training.loop import TrainedModel
+
+if TYPE_CHECKING:
+    from fer_da.inference.serving import ServingModel
 
 
 class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
@@ -91,3 +94,48 @@ class CheckpointStoreDataset(AbstractDataset[None, CheckpointStore]):
 
     def _describe(self) -> dict[str, Any]:
         return {"path": self._path}
+
+
+class ServingModelDataset(AbstractDataset["ServingModel", "ServingModel"]):
+    """The model a setup serves (:class:`~fer_da.inference.serving.ServingModel`) as one
+    ``.safetensors`` file: the weights, and as JSON metadata the run id, class names,
+    preprocessing, TTA, how it was chosen, plan, model config and provenance. Never
+    unpickled. The MLflow model of the setup carries this file (docs/inference.md)."""
+
+    def __init__(self, filepath: str, metadata: dict | None = None):
+        self._filepath = PurePosixPath(filepath)
+        self.metadata = metadata
+
+    def save(self, data: ServingModel) -> None:
+        meta = {k: json.dumps(v) for k, v in data.metadata().items()}
+        with atomic_file(Path(self._filepath)) as tmp:
+            save_file(data.trained.state, str(tmp), metadata=meta)
+
+    def load(self) -> ServingModel:
+        from fer_da.inference.serving import ServingModel
+
+        path = Path(self._filepath)
+        if not path.is_file():
+            raise DatasetError(f"no serving model at {path}; run the setup's pipeline first")
+        try:
+            with safe_open(path, framework="pt") as handle:
+                meta = {k: json.loads(v) for k, v in (handle.metadata() or {}).items()}
+                state = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+        except Exception as exc:  # noqa: BLE001 - truncated or foreign file
+            raise DatasetError(f"cannot read the model file {path}: {exc}") from exc
+        known = {"run_id", "classes", "preprocessing", "preprocessing_domain", "tta",
+                 "selected_by", "model_config", "plan", "provenance"}
+        missing = sorted(known - set(meta))
+        if missing:
+            raise DatasetError(f"{path} is not a fer-da serving model (no {missing})")
+        trained = TrainedModel(meta["run_id"], meta["plan"], meta["model_config"], state, [],
+                               meta["provenance"])
+        return ServingModel(trained, meta["classes"], meta["preprocessing"],
+                            meta["preprocessing_domain"], meta["tta"], meta["selected_by"],
+                            {k: v for k, v in meta.items() if k not in known})
+
+    def _exists(self) -> bool:
+        return Path(self._filepath).is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

@@ -134,6 +134,8 @@ class RunPlan:
     method: str = "dann"  # the objective (training/objectives.py): erm, dann, ..., sna
     config: TrainConfig = field(default_factory=TrainConfig)
     options: Mapping[str, Any] = field(default_factory=dict)  # the method's options
+    # per labelled domain, the preprocessing its faces had (inference repeats it)
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def method_options(self) -> MethodOptions:
@@ -153,6 +155,7 @@ class RunPlan:
         data = {k: v for k, v in data.items() if k != "run_id"}
         data["config"] = TrainConfig.from_params(data["config"])
         data["options"] = dict(data.get("options") or {})
+        data["preprocessing"] = dict(data.get("preprocessing") or {})
         for key in ("train_domains", "labelled_domains", "all_domains"):
             data[key] = tuple(data[key])
         return cls(**data)

@@ -16,9 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from fer_da.training.losses import clamped_domain_loss
-
-METHODS = ("dann", "cdan_e", "mcc", "entropy", "im")
-ADVERSARIAL = frozenset({"dann", "cdan_e"})
+from fer_da.training.names import ADVERSARIAL, METHODS  # noqa: F401 - re-exported
 
 
 def classification_loss(class_logp: torch.Tensor, labels: torch.Tensor,

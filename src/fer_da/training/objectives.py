@@ -27,9 +27,8 @@ from fer_da.models.fer_net import ModelConfig
 from fer_da.models.grl import grad_reverse
 from fer_da.models.heads import am_softmax_loss
 from fer_da.training.methods import ADVERSARIAL, METHODS, adaptation_loss, classification_loss
+from fer_da.training.names import SOURCE_ONLY  # noqa: F401 - re-exported
 from fer_da.validate import as_float, as_int, check_keys
-
-SOURCE_ONLY = ("jm", "atf", "ed2l", "sna", "hagan")  # the sibling papers' methods: setups
 
 
 @dataclass

@@ -41,7 +41,8 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
             + setup_pipeline("finetune", init_from="baseline") + setup_pipeline("dann"))
     data = {"face_sets": face_sets, "params:domains": DOMAINS, "params:training": TRAINING,
             "params:labels": {"keep_contempt": False},
-            "params:evaluation": {"splits": ["val"]},
+            "params:evaluation": {"splits": ["val"]}, "params:inference": {},
+            "params:preprocessing": {"detector": {"backend": "none"}, "margin": 0},
             "params:baseline.setup": {"kind": "baseline"},
             "params:joint.setup": {"kind": "joint", "unions": [["src"], ["src", "tgt"]]},
             "params:finetune.setup": {"kind": "finetune", "init_from": "baseline"},
@@ -50,7 +51,7 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
         data[f"{setup}.checkpoints"] = CheckpointStore(tmp_path / setup)
     catalog = DataCatalog({k: MemoryDataset(v, copy_mode="assign") for k, v in data.items()})
     for setup in ("baseline", "joint", "finetune", "dann"):
-        for name in ("models", "history", "metrics", "predictions"):
+        for name in ("models", "history", "metrics", "predictions", "serving_model"):
             catalog[f"{setup}.{name}"] = MemoryDataset(copy_mode="assign")
     SequentialRunner().run(pipe, catalog)
     expected_runs = {"baseline": 1, "joint": 1, "finetune": 2, "dann": 1}
@@ -66,6 +67,11 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
     dann_history = catalog["dann.history"].load()
     assert dann_history["lambda"].notna().all() and dann_history["dmn_acc"].between(0, 1).all()
     assert len(list((tmp_path / "dann").glob("*.pt"))) == 1
+    serving = catalog["finetune.serving_model"].load()  # the best of two runs
+    assert serving.run_id in {"finetune/tgt/seed0", "finetune/tgt2/seed0"}
+    assert serving.selected_by.startswith("source_val_accuracy=")
+    assert serving.preprocessing["margin"] == 0.0 and "split" not in serving.preprocessing
+    assert serving.preprocessing["detector"]["backend"] == "none"
 
 
 def test_registry_exposes_every_setup_with_its_upstream():

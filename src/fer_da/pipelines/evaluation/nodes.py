@@ -9,10 +9,7 @@ import pandas as pd
 
 from fer_da.facesets import FaceSet, content_digest
 from fer_da.labels import vocabulary
-from fer_da.training.config import TrainConfig
-from fer_da.training.evaluate import TTA, load_model, predict
-from fer_da.training.loop import TrainedModel
-from fer_da.training.metrics import classification_metrics
+from fer_da.pipelines._types import TrainedModel
 from fer_da.validate import as_bool, as_choice, as_str_list, check_keys
 
 METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domain", "role",
@@ -47,6 +44,10 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     Predictions: one row per evaluated image with its label, prediction and 600-d features
     (for t-SNE, confusion matrices and the proxy A-distance).
     """
+    from fer_da.training.config import TrainConfig
+    from fer_da.training.evaluate import TTA, load_model, predict
+    from fer_da.training.metrics import classification_metrics
+
     cfg = TrainConfig.from_params(training)
     evaluation = check_keys(evaluation, ("splits", "allow_other_faceset", "tta"), "evaluation")
     tta = as_choice(evaluation.get("tta", "none"), "evaluation.tta", TTA)

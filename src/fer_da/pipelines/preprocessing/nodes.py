@@ -10,7 +10,6 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -19,6 +18,7 @@ from fer_da.detect import build_detector
 from fer_da.facesets import FaceSet
 from fer_da.ingest import RawTree, parse_domain_specs
 from fer_da.labels import vocabulary
+from fer_da.pipelines._types import Figure
 from fer_da.preprocess.config import DetectorConfig, PreprocessConfig, domain_configs
 from fer_da.preprocess.faces import (
     detect_robustly,
@@ -29,9 +29,6 @@ from fer_da.preprocess.faces import (
 from fer_da.preprocess.image import to_rgb
 from fer_da.preprocess.splits import SPLITS, SplitError, assign_split, cap_train
 from fer_da.validate import ConfigError, as_int
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 logger = logging.getLogger(__name__)
 REJECT_COLUMNS = ["domain", "path", "reason", "detail"]
@@ -236,8 +233,10 @@ def require_faces(face_sets: dict[str, FaceSet]) -> dict[str, FaceSet]:
     return face_sets
 
 
-def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2) -> plt.Figure:
+def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2) -> Figure:
     """A grid of crops: one row per domain, ``per_label`` columns per expression."""
+    from fer_da.reporting.figures import plt
+
     vocab = sorted({lab for fs in face_sets.values() for lab in fs.table["label"]})
     cols = len(vocab) * per_label
     fig, axes = plt.subplots(len(face_sets), cols, figsize=(cols * 0.9, len(face_sets) * 1.1),

@@ -6,13 +6,11 @@ import html
 import logging
 from typing import Any
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
-from fer_da.reporting.adistance import proxy_a_distance
-from fer_da.reporting.figures import confusion_grid, loss_curves, tsne_figure
+from fer_da.pipelines._types import Figure
 from fer_da.reporting.tables import (
     METRICS,
     TABLES,
@@ -76,6 +74,8 @@ def _feature_columns(frame: pd.DataFrame) -> list[str]:
 def a_distances(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFrame,
                 domains: dict[str, Any]) -> pd.DataFrame:
     """Proxy A-distance between the source's and each target's test features."""
+    from fer_da.reporting.adistance import proxy_a_distance
+
     specs = parse_domain_specs(domains)
     sources = [s.name for s in specs if s.role == "source"]
     targets = [s.name for s in specs if s.role == "target"]
@@ -98,11 +98,13 @@ def figure_name(kind: str, run_id: str) -> str:
 
 def tsne_figures(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFrame,
                  labels: dict[str, Any],
-                 reporting: dict[str, Any]) -> tuple[dict[str, plt.Figure], list[str]]:
+                 reporting: dict[str, Any]) -> tuple[dict[str, Figure], list[str]]:
     """Latent space of the baseline, the first fine-tuned model and every DANN run.
 
     Returns the figures (saved as ``<name>.png``) and their names, for the report.
     """
+    from fer_da.reporting.figures import tsne_figure
+
     classes = vocabulary(labels)
     chosen = [baseline, finetune[finetune["run_id"] == finetune["run_id"].min()], dann]
     cap = int(reporting.get("tsne_max_points", 2000))
@@ -117,15 +119,19 @@ def tsne_figures(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFr
     return figures, sorted(figures)
 
 
-def dann_loss_figure(history: pd.DataFrame) -> plt.Figure:
+def dann_loss_figure(history: pd.DataFrame) -> Figure:
     """Domain and classification losses per epoch for every DANN run (Fig. 4 and 5)."""
+    from fer_da.reporting.figures import loss_curves
+
     return loss_curves(history)
 
 
 def confusion_figures(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.DataFrame,
                       dann: pd.DataFrame,
-                      labels: dict[str, Any]) -> tuple[dict[str, plt.Figure], list[str]]:
+                      labels: dict[str, Any]) -> tuple[dict[str, Figure], list[str]]:
     """A confusion matrix per model and evaluated domain (figures and their names)."""
+    from fer_da.reporting.figures import confusion_grid
+
     classes = vocabulary(labels)
     out = {}
     for preds in (baseline, joint, finetune, dann):

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib.pyplot as plt
-
 from fer_da.facesets import FaceSet
 from fer_da.labels import vocabulary
-from fer_da.reporting.figures import translation_grid
-from fer_da.training.evaluate import load_model, translate
-from fer_da.training.loop import TrainedModel
+from fer_da.pipelines._types import Figure, TrainedModel
 
 
 def translation_figure(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
                        labels: dict[str, Any], evaluation: dict[str, Any],
-                       per_cell: int = 4) -> plt.Figure:
+                       per_cell: int = 4) -> Figure:
     """For the first model (lowest run id): up to ``per_cell`` faces of every domain and
     expression from the first evaluated split, each beside the character G draws for it."""
+    from fer_da.reporting.figures import translation_grid
+    from fer_da.training.evaluate import load_model, translate
+
     split = list(evaluation.get("splits", ["test"]))[0]
     run_id = min(models)
     model = load_model(models[run_id].model_config, models[run_id].state)

@@ -9,19 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_da.devices import resolve_device
 from fer_da.facesets import FaceSet, content_digest
 from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
-from fer_da.models.autoencoder import fit_autoencoder
-from fer_da.synthetic.characters import render_characters
-from fer_da.training.checkpoints import CheckpointStore
-from fer_da.training.config import RunPlan, TrainConfig
-from fer_da.training.data import DomainData, training_view
-from fer_da.training.hagan import train_hagan
-from fer_da.training.loop import TrainedModel, train_run
-from fer_da.training.methods import ADVERSARIAL, METHODS
-from fer_da.training.objectives import SOURCE_ONLY, MethodOptions
+from fer_da.pipelines._types import CheckpointStore, DomainData, TrainedModel
+from fer_da.preprocess.config import domain_configs
+from fer_da.training.names import ADVERSARIAL, METHODS, SOURCE_ONLY
 from fer_da.validate import ConfigError, as_bool, as_choice, as_float, as_str_list, check_keys
 
 logger = logging.getLogger(__name__)
@@ -41,9 +34,12 @@ def _clamp(value: Any, key: str) -> float | None:
     return as_float(value, key, positive=True)
 
 
-def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
-              training: dict[str, Any]) -> list[dict[str, Any]]:
+def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str, Any],
+              preprocessing: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The runs of one setup, from its parameters and the declared domains.
+
+    Each plan records the preprocessing of its labelled domains (``preprocessing``: the
+    ``params:preprocessing`` defaults under each domain's own), which inference repeats.
 
     baseline: the source domain(s). joint: growing unions (``cumulative`` = the declared
     order, or explicit lists), less the source-only union, which is the baseline model
@@ -51,6 +47,9 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
     dann: one run per adaptation method (``methods``, default the paper's ``dann``) and, for
     the adversarial ones, per clamp value; labels of the source only.
     """
+    from fer_da.training.config import RunPlan, TrainConfig
+    from fer_da.training.objectives import MethodOptions
+
     kind = setup.get("kind")
     if kind not in KINDS:
         raise ConfigError(f"<setup>.setup.kind must be one of {KINDS}, got {kind!r}")
@@ -59,6 +58,9 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
     cfg = TrainConfig.from_params(training, "training", **check_keys(
         setup.get("training"), TrainConfig.__dataclass_fields__, f"{where}.training"))
     specs = parse_domain_specs(domains)
+    prep = ({n: c.to_dict() for n, c in domain_configs(
+        preprocessing, {s.name: s.preprocessing for s in specs}).items()}
+        if preprocessing is not None else {})
     names = tuple(s.name for s in specs)
     source = tuple(s.name for s in specs if s.role == "source")
     targets = tuple(s.name for s in specs if s.role == "target")
@@ -106,13 +108,18 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any],
                                                                                r["train"])),
                 all_domains=names, clamp=r.get("clamp"),
                 init_from=f"{r['init']}/seed{seed}" if r.get("init") else None,
-                method=r.get("method", "erm"), config=cfg, options=options).to_dict())
+                method=r.get("method", "erm"), config=cfg, options=options,
+                preprocessing={d: prep[d] for d in r.get("labelled", r["train"])
+                               if d in prep}).to_dict())
     return plans
 
 
 def select_training_data(face_sets: dict[str, FaceSet],
                          plans: list[dict[str, Any]]) -> dict[str, list[DomainData]]:
     """Per run, the train split of its domains; unlabelled domains arrive without labels."""
+    from fer_da.training.config import RunPlan
+    from fer_da.training.data import training_view
+
     out, content = {}, content_digest(face_sets)
     for p in plans:
         plan = RunPlan.from_dict(p)
@@ -125,6 +132,10 @@ def fit_autoencoders(training_data: dict[str, list[DomainData]],
                      plans: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per sna run, a small autoencoder on its labelled training faces (paper 002): the
     latent space in which semantic neighbours are made. Seeded by the run's seed."""
+    from fer_da.devices import resolve_device
+    from fer_da.models.autoencoder import fit_autoencoder
+    from fer_da.training.config import RunPlan
+
     out = {}
     for p in plans:
         plan = RunPlan.from_dict(p)
@@ -143,6 +154,9 @@ def render_animated_characters(plans: list[dict[str, Any]], labels: dict[str, An
     """HA-GAN's animated characters (paper 004), drawn by the synthetic renderer: every
     class and the neutral face of ``options.characters`` fixed identities, at the faces'
     size."""
+    from fer_da.synthetic.characters import render_characters
+    from fer_da.training.config import RunPlan
+
     count = max([RunPlan.from_dict(p).method_options.characters for p in plans] or [1])
     size = int(preprocessing.get("image_size", 48))
     faces, neutral = render_characters(list(vocabulary(labels)), count, size)
@@ -159,6 +173,10 @@ def train_models(
     characters: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, TrainedModel], pd.DataFrame]:
     """Train every planned run (resuming from checkpoints); returns models and histories."""
+    from fer_da.training.config import RunPlan
+    from fer_da.training.hagan import train_hagan
+    from fer_da.training.loop import train_run
+
     n_classes = len(vocabulary(labels))
     models, rows = {}, []
     for p in plans:

@@ -3,6 +3,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from fer_da.pipelines.evaluation.pipeline import evaluation_template
+from fer_da.pipelines.inference.pipeline import serve_node, serving_pipeline
 from fer_da.pipelines.preprocessing import create_pipeline as preprocessing
 from fer_da.pipelines.training.figures import translation_figure
 from fer_da.pipelines.training.nodes import (
@@ -13,7 +14,8 @@ from fer_da.pipelines.training.nodes import (
     train_models,
 )
 
-SHARED_PARAMS = {"params:domains", "params:training", "params:labels", "params:evaluation"}
+SHARED_PARAMS = {"params:domains", "params:training", "params:labels", "params:evaluation",
+                 "params:preprocessing", "params:inference"}
 
 
 def training_template(with_init: bool = False, with_autoencoder: bool = False,
@@ -33,7 +35,8 @@ def training_template(with_init: bool = False, with_autoencoder: bool = False,
                                                           "params:preprocessing"],
                       outputs="characters", name="render_characters")]
     return pipeline([
-        node(plan_runs, inputs=["params:setup", "params:domains", "params:training"],
+        node(plan_runs, inputs=["params:setup", "params:domains", "params:training",
+                                "params:preprocessing"],
              outputs="plans", name="plan_runs"),
         node(select_training_data, inputs=["face_sets", "plans"], outputs="training_data",
              name="select_training_data"),
@@ -56,12 +59,12 @@ def setup_pipeline(setup: str, init_from: str | None = None,
                                                            "params:evaluation"],
                                outputs="translation_figure", name="translation_figure")])
     return pipeline(training_template(bool(init_from), with_autoencoder, with_characters)
-                    + evaluation_template() + extra, namespace=setup, inputs=inputs,
-                    parameters=SHARED_PARAMS | ({"params:preprocessing"} if with_characters
-                                                else set()))
+                    + evaluation_template() + serve_node() + extra, namespace=setup,
+                    inputs=inputs,
+                    parameters=SHARED_PARAMS)
 
 
-def setup_pipelines() -> dict[str, Pipeline]:
+def plain_setup_pipelines() -> dict[str, Pipeline]:
     """``kedro run --pipeline=<setup>`` runs everything upstream of that setup too."""
     upstream = preprocessing()
     baseline = upstream + setup_pipeline("baseline")
@@ -79,5 +82,21 @@ def setup_pipelines() -> dict[str, Pipeline]:
     }
 
 
+def setup_pipelines() -> dict[str, Pipeline]:
+    """Each setup as a kedro-mlflow ``PipelineML``: a tracked run of it logs (and registers
+    as ``fer_da.<setup>``) an MLflow model of the whole inference path of its serving
+    model, detection and normalisation included (docs/inference.md)."""
+    from kedro_mlflow.pipeline import pipeline_ml_factory
+
+    from fer_da import __version__
+
+    return {name: pipeline_ml_factory(
+        training=p, inference=serving_pipeline(name), input_name="inference_paths",
+        log_model_kwargs={"name": "model", "registered_model_name": f"fer_da.{name}",
+                          "signature": None,  # inputs vary (paths); no example to infer from
+                          "pip_requirements": [f"fer-da=={__version__}"]})
+        for name, p in plain_setup_pipelines().items()}
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    return sum(setup_pipelines().values(), Pipeline([]))
+    return sum(plain_setup_pipelines().values(), Pipeline([]))

@@ -1,0 +1,120 @@
+"""Predictions on new images and video frames, with the training preprocessing.
+
+Faces are found by :func:`fer_da.preprocess.faces.detect_robustly` and cut by
+:func:`fer_da.preprocess.faces.normalise_face` (the code that made the training crops), with
+the serving model's own settings; the classifier runs through
+:func:`fer_da.training.evaluate.predict` (the evaluation's code, its flip averaging included).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fer_da.detect import build_detector
+from fer_da.inference.media import REJECT_COLUMNS, Frame, Media, iter_frames
+from fer_da.inference.serving import ServingModel
+from fer_da.preprocess.faces import detect_robustly, normalise_face
+from fer_da.validate import as_choice, as_float, as_int, check_keys
+
+logger = logging.getLogger(__name__)
+FACES = ("all", "largest")
+BASE_COLUMNS = ["file", "frame", "time_s", "face", "n_faces", "x0", "y0", "x1", "y1",
+                "detector", "score", "flag", "label", "label_idx", "probability", "run_id"]
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    every_s: float = 0.5  # a video frame every half second
+    faces: str = "all"  # all | largest (the one training keeps)
+    batch_size: int = 256
+    device: str = "auto"
+    sheet_max: int = 48  # faces on the contact sheet
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None,
+                    where: str = "inference") -> InferenceConfig:
+        p = check_keys(params, (*cls.__dataclass_fields__, "input", "setup", "run_id"), where)
+        return cls(every_s=as_float(p.get("every_s", 0.5), f"{where}.every_s", minimum=0.0),
+                   faces=as_choice(p.get("faces", "all"), f"{where}.faces", FACES),
+                   batch_size=as_int(p.get("batch_size", 256), f"{where}.batch_size",
+                                     minimum=1),
+                   device=str(p.get("device", "auto")),
+                   sheet_max=as_int(p.get("sheet_max", 48), f"{where}.sheet_max", minimum=0))
+
+
+def _chunks(items: Iterable, size: int) -> Iterable[list]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def predict_media(serving: ServingModel, media: Media, cfg: InferenceConfig,
+                  detector_factory: Callable[..., Any] = build_detector,
+                  ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """One row per face found (file, frame, box, label, probability per class, run id), the
+    face crops in the same order, and the rejects (listing, decoding, no face)."""
+    from fer_da.training.evaluate import load_model, predict
+
+    pre = serving.preprocess_config()
+    det_cfg = pre.detector
+    detector = detector_factory(det_cfg.backend, det_cfg.fallback, **det_cfg.build_args())
+    rows: list[dict[str, Any]] = []
+    crops: list[np.ndarray] = []
+    rejects = list(media.rejects)
+    frames = tqdm(iter_frames(media, cfg.every_s), desc="inference", unit="frame",
+                  disable=None)
+    for chunk in _chunks(frames, det_cfg.batch_size):
+        good = [f for f in chunk if isinstance(f, Frame)]
+        rejects += [f for f in chunk if not isinstance(f, Frame)]
+        found = detect_robustly(detector, [f.rgb for f in good], det_cfg.upscale_below)
+        for frame, faces in zip(good, found, strict=True):
+            where = {"file": frame.file, "frame": frame.frame}
+            if isinstance(faces, Exception):
+                rejects.append({**where, "reason": "detection_failed",
+                                "detail": f"{type(faces).__name__}: {faces}"[:200]})
+                continue
+            ordered = sorted(faces, key=lambda d: (d.area, d.score), reverse=True)
+            chosen = [[d] for d in ordered] if cfg.faces == "all" else [ordered]
+            if not ordered:
+                chosen = [[]]  # no_face: reject, or the flagged centre crop
+            for k, candidates in enumerate(chosen):
+                crop = normalise_face(frame.rgb, candidates, detector.name, pre)
+                if crop is None:
+                    rejects.append({**where, "reason": "no_face",
+                                    "detail": f"{detector.name} found no face"})
+                    continue
+                crops.append(crop.image)
+                rows.append({**where, "time_s": frame.time_s, "face": k,
+                             "n_faces": len(ordered),
+                             **dict(zip(("x0", "y0", "x1", "y1"), crop.box, strict=True)),
+                             "detector": detector.name, "score": crop.score,
+                             "flag": crop.flag or ("multiple_faces" if len(ordered) > 1
+                                                   else "")})
+    size = pre.image_size
+    images = np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)
+    classes = serving.classes
+    table = pd.DataFrame(rows, columns=BASE_COLUMNS[:12])
+    if len(images):
+        model = load_model(serving.trained.model_config, serving.trained.state)
+        logp, _, _ = predict(model, images, cfg.device, cfg.batch_size, serving.tta)
+        probs = np.exp(logp.astype(np.float64))
+        idx = probs.argmax(1)
+    else:
+        probs, idx = np.zeros((0, len(classes))), np.zeros(0, np.int64)
+    table["label"] = [classes[i] for i in idx]
+    table["label_idx"] = idx.astype(np.int64)
+    table["probability"] = probs.max(1) if len(probs) else []
+    table["run_id"] = serving.run_id
+    for c, name in enumerate(classes):
+        table[f"p_{name}"] = probs[:, c]
+    logger.info("Inference: %d faces from %d files (%d rejects) with %s", len(table),
+                len(media.files), len(rejects), serving.run_id)
+    return table, images, pd.DataFrame(rejects, columns=REJECT_COLUMNS)

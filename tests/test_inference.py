@@ -1,0 +1,362 @@
+"""Using a trained model: listing inputs, video frames, the serving model file, and the
+inference pipeline and MLflow model end to end on a lab project made by the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DatasetError
+from safetensors.torch import save_file
+
+from fer_da.datasets.media import media_from_table
+from fer_da.datasets.models import ServingModelDataset
+from fer_da.inference.media import iter_frames, list_media, video_frames
+from fer_da.inference.predict import InferenceConfig, predict_media
+from fer_da.inference.serving import ServingModel, choose_run
+from fer_da.models import FERNet, ModelConfig
+from fer_da.preprocess.config import PreprocessConfig
+from fer_da.training.evaluate import predict
+from fer_da.training.loop import TrainedModel
+from fer_da.validate import ConfigError
+from tests.conftest import make_face_sets, write_image
+from tests.test_lab_env import PROJECT
+
+CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
+
+
+def _video(path: Path, frames: int = 20, fps: float = 10.0, size: int = 64) -> Path:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
+    for i in range(frames):
+        writer.write(np.full((size, size, 3), 10 * i % 255, np.uint8))
+    writer.release()
+    return path
+
+
+def _trained(seed: int = 0, run_id: str = "baseline/src/seed0") -> TrainedModel:
+    torch.manual_seed(seed)
+    config = ModelConfig(n_classes=7, n_domains=2, backbone="vgg11_slim_bn", tap_dim=8,
+                         hidden=8)
+    model = FERNet(config)
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    plan = {"run_id": run_id, "setup": "baseline", "run": "src", "seed": 0,
+            "labelled_domains": ["src"], "train_domains": ["src"]}
+    return TrainedModel(run_id, plan, config.to_dict(), state, [], {"faceset_version": "v1"})
+
+
+def _serving(trained: TrainedModel, tta: str = "none") -> ServingModel:
+    pre = PreprocessConfig().to_dict()
+    pre.pop("split")
+    pre["detector"].update(backend="none", fallback=None)
+    pre["margin"] = 0.0
+    return ServingModel(trained, CLASSES, pre, "src", tta, "run_id")
+
+
+def test_list_media_folders_lists_and_rejects(tmp_path):
+    a = write_image(tmp_path / "in" / "a.png", size=(40, 40))
+    write_image(tmp_path / "in" / "sub" / "b.jpg", size=(40, 40))
+    (tmp_path / "in" / "notes.txt").write_text("not a face")
+    media = list_media(tmp_path / "in")
+    assert [Path(f).name for f in media.files] == ["a.png", "b.jpg"]
+    assert [(Path(r["file"]).name, r["reason"]) for r in media.rejects] == [
+        ("notes.txt", "not_media")]
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# my faces\nin/a.png\n{a}\nin/missing.png\n")
+    media = list_media(listing)
+    assert media.files == [str(tmp_path / "in" / "a.png"), str(a)]
+    assert [r["reason"] for r in media.rejects] == ["missing_file"]
+    table = tmp_path / "list.csv"
+    pd.DataFrame({"path": ["in/sub/b.jpg"]}).to_csv(table, index=False)
+    assert [Path(f).name for f in list_media(table).files] == ["b.jpg"]
+    pd.DataFrame({"file": ["x"]}).to_csv(table, index=False)
+    with pytest.raises(ValueError, match="'path' column"):
+        list_media(table)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        list_media(tmp_path / "nowhere")
+    assert media_from_table(pd.DataFrame({"path": [str(tmp_path / "in")]})).files[0] == str(a)
+
+
+def test_video_frames_are_sampled_by_time_and_bad_videos_are_rejects(tmp_path):
+    video = _video(tmp_path / "clip.avi", frames=20, fps=10.0)
+    sampled = list(video_frames(str(video), every_s=0.5))
+    assert [i for i, _, _ in sampled] == [0, 5, 10, 15]
+    assert [t for _, t, _ in sampled] == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    assert sampled[0][2].shape == (64, 64, 3) and sampled[0][2].dtype == np.uint8
+    assert len(list(video_frames(str(video), every_s=0))) == 20
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    bad_image = tmp_path / "bad.png"
+    bad_image.write_bytes(b"\x89PNG truncated")
+    out = list(iter_frames(list_media([broken, bad_image, video]), every_s=1.0))
+    assert [o["reason"] for o in out if isinstance(o, dict)] == ["unreadable_video",
+                                                                 "unreadable_image"]
+    assert [o.frame for o in out if not isinstance(o, dict)] == [0, 10]
+
+
+@pytest.mark.parametrize("tta", ["none", "flip"])
+def test_predictions_equal_the_evaluation_code_on_the_same_crops(tmp_path, tta):
+    faces = make_face_sets(("src",), per_label=2, size=48)["src"]
+    files = []
+    for k, img in enumerate(faces.images):
+        path = tmp_path / f"face{k:02d}.png"
+        from PIL import Image
+
+        Image.fromarray(img).save(path)
+        files.append(path)
+    serving = _serving(_trained(), tta)
+    table, crops, rejects = predict_media(serving, list_media(tmp_path),
+                                          InferenceConfig(device="cpu"))
+    assert len(table) == len(faces.images) and rejects.empty
+    assert np.array_equal(crops, faces.images)  # detector none, margin 0: the image itself
+    model = FERNet(ModelConfig(**serving.trained.model_config))
+    model.load_state_dict(serving.trained.state)
+    logp, _, _ = predict(model, faces.images, "cpu", tta=tta)
+    assert table["label_idx"].tolist() == logp.argmax(1).tolist()
+    probs = table[[f"p_{c}" for c in CLASSES]].to_numpy()
+    assert np.allclose(probs, np.exp(logp), atol=1e-6)
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert (table["run_id"] == "baseline/src/seed0").all()
+    assert table["label"].tolist() == [CLASSES[i] for i in table["label_idx"]]
+
+
+def test_serving_model_file_round_trips_without_pickle(tmp_path):
+    serving = _serving(_trained())
+    dataset = ServingModelDataset(str(tmp_path / "serving" / "baseline.safetensors"))
+    dataset.save(serving)
+    loaded = dataset.load()
+    assert loaded.run_id == serving.run_id and loaded.classes == CLASSES
+    assert loaded.preprocessing == serving.preprocessing and loaded.tta == "none"
+    assert loaded.trained.provenance == {"faceset_version": "v1"}
+    assert all(torch.equal(loaded.trained.state[k], v) for k, v in serving.trained.state.items())
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    with pytest.raises(DatasetError, match="not a fer-da serving model"):
+        ServingModelDataset(str(foreign)).load()
+    with pytest.raises(DatasetError, match="no serving model"):
+        ServingModelDataset(str(tmp_path / "absent.safetensors")).load()
+
+
+def test_choose_run_by_id_or_by_source_validation(tmp_path):
+    faces = make_face_sets(("src",), per_label=4, size=32)
+    models = {m.run_id: m for m in (_trained(0, "baseline/src/seed0"),
+                                    _trained(1, "baseline/src/seed1"))}
+    chosen, how = choose_run(models, faces, "baseline/src/seed1", "cpu")
+    assert chosen.run_id == "baseline/src/seed1" and how == "run_id"
+    with pytest.raises(KeyError, match="seed7"):
+        choose_run(models, faces, "baseline/src/seed7", "cpu")
+    chosen, how = choose_run(models, faces, None, "cpu")
+    accuracies = {}
+    for rid, m in models.items():
+        net = FERNet(ModelConfig(**m.model_config))
+        net.load_state_dict(m.state)
+        val = faces["src"].split("val")
+        logp, _, _ = predict(net, val.images, "cpu")
+        accuracies[rid] = float((logp.argmax(1) == val.table["label_idx"].to_numpy()).mean())
+    best = max(sorted(accuracies), key=lambda r: accuracies[r])
+    assert chosen.run_id == best and how == f"source_val_accuracy={accuracies[best]:.4f}"
+
+
+def test_inference_options_are_validated():
+    with pytest.raises(ConfigError, match="inference.faces"):
+        InferenceConfig.from_params({"faces": "some"})
+    with pytest.raises(ConfigError, match=r"inference: unknown keys \['every_sec'\]"):
+        InferenceConfig.from_params({"every_sec": 1})
+
+
+SUBJECTS = {"kdef": 6, "ckplus": 5, "jaffe": 5, "tfeid": 5}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A copy of the project on the synthetic default (fewer subjects, one short epoch),
+    with the baseline trained: what a lab has after ``kedro run --pipeline=baseline``."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copy(PROJECT / "pyproject.toml", root / "pyproject.toml")
+    (root / "src").mkdir()  # a Kedro project; the package itself is the installed one
+    shutil.copytree(PROJECT / "conf" / "base", root / "conf" / "base")
+    (root / "conf" / "local").mkdir()
+    tiny = root / "conf" / "tiny"
+    tiny.mkdir()
+    domains = {d: {"path": f"data/01_raw/synthetic/{d}",
+                   "synthetic": {"preset": d, "seed": 7, "subjects": n}}
+               for d, n in SUBJECTS.items()}
+    (tiny / "catalog.yml").write_text(yaml.safe_dump({"raw_domains": {
+        "type": "fer_da.datasets.RawDomainsDataset", "domains": domains}}))
+    (tiny / "parameters.yml").write_text(yaml.safe_dump({"training": {
+        "epochs": 2, "batch_size": 16, "tap_dim": 8, "hidden": 16, "device": "cpu"}}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+        bootstrap_project(PROJECT)
+        with KedroSession.create(root, env="tiny") as s:
+            s.run(pipeline_names=["baseline"])
+        yield root
+
+
+def _infer(root: Path, params: dict) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        with KedroSession.create(root, env="tiny", runtime_params={"inference": params}) as s:
+            s.run(pipeline_names=["inference"])
+
+
+def _latest(folder: Path) -> Path:
+    """The file of the newest version of a versioned dataset ``folder``."""
+    return next(sorted(folder.iterdir())[-1].iterdir())
+
+
+@pytest.mark.slow
+def test_inference_pipeline_predicts_as_the_evaluation_did(lab):
+    photos = lab / "data" / "01_raw" / "synthetic" / "kdef"
+    _infer(lab, {"input": str(photos), "setup": "baseline", "faces": "largest"})
+    out = lab / "data" / "07_model_output" / "inference"
+    table = pd.read_csv(_latest(out / "predictions.csv"))
+    rejects = pd.read_csv(_latest(out / "rejects.csv"))
+    assert _latest(out / "contact_sheet.png").stat().st_size > 1000
+    assert (table["run_id"] == "baseline/kdef/seed0").all()
+    assert set(table["label"]) <= set(CLASSES)
+    # every image under the folder is a row or a reject: nothing silently dropped
+    listed = {str(p) for p in photos.rglob("*") if p.is_file()
+              and p.name != ".fer_da_synthetic.json"}
+    assert set(table["file"]) | set(rejects["file"]) == listed
+    # the evaluation's predictions on the same images (the photos' test split)
+    evaluated = pd.read_parquet(lab / "data" / "07_model_output" / "baseline_predictions.parquet")
+    evaluated = evaluated[evaluated["eval_domain"] == "kdef"]
+    faces = sorted((lab / "data" / "05_model_input" / "face_sets").iterdir())[-1]
+    paths = pd.read_parquet(next(faces.rglob("kdef.parquet"))).set_index("image_id")["path"]
+    expected = {str(photos / paths[i]): int(p) for i, p in zip(evaluated["image_id"],
+                                                                evaluated["pred_idx"],
+                                                                strict=True)}
+    got = dict(zip(table["file"], table["label_idx"], strict=True))
+    assert len(expected) >= 8 and {f: got[f] for f in expected} == expected
+    serving = ServingModelDataset(str(lab / "data" / "06_models" / "serving" /
+                                      "baseline.safetensors")).load()
+    assert serving.preprocessing["detector"]["backend"] == "mtcnn"  # as the training faces
+    assert serving.preprocessing_domain == "kdef" and serving.classes == CLASSES
+
+
+@pytest.mark.slow
+def test_inference_on_a_video_and_a_list_with_rejects(lab):
+    photo = next((lab / "data" / "01_raw" / "synthetic" / "kdef").rglob("*HAS.JPG"))
+    import cv2
+
+    frame = cv2.resize(cv2.imread(str(photo)), (160, 160))
+    video = lab / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 160))
+    for _ in range(12):
+        writer.write(frame)
+    writer.release()
+    listing = lab / "inputs.txt"
+    listing.write_text(f"{video}\n{photo}\nmissing.jpg\n")
+    _infer(lab, {"input": str(listing), "setup": "baseline", "every_s": 0.5})
+    out = lab / "data" / "07_model_output" / "inference"
+    table = pd.read_csv(_latest(out / "predictions.csv"))
+    rejects = pd.read_csv(_latest(out / "rejects.csv"))
+    from_video = table[table["file"] == str(video)]
+    assert from_video["frame"].tolist() == [0, 5, 10]  # 12 frames at 10 fps, every 0.5 s
+    assert from_video["time_s"].tolist() == pytest.approx([0.0, 0.5, 1.0])
+    assert from_video["label"].nunique() == 1  # the same face in every frame
+    assert (table["file"] == str(photo)).sum() >= 1
+    assert rejects[["reason"]].to_dict("records") == [{"reason": "missing_file"}]
+
+
+@pytest.mark.slow
+def test_mlflow_model_of_the_run_predicts_from_the_local_store(lab):
+    """``mlflow models predict`` on a folder, offline, from the run's registered model."""
+    photos = lab / "data" / "01_raw" / "synthetic" / "kdef" / "KDEF"
+    folder = sorted(p for p in photos.iterdir() if p.is_dir())[0]
+    paths = lab / "paths.csv"
+    pd.DataFrame({"path": [str(folder)]}).to_csv(paths, index=False)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{lab / 'mlflow.db'}"}
+    out = lab / "mlflow_predictions.json"
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    subprocess.run([str(mlflow_cli), "models", "predict", "-m", "models:/fer_da.baseline/1",
+                    "-i", str(paths), "-t", "csv", "--env-manager", "local", "-o", str(out)],
+                   cwd=lab, env=env, check=True, capture_output=True, timeout=300)
+    served = pd.DataFrame(json.loads(out.read_text())["predictions"])
+    _infer(lab, {"input": str(folder), "setup": "baseline"})
+    table = pd.read_csv(_latest(lab / "data" / "07_model_output" / "inference" /
+                                "predictions.csv"))
+    served = served[served["reason"].fillna("") == ""]
+    assert len(served) == len(table) > 0
+    assert served["file"].tolist() == table["file"].tolist()
+    assert served["label"].tolist() == table["label"].tolist()
+    assert np.allclose(served["probability"], table["probability"], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_the_results_notebook_runs_on_the_trained_project(lab):
+    """notebooks/fer_da_results.ipynb, executed in a fresh kernel against the project."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(PROJECT / "notebooks" / "fer_da_results.ipynb", as_version=4)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FER_DA_PROJECT", str(lab))
+        mp.setenv("FER_DA_ENV", "tiny")
+        mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+        NotebookClient(notebook, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(lab)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "setups with results: ['baseline']" in text
+    assert "faces shown" in text and int(text.split(" faces shown")[0].split()[-1]) >= 4
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 3  # t-SNE, confusion matrices, faces
+    tables = [o for o in outputs if "text/html" in o.get("data", {})]
+    assert any("balanced_accuracy" in t["data"]["text/html"] for t in tables)
+
+
+HEAVY = ("torch", "torchvision", "mlflow")
+PROBE = """
+import sys
+from kedro.framework.cli import main
+sys.argv = ["kedro", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, "kedro exited with " + str(exc.code)
+print("HEAVY=" + ",".join(m for m in HEAVY if m in sys.modules))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["registry", "list"],
+                                  ["run", "--pipeline=ingestion", "--env=tiny"]])
+def test_commands_that_do_not_train_import_neither_torch_nor_mlflow(lab, args):
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
+    out = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}" + PROBE, *args], cwd=lab,
+                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+@pytest.mark.slow
+def test_the_registered_model_carries_labels_preprocessing_and_provenance(lab):
+    import mlflow
+
+    uri = f"sqlite:///{lab / 'mlflow.db'}"
+    client = mlflow.tracking.MlflowClient(uri, registry_uri=uri)
+    version = client.get_model_version("fer_da.baseline", "1")
+    run = client.get_run(version.run_id)
+    assert run.data.tags["serving.baseline.run_id"] == "baseline/kdef/seed0"
+    assert run.data.tags["serving.baseline.classes"] == ",".join(CLASSES)
+    card = json.loads(Path(client.download_artifacts(version.run_id, "serving/baseline.json",
+                                                     str(lab))).read_text())
+    assert card["classes"] == CLASSES and card["preprocessing_domain"] == "kdef"
+    assert card["preprocessing"]["detector"]["backend"] == "mtcnn"
+    assert card["preprocessing"]["image_size"] == 48
+    assert card["provenance"]["faceset_version"] and card["provenance"]["source_digest"]
