@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from fer_da.facesets import FaceSet
@@ -61,3 +63,28 @@ def make_face_sets(domains=("src", "tgt"), per_label: int = 4, size: int = 32,
 @pytest.fixture
 def face_sets() -> dict[str, FaceSet]:
     return make_face_sets()
+
+
+PROJECT = Path(__file__).resolve().parents[1]
+TINY_SUBJECTS = {"kdef": 6, "ckplus": 5, "jaffe": 5, "tfeid": 5}
+
+
+def make_tiny_project(root: Path, training: dict | None = None) -> Path:
+    """A Kedro project at ``root`` (the installed package, ``conf/base`` copied) with an env
+    ``tiny``: the synthetic default with fewer subjects and two short epochs."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT / "pyproject.toml", root / "pyproject.toml")
+    (root / "src").mkdir(exist_ok=True)  # a Kedro project; the package is the installed one
+    shutil.copytree(PROJECT / "conf" / "base", root / "conf" / "base")
+    (root / "conf" / "local").mkdir()
+    tiny = root / "conf" / "tiny"
+    tiny.mkdir()
+    domains = {d: {"path": f"data/01_raw/synthetic/{d}",
+                   "synthetic": {"preset": d, "seed": 7, "subjects": n}}
+               for d, n in TINY_SUBJECTS.items()}
+    (tiny / "catalog.yml").write_text(yaml.safe_dump({"raw_domains": {
+        "type": "fer_da.datasets.RawDomainsDataset", "domains": domains}}))
+    (tiny / "parameters.yml").write_text(yaml.safe_dump({"training": {
+        "epochs": 2, "batch_size": 16, "tap_dim": 8, "hidden": 16, "device": "cpu",
+        **(training or {})}}))
+    return root

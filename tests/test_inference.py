@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DatasetError
@@ -30,7 +28,7 @@ from fer_da.preprocess.config import PreprocessConfig
 from fer_da.training.evaluate import predict
 from fer_da.training.loop import TrainedModel
 from fer_da.validate import ConfigError
-from tests.conftest import make_face_sets, write_image
+from tests.conftest import make_face_sets, make_tiny_project, write_image
 from tests.test_lab_env import PROJECT
 
 CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
@@ -176,27 +174,11 @@ def test_inference_options_are_validated():
         InferenceConfig.from_params({"every_sec": 1})
 
 
-SUBJECTS = {"kdef": 6, "ckplus": 5, "jaffe": 5, "tfeid": 5}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A copy of the project on the synthetic default (fewer subjects, one short epoch),
+    """A copy of the project on the synthetic default (fewer subjects, two short epochs),
     with the baseline trained: what a lab has after ``kedro run --pipeline=baseline``."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copy(PROJECT / "pyproject.toml", root / "pyproject.toml")
-    (root / "src").mkdir()  # a Kedro project; the package itself is the installed one
-    shutil.copytree(PROJECT / "conf" / "base", root / "conf" / "base")
-    (root / "conf" / "local").mkdir()
-    tiny = root / "conf" / "tiny"
-    tiny.mkdir()
-    domains = {d: {"path": f"data/01_raw/synthetic/{d}",
-                   "synthetic": {"preset": d, "seed": 7, "subjects": n}}
-               for d, n in SUBJECTS.items()}
-    (tiny / "catalog.yml").write_text(yaml.safe_dump({"raw_domains": {
-        "type": "fer_da.datasets.RawDomainsDataset", "domains": domains}}))
-    (tiny / "parameters.yml").write_text(yaml.safe_dump({"training": {
-        "epochs": 2, "batch_size": 16, "tap_dim": 8, "hidden": 16, "device": "cpu"}}))
+    root = make_tiny_project(tmp_path_factory.mktemp("project"))
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")

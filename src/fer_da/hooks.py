@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from typing import Any
 
@@ -115,3 +116,21 @@ class TrainingTrackingHooks:
             key = f"{kind}_{run_id.replace('/', '_')}.png"
             if key in figures:
                 client.log_figure(mlflow_id, figures[key], f"{kind}.png")
+
+
+class DistributedOutputsHook:
+    """Under ``torchrun`` (``fer_da.launch``), ranks other than 0 write nothing: every
+    output of their run is kept in memory (rank 0 writes models, checkpoints, metrics and
+    MLflow runs). Reads ``RANK`` from the environment: torch is not imported for this."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
+                            catalog: Any) -> None:
+        rank = int(os.environ.get("RANK", "0"))
+        if rank == 0:
+            return
+        from kedro.io import MemoryDataset
+
+        for name in sorted(pipeline.all_outputs()):
+            catalog[name] = MemoryDataset(copy_mode="assign")
+        logger.info("rank %d: %d outputs kept in memory", rank, len(pipeline.all_outputs()))

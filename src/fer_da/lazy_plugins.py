@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import types
 from typing import Any
@@ -75,7 +76,7 @@ class LazyMlflowHook:
                                                      or "__default__"]
         if isinstance(names, str):
             names = [names]
-        if set(names) <= self._untracked:
+        if set(names) <= self._untracked or int(os.environ.get("RANK", "0")) > 0:
             self.real = None
             return
         import mlflow

@@ -1,13 +1,13 @@
 """Project settings: config loader, hooks."""
 
 from fer_da.config_loader import LabConfigLoader
-from fer_da.hooks import TrainingTrackingHooks
+from fer_da.hooks import DistributedOutputsHook, TrainingTrackingHooks
 from fer_da.lazy_plugins import LazyMlflowHook, install_cli_stand_in
 
 # kedro-mlflow is imported when a run is tracked or a `kedro mlflow` command runs, not when
 # any `kedro` command starts (fer_da/lazy_plugins.py)
 install_cli_stand_in()
-HOOKS = (LazyMlflowHook(), TrainingTrackingHooks())
+HOOKS = (LazyMlflowHook(), TrainingTrackingHooks(), DistributedOutputsHook())
 
 CONFIG_LOADER_CLASS = LabConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -32,6 +32,14 @@ from fer_da.training.batching import (
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData, digest, state_digest
+from fer_da.training.distributed import (
+    all_reduce_gradients,
+    all_reduce_sum,
+    barrier,
+    current,
+    global_batch_norm,
+    shard,
+)
 from fer_da.training.methods import METHODS
 from fer_da.training.objectives import Step, build_objective, model_config_for
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
@@ -195,6 +203,12 @@ def train_run(
     subjects, identities = (subject_ids(data, device, plan.run_id)
                             if plan.method in ("jm", "atf") else (None, 0))
     model = build_model(plan, n_classes, init_state, identities).to(device)
+    ranks = current()  # torchrun: each rank takes its share of every batch (distributed.py)
+    if ranks.parallel:
+        if cfg.batch_size < ranks.world:
+            raise ValueError(f"training.batch_size ({cfg.batch_size}) is smaller than the "
+                             f"{ranks.world} ranks: every rank needs images of each batch")
+        global_batch_norm(model)
     amp, channels_last = cfg.use_bf16(device.type), cfg.use_channels_last(device.type)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -261,7 +275,7 @@ def train_run(
         bar = tqdm(_epoch_plan(plan, sizes, epoch, flags, classes),
                    desc=f"{plan.run_id} {epoch + 1}/{cfg.epochs}", unit="step", leave=False,
                    disable=None)
-        for s, batch in enumerate(bar):
+        for s, whole in enumerate(bar):  # the global batch; this rank's share: batch
             progress = (epoch * steps + s) / total
             for group in optimiser.param_groups:
                 group["lr"] = cfg.lr * lr_factor(epoch * steps + s, total, cfg.schedule,
@@ -271,11 +285,18 @@ def train_run(
                 lam = factor(progress, cfg.alpha)
                 limit = (clamp_limit(progress, plan.clamp, cfg.alpha) if plan.clamp is not None
                          else None)
+                n_global = sum(len(i) for i in whole)
+                # each domain's share split evenly between the ranks (all of it on one)
+                batch = [shard(i, ranks) for i in whole]
                 x = torch.cat([images.gather(k, i) for k, i in enumerate(batch)])
                 y = torch.cat([lb[torch.from_numpy(i).to(device)]
                                for lb, i in zip(labels, batch, strict=True)])
-                dom = dann_domains
+                dom = (dann_domains if not ranks.parallel else torch.cat([
+                    torch.full((len(i),), d, device=device)
+                    for i, d in zip(batch, domain_ids, strict=True)]))
             else:
+                n_global = len(whole[0])
+                batch = [shard(whole[0], ranks)]
                 x = images.gather(0, batch[0])
                 i = torch.from_numpy(batch[0]).to(device)
                 y, dom = labels[0][i], domain_ids_pooled[i]
@@ -288,7 +309,11 @@ def train_run(
                 out = forward(x)
                 loss, terms = objective.step(model, out, Step(x, y, dom, subj, lam, limit))
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            if ranks.parallel:  # the gradient of the global batch's mean loss
+                (loss * (x.shape[0] * ranks.world / n_global)).backward()
+                all_reduce_gradients(list(model.parameters()), ranks)
+            else:
+                loss.backward()
             optimiser.step()
             with torch.no_grad():
                 n = x.shape[0]
@@ -297,7 +322,10 @@ def train_run(
                     sums[key] = sums.get(key, 0.0) + value.detach().float() * n
                 bad_step = torch.where(torch.isfinite(loss.detach()) | (bad_step >= 0),
                                        bad_step, s)
-        means = {k: v / seen for k, v in zip(sums, torch.stack(list(sums.values())).tolist(),
+        totals = all_reduce_sum(torch.stack([*sums.values(),
+                                             torch.tensor(float(seen), device=device)]), ranks)
+        seen = int(totals[-1].item())
+        means = {k: v / seen for k, v in zip(sums, totals[:-1].tolist(),
                                               strict=True)}  # the one sync of the epoch
         if int(bad_step) >= 0:
             step = int(bad_step)
@@ -322,12 +350,13 @@ def train_run(
         logger.info("%s epoch %d/%d: clf %.4f dmn %.4f lambda %.3f dmn-acc %.3f (%.0f img/s)",
                     plan.run_id, epoch + 1, cfg.epochs, record["clf_loss"], record["dmn_loss"],
                     lam, record["dmn_acc"], record["images_per_s"])
-        if store:
+        if store and ranks.main:  # the ranks hold the same weights: one writes
             store.save(plan.run_id, {
                 "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                 "epoch": epoch + 1, "history": history, "fingerprint": fingerprint,
                 "provenance": provenance, "best": best})
-        if on_epoch_end:
+        barrier(ranks)
+        if on_epoch_end and ranks.main:
             on_epoch_end(epoch + 1)
     if cfg.select != "last" and best["state"] is not None:
         state = {k: v.contiguous() for k, v in best["state"].items()}
