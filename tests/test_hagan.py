@@ -147,7 +147,7 @@ def test_hagan_setup_runs_end_to_end(tmp_path):
     data = {"face_sets": face_sets, "params:domains": DOMAINS,
             "params:training": {**TRAINING, "tap_dim": 8, "hidden": 8},
             "params:labels": {"keep_contempt": False}, "params:evaluation": {"splits": ["val"]},
-            "params:preprocessing": {"image_size": 48}, "params:inference": {},
+            "params:preprocessing": {"image_size": 48}, "params:inference": {}, "params:job": {},
             "params:hagan.setup": {"kind": "hagan", "options": {"characters": 2}},
             "params:baseline.setup": {"kind": "baseline"},
             "hagan.checkpoints": CheckpointStore(tmp_path / "h"),

@@ -220,7 +220,7 @@ def test_sibling_setups_run_end_to_end(tmp_path):
                setup_pipeline("baseline"))
     data = {"face_sets": face_sets, "params:domains": DOMAINS, "params:training": TRAINING,
             "params:labels": {"keep_contempt": False},
-            "params:evaluation": {"splits": ["val"]}, "params:inference": {},
+            "params:evaluation": {"splits": ["val"]}, "params:inference": {}, "params:job": {},
             "params:preprocessing": {"detector": {"backend": "none"}},
             "params:baseline.setup": {"kind": "baseline"},
             **{f"params:{s}.setup": {"kind": s} for s in setups}}
@@ -253,7 +253,7 @@ def test_identity_methods_name_the_domain_without_subjects(tmp_path):
     face_sets["src"].table["subject"] = ""
     data = {"face_sets": face_sets, "params:domains": DOMAINS, "params:training": TRAINING,
             "params:labels": {"keep_contempt": False}, "params:evaluation": {"splits": ["val"]},
-            "params:inference": {}, "params:preprocessing": {},
+            "params:inference": {}, "params:job": {}, "params:preprocessing": {},
             "params:jm.setup": {"kind": "jm"}, "jm.checkpoints": CheckpointStore(tmp_path)}
     catalog = DataCatalog({k: MemoryDataset(v, copy_mode="assign") for k, v in data.items()})
     with pytest.raises(ValueError, match=r"subject ids in the labelled domains \['src'\]"):

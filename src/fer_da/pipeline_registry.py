@@ -30,5 +30,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "export": inference.export_pipeline(),
         **training.setup_pipelines(),
     }
+    # a grid's jobs gathered (docs/scaling.md): every adaptation run against source-only
+    pipelines["gather"] = pipelines["reporting"].only_nodes("compare_with_source_only")
     pipelines["__default__"] = pipelines["training"] + pipelines["reporting"]
     return pipelines

@@ -9,13 +9,15 @@ from typing import Any
 
 _WHERE = {
     "BinaryFileDataset": "binary", "CheckpointStoreDataset": "models",
-    "FaceSetsDataset": "facesets", "MediaDataset": "media", "RawDomainsDataset": "raw",
+    "FaceSetsDataset": "facesets", "JobTablesDataset": "jobs", "MediaDataset": "media",
+    "RawDomainsDataset": "raw", "RunModelsDataset": "models",
     "ServingModelDataset": "models", "TableCacheDataset": "cache", "TableDataset": "tables",
     "TablesDataset": "tables", "TrainedModelsDataset": "models",
 }
-__all__ = ["BinaryFileDataset", "CheckpointStoreDataset", "FaceSetsDataset", "MediaDataset",
-           "RawDomainsDataset", "ServingModelDataset", "TableCacheDataset", "TableDataset",
-           "TablesDataset", "TrainedModelsDataset"]
+__all__ = ["BinaryFileDataset", "CheckpointStoreDataset", "FaceSetsDataset",
+           "JobTablesDataset", "MediaDataset", "RawDomainsDataset", "RunModelsDataset",
+           "ServingModelDataset", "TableCacheDataset", "TableDataset", "TablesDataset",
+           "TrainedModelsDataset"]
 
 
 def __getattr__(name: str) -> Any:

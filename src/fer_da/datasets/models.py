@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from fer_da.inference.serving import ServingModel
 
 
+def _metadata(run_id: str, model: TrainedModel) -> dict[str, str]:
+    """A model file's JSON metadata: everything but the weights."""
+    return {"run_id": run_id, "plan": json.dumps(model.plan),
+            "model_config": json.dumps(model.model_config),
+            "history": json.dumps(model.history), "provenance": json.dumps(model.provenance)}
+
+
 class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
                                                     dict[str, TrainedModel]]):
     """``{run_id: TrainedModel}`` as one ``.safetensors`` file per run, versioned like the
@@ -37,12 +44,8 @@ class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
     def save(self, data: dict[str, TrainedModel]) -> None:
         with atomic_dir(self._get_save_path()) as folder:
             for run_id, model in data.items():
-                meta = {"run_id": run_id, "plan": json.dumps(model.plan),
-                        "model_config": json.dumps(model.model_config),
-                        "history": json.dumps(model.history),
-                        "provenance": json.dumps(model.provenance)}
                 save_file(model.state, folder / f"{safe_name(run_id)}.safetensors",
-                          metadata=meta)
+                          metadata=_metadata(run_id, model))
 
     def load(self) -> dict[str, TrainedModel]:
         try:
@@ -77,6 +80,22 @@ class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._filepath), "version": self._version}
+
+
+class RunModelsDataset(TrainedModelsDataset):
+    """``{run_id: TrainedModel}`` as ``<path>/<run>.safetensors``, one file per run, not
+    versioned: a save writes (atomically) the files of its runs and leaves the others, a
+    load reads every run. The grid's model store (``conf/grid``), where each job saves one
+    run and a fine-tuning job reads the baseline run of its seed."""
+
+    def __init__(self, path: str, metadata: dict | None = None):
+        super().__init__(path, None, metadata)
+
+    def save(self, data: dict[str, TrainedModel]) -> None:
+        folder = Path(self._get_save_path())
+        for run_id, model in data.items():
+            with atomic_file(folder / f"{safe_name(run_id)}.safetensors") as tmp:
+                save_file(model.state, str(tmp), metadata=_metadata(run_id, model))
 
 
 class CheckpointStoreDataset(AbstractDataset[None, CheckpointStore]):

@@ -41,7 +41,7 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
             + setup_pipeline("finetune", init_from="baseline") + setup_pipeline("dann"))
     data = {"face_sets": face_sets, "params:domains": DOMAINS, "params:training": TRAINING,
             "params:labels": {"keep_contempt": False},
-            "params:evaluation": {"splits": ["val"]}, "params:inference": {},
+            "params:evaluation": {"splits": ["val"]}, "params:inference": {}, "params:job": {},
             "params:preprocessing": {"detector": {"backend": "none"}, "margin": 0},
             "params:baseline.setup": {"kind": "baseline"},
             "params:joint.setup": {"kind": "joint", "unions": [["src"], ["src", "tgt"]]},

@@ -35,11 +35,14 @@ def _clamp(value: Any, key: str) -> float | None:
 
 
 def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str, Any],
-              preprocessing: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+              preprocessing: dict[str, Any] | None = None,
+              job: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The runs of one setup, from its parameters and the declared domains.
 
     Each plan records the preprocessing of its labelled domains (``preprocessing``: the
     ``params:preprocessing`` defaults under each domain's own), which inference repeats.
+    ``job.run`` (a run id of this setup) keeps that one run: one job of a grid
+    (docs/scaling.md); a run id of another setup leaves this setup's runs alone.
 
     baseline: the source domain(s). joint: growing unions (``cumulative`` = the declared
     order, or explicit lists), less the source-only union, which is the baseline model
@@ -111,6 +114,13 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
                 method=r.get("method", "erm"), config=cfg, options=options,
                 preprocessing={d: prep[d] for d in r.get("labelled", r["train"])
                                if d in prep}).to_dict())
+    wanted = check_keys(job, ("run",), "job").get("run")
+    if wanted and str(wanted).startswith(f"{name}/"):
+        kept = [p for p in plans if p["run_id"] == wanted]
+        if not kept:
+            raise ConfigError(f"job.run {wanted!r} is not a run of {name}; its runs: "
+                              f"{[p['run_id'] for p in plans]}")
+        plans = kept
     return plans
 
 

@@ -15,7 +15,7 @@ from fer_da.pipelines.training.nodes import (
 )
 
 SHARED_PARAMS = {"params:domains", "params:training", "params:labels", "params:evaluation",
-                 "params:preprocessing", "params:inference"}
+                 "params:preprocessing", "params:inference", "params:job"}
 
 
 def training_template(with_init: bool = False, with_autoencoder: bool = False,
@@ -36,7 +36,7 @@ def training_template(with_init: bool = False, with_autoencoder: bool = False,
                       outputs="characters", name="render_characters")]
     return pipeline([
         node(plan_runs, inputs=["params:setup", "params:domains", "params:training",
-                                "params:preprocessing"],
+                                "params:preprocessing", "params:job"],
              outputs="plans", name="plan_runs"),
         node(select_training_data, inputs=["face_sets", "plans"], outputs="training_data",
              name="select_training_data"),
