@@ -62,3 +62,23 @@ def test_two_training_runs_leave_two_model_versions(tmp_path):
     assert latest["baseline/kdef/seed0"].provenance["model_version"] == versions[1]
     first = TrainedModelsDataset(str(tmp_path / "m"), version=Version(versions[0], None)).load()
     assert first["baseline/kdef/seed0"].state["w"].tolist() == [1.0, 1.0]
+
+
+def test_face_sets_load_memory_mapped_and_splits_are_views(tmp_path):
+    from tests.conftest import make_face_sets
+
+    faces = make_face_sets(("src",), per_label=5, size=16)["src"]
+    faces.table.loc[faces.table.index % 5 == 1, "split"] = "test"  # interleaved splits
+    grouped = faces.grouped_by_split()
+    assert list(grouped.table["split"]) == sorted(faces.table["split"],
+                                                  key=["train", "val", "test"].index)
+    dataset = FaceSetsDataset(str(tmp_path / "fs"), mmap=True)
+    dataset.save({"src": grouped})
+    mapped = dataset.load()["src"]
+    assert isinstance(mapped.images, np.memmap)
+    assert np.array_equal(mapped.images, grouped.images)
+    train = mapped.split("train")
+    assert np.shares_memory(train.images, mapped.images)  # a view of the file, not a copy
+    assert np.array_equal(train.images, faces.images[faces.table["split"] == "train"])
+    scattered = faces.split("test")  # not grouped: a copy, still right
+    assert not np.shares_memory(scattered.images, faces.images)

@@ -26,7 +26,12 @@ class FaceSet:
 
     def subset(self, mask: np.ndarray | pd.Series) -> FaceSet:
         mask = np.asarray(mask, dtype=bool)
-        return FaceSet(self.images[mask], self.table[mask].reset_index(drop=True), self.version)
+        rows = np.flatnonzero(mask)
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):  # one block: a view, no copy
+            images = self.images[rows[0]: rows[-1] + 1]
+        else:
+            images = self.images[mask]
+        return FaceSet(images, self.table[mask].reset_index(drop=True), self.version)
 
     @property
     def digest(self) -> str:
@@ -44,6 +49,20 @@ class FaceSet:
         if column not in self.table.columns:
             column = "split"
         return self.subset(self.table[column] == name)
+
+    def grouped_by_split(self) -> FaceSet:
+        """Rows grouped by ``split`` (train, val, test, others; stable order within each):
+        each split is one contiguous block, which :meth:`subset` (and a memory-mapped face
+        store) hands over as a view instead of a copy."""
+        if "split" not in self.table.columns or not len(self.table):
+            return self
+        rank = {"train": 0, "val": 1, "test": 2}
+        order = np.argsort(self.table["split"].map(lambda s: rank.get(s, 3)).to_numpy(),
+                           kind="stable")
+        if np.array_equal(order, np.arange(len(order))):
+            return self
+        return FaceSet(self.images[order], self.table.iloc[order].reset_index(drop=True),
+                       self.version)
 
     @property
     def domain(self) -> str:

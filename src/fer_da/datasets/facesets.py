@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
@@ -21,9 +23,10 @@ class FaceSetsDataset(AbstractVersionedDataset[dict[str, FaceSet], dict[str, Fac
     """
 
     def __init__(self, filepath: str, version: Version | None = None,
-                 metadata: dict | None = None):
+                 metadata: dict | None = None, mmap: bool = False):
         super().__init__(PurePosixPath(filepath), version)
         self.metadata = metadata
+        self._mmap = mmap  # images memory-mapped from the file, not read (docs/scaling.md)
 
     def load(self) -> dict[str, FaceSet]:
         folder = Path(self._get_load_path())
@@ -33,7 +36,8 @@ class FaceSetsDataset(AbstractVersionedDataset[dict[str, FaceSet], dict[str, Fac
         version = folder.parent.name if self._version is not None else None
         out = {}
         for tensor_file in sorted(folder.glob("*.safetensors")):
-            images = load_file(tensor_file)["images"].numpy()
+            images = (map_uint8(tensor_file, "images") if self._mmap
+                      else load_file(tensor_file)["images"].numpy())
             table = pd.read_parquet(tensor_file.with_suffix(".parquet"))
             out[tensor_file.stem] = FaceSet(images, table, version)
         return out
@@ -53,3 +57,17 @@ class FaceSetsDataset(AbstractVersionedDataset[dict[str, FaceSet], dict[str, Fac
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "version": self._version}
+
+
+def map_uint8(path: Path, name: str) -> np.ndarray:
+    """A uint8 tensor of a safetensors file as a copy-on-write memory map (no read, no
+    copy: pages are read when touched and can be dropped again by the kernel)."""
+    with open(path, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(size))
+    entry = header.get(name)
+    if entry is None or entry.get("dtype") != "U8":
+        raise DatasetError(f"{path}: no uint8 tensor {name!r} to memory-map")
+    begin, _ = entry["data_offsets"]
+    return np.memmap(path, dtype=np.uint8, mode="c", offset=8 + size + begin,
+                     shape=tuple(entry["shape"]))

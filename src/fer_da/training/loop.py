@@ -135,7 +135,8 @@ class ImageStore:
     def pooled(self) -> ImageStore:
         store = object.__new__(ImageStore)
         store.device, store.on_device = self.device, self.on_device
-        store.tensors = [torch.cat(self.tensors)]
+        # one domain: its tensor as it is (a memory map stays one)
+        store.tensors = self.tensors if len(self.tensors) == 1 else [torch.cat(self.tensors)]
         return store
 
     def gather(self, domain: int, idx: np.ndarray) -> torch.Tensor:

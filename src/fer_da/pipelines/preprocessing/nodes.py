@@ -199,7 +199,7 @@ def normalise_faces(
             table = _split_columns(table, cfg, domain, seeds)
             counts.append(table.groupby(["split", "label"]).size().rename("n").reset_index()
                           .assign(domain=domain))
-        out[domain] = FaceSet(images, table)
+        out[domain] = FaceSet(images, table).grouped_by_split()  # splits: contiguous rows
         per_split = {s: int((table["split"] == s).sum()) for s in SPLITS}
         missing = sorted(set(classes) - set(table["label"]))
         protocol.append({
