@@ -88,3 +88,16 @@ def make_tiny_project(root: Path, training: dict | None = None) -> Path:
         "epochs": 2, "batch_size": 16, "tap_dim": 8, "hidden": 16, "device": "cpu",
         **(training or {})}}))
     return root
+
+
+def run_in_project(root: Path, env: str, pipeline: str, params: dict | None = None) -> None:
+    """``kedro run --env <env> --pipeline=<pipeline>`` in the project at ``root``, in-process."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+        bootstrap_project(PROJECT)
+        with KedroSession.create(root, env=env, runtime_params=params) as session:
+            session.run(pipeline_names=[pipeline])

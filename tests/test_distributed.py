@@ -12,12 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from fer_da.launch import parse_params
 from fer_da.training.distributed import GlobalBatchNorm, Ranks, global_batch_norm, shard
-from tests.conftest import PROJECT, make_tiny_project
+from tests.conftest import make_tiny_project, run_in_project
 
 TRAINING = {"epochs": 8}  # long enough to learn the synthetic faces
 
@@ -117,12 +115,7 @@ def test_torchrun_two_ranks_trains_as_one_process(tmp_path):
     single = make_tiny_project(tmp_path / "single", TRAINING)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each rank (OMP_NUM_THREADS=1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(single)
-        mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")
-        bootstrap_project(PROJECT)
-        with KedroSession.create(single, env="tiny") as s:
-            s.run(pipeline_names=["baseline"])
+    run_in_project(single, "tiny", "baseline")
     torch.set_num_threads(threads)
 
     ddp = make_tiny_project(tmp_path / "ddp", TRAINING)

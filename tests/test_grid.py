@@ -10,13 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from fer_da.grid import job_commands
 from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.validate import ConfigError
-from tests.conftest import PROJECT, make_tiny_project
+from tests.conftest import PROJECT, make_tiny_project, run_in_project
 
 DOMAINS = {"src": {"layout": "jaffe", "role": "source"},
            "tgt": {"layout": "jaffe", "role": "target"}}
@@ -61,12 +59,7 @@ def _grid_env(root: Path) -> None:
 def test_two_runs_as_two_processes_are_gathered_by_reporting(tmp_path):
     root = make_tiny_project(tmp_path / "project", {"epochs": 1})
     _grid_env(root)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")
-        bootstrap_project(PROJECT)
-        with KedroSession.create(root, env="tinygrid") as s:
-            s.run(pipeline_names=["preprocessing"])
+    run_in_project(root, "tinygrid", "preprocessing")
     kedro = Path(sys.executable).with_name("kedro")
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "OMP_NUM_THREADS": "1"}
     jobs = [("baseline", "baseline/kdef/seed0"), ("dann", "dann/clamp3/seed0")]
@@ -86,10 +79,7 @@ def test_two_runs_as_two_processes_are_gathered_by_reporting(tmp_path):
         assert models == [f"{run.replace('/', '__')}.safetensors"]  # one file per run
     assert len(list((root / "data" / "05_model_input" / "face_sets").iterdir())) == 1
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        with KedroSession.create(root, env="tinygrid") as s:
-            s.run(pipeline_names=["gather"])
+    run_in_project(root, "tinygrid", "gather")
     paired = pd.read_csv(grid / "08_reporting" / "paired_comparison.csv")
     assert set(paired["run"]) == {"clamp3"}
     assert set(paired["domain"]) == {"ckplus", "jaffe", "tfeid"}  # every target, both jobs

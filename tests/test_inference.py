@@ -13,8 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from kedro.io import DatasetError
 from safetensors.torch import save_file
 
@@ -28,8 +26,7 @@ from fer_da.preprocess.config import PreprocessConfig
 from fer_da.training.evaluate import predict
 from fer_da.training.loop import TrainedModel
 from fer_da.validate import ConfigError
-from tests.conftest import make_face_sets, make_tiny_project, write_image
-from tests.test_lab_env import PROJECT
+from tests.conftest import PROJECT, make_face_sets, make_tiny_project, run_in_project, write_image
 
 CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
 
@@ -179,20 +176,12 @@ def lab(tmp_path_factory):
     """A copy of the project on the synthetic default (fewer subjects, two short epochs),
     with the baseline trained: what a lab has after ``kedro run --pipeline=baseline``."""
     root = make_tiny_project(tmp_path_factory.mktemp("project"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.setenv("KEDRO_DISABLE_TELEMETRY", "1")
-        bootstrap_project(PROJECT)
-        with KedroSession.create(root, env="tiny") as s:
-            s.run(pipeline_names=["baseline"])
-        yield root
+    run_in_project(root, "tiny", "baseline")
+    return root
 
 
 def _infer(root: Path, params: dict) -> None:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        with KedroSession.create(root, env="tiny", runtime_params={"inference": params}) as s:
-            s.run(pipeline_names=["inference"])
+    run_in_project(root, "tiny", "inference", {"inference": params})
 
 
 def _latest(folder: Path) -> Path:
