@@ -66,8 +66,8 @@ def summarise(source: str, target: str, result: dict) -> str:
     # every other setup against source-only; source-only setups (ed2l, sna, ...) by name
     others = [f.assign(run=f["run"] if name == "dann" else name)
               for name, f in result.items() if name not in ("baseline", "seconds")]
-    adapted = pd.concat(others, ignore_index=True)
-    for metric in ("balanced_accuracy", "accuracy", "macro_f1"):
+    adapted = pd.concat(others, ignore_index=True) if others else None
+    for metric in ("balanced_accuracy", "accuracy", "macro_f1") if others else ():
         table = paired_comparison(result["baseline"], adapted, metric)
         lines.append(f"-- {metric} on {target}'s test split, %")
         for r in table.to_dict("records"):

@@ -325,9 +325,9 @@ def train_run(
                                        bad_step, s)
         totals = all_reduce_sum(torch.stack([*sums.values(),
                                              torch.tensor(float(seen), device=device)]), ranks)
-        seen = int(totals[-1].item())
-        means = {k: v / seen for k, v in zip(sums, totals[:-1].tolist(),
-                                              strict=True)}  # the one sync of the epoch
+        *values, seen = totals.tolist()  # the one sync of the epoch
+        seen = round(seen)
+        means = {k: v / seen for k, v in zip(sums, values, strict=True)}
         if int(bad_step) >= 0:
             step = int(bad_step)
             raise FloatingPointError(
