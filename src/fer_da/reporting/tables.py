@@ -83,7 +83,11 @@ def aggregate(metrics: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 def _column_label(setup: str, run: str, names: Mapping[str, str]) -> str:
     if setup == "dann":
-        return run.replace("_clamp", " clamp").replace("clamp", "clamp = ")
+        if run == "adabn":
+            return "AdaBN"
+        label = run.removesuffix("_adabn").replace("_clamp", " clamp").replace(
+            "clamp", "clamp = ")
+        return f"{label} + AdaBN" if run.endswith("_adabn") else label
     if setup == "baseline":
         return "baseline"
     return " ".join(names.get(d, d) for d in run.split("+"))
@@ -108,8 +112,9 @@ def _column_key(setup: str, run: str, order: list[str]) -> float:
     if setup == "baseline":
         return -1.0
     if setup == "dann":
-        try:
-            return float(run.removeprefix("clamp"))
+        try:  # a run scored with target statistics right after its plain twin
+            return (float(run.removesuffix("_adabn").removeprefix("clamp"))
+                    + 0.5 * run.endswith("_adabn"))
         except ValueError:
             return float("inf")
     if setup == "joint":

@@ -136,6 +136,9 @@ class RunPlan:
     options: Mapping[str, Any] = field(default_factory=dict)  # the method's options
     # per labelled domain, the preprocessing its faces had (inference repeats it)
     preprocessing: Mapping[str, Any] = field(default_factory=dict)
+    # AdaBN at evaluation: each unlabelled domain is scored with batch-norm statistics
+    # re-estimated on its own (unlabelled) train split (training/adabn.py)
+    target_bn: bool = False
 
     @property
     def method_options(self) -> MethodOptions:

@@ -46,7 +46,8 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
             "params:baseline.setup": {"kind": "baseline"},
             "params:joint.setup": {"kind": "joint", "unions": [["src"], ["src", "tgt"]]},
             "params:finetune.setup": {"kind": "finetune", "init_from": "baseline"},
-            "params:dann.setup": {"kind": "dann", "clamps": [3000]}}
+            "params:dann.setup": {"kind": "dann", "clamps": [3000],
+                                  "methods": ["dann", "adabn"]}}
     for setup in ("baseline", "joint", "finetune", "dann"):
         data[f"{setup}.checkpoints"] = CheckpointStore(tmp_path / setup)
     catalog = DataCatalog({k: MemoryDataset(v, copy_mode="assign") for k, v in data.items()})
@@ -54,7 +55,7 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
         for name in ("models", "history", "metrics", "predictions", "serving_model"):
             catalog[f"{setup}.{name}"] = MemoryDataset(copy_mode="assign")
     SequentialRunner().run(pipe, catalog)
-    expected_runs = {"baseline": 1, "joint": 1, "finetune": 2, "dann": 1}
+    expected_runs = {"baseline": 1, "joint": 1, "finetune": 2, "dann": 2}
     for setup, runs in expected_runs.items():
         metrics: pd.DataFrame = catalog[f"{setup}.metrics"].load()
         assert len(metrics) == runs * 3  # one row per (run, eval_domain)
@@ -65,8 +66,17 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
         history = catalog[f"{setup}.history"].load()
         assert len(history) == runs  # one epoch each
     dann_history = catalog["dann.history"].load()
-    assert dann_history["lambda"].notna().all() and dann_history["dmn_acc"].between(0, 1).all()
-    assert len(list((tmp_path / "dann").glob("*.pt"))) == 1
+    adversarial = dann_history[dann_history["run"] == "clamp3000"]
+    assert adversarial["lambda"].notna().all() and adversarial["dmn_acc"].between(0, 1).all()
+    assert len(list((tmp_path / "dann").glob("*.pt"))) == 2
+    # AdaBN: the baseline's training (the same weights, so the same source scores), each
+    # target scored with its own train split's batch-norm statistics
+    base = catalog["baseline.metrics"].load().set_index("eval_domain")
+    adabn = catalog["dann.metrics"].load().query("run == 'adabn'").set_index("eval_domain")
+    assert adabn.loc["src", "nll"] == base.loc["src", "nll"]
+    assert adabn.loc["src", "bn_stats"] == "trained"
+    assert list(adabn.loc[["tgt", "tgt2"], "bn_stats"]) == ["tgt/train", "tgt2/train"]
+    assert (adabn.loc[["tgt", "tgt2"], "nll"] != base.loc[["tgt", "tgt2"], "nll"]).all()
     serving = catalog["finetune.serving_model"].load()  # the best of two runs
     assert serving.run_id in {"finetune/tgt/seed0", "finetune/tgt2/seed0"}
     assert serving.selected_by.startswith("source_val_accuracy=")

@@ -17,7 +17,7 @@ METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domai
 PROVENANCE_COLUMNS = ["faceset_version", "faceset_digest", "eval_faceset_version",
                       "faceset_mismatch", "source_digest", "git_commit", "git_dirty",
                       "config_hash", "device", "precision", "model_version", "selected_by",
-                      "selected_epoch", "tta"]
+                      "selected_epoch", "tta", "bn_stats"]
 
 
 def check_faceset_version(run_id: str, trained: str | None, scored: str | None,
@@ -41,9 +41,15 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     """Metrics: one row per (model, domain, split) with n, accuracy, balanced accuracy,
     macro-F1, mean NLL and per-class recall. Reported numbers use the ``test`` split.
 
+    A run planned with ``target_bn`` (AdaBN) is scored on each domain whose labels it did
+    not train with by a copy whose batch-norm statistics are re-estimated on that domain's
+    unlabelled train split (``bn_stats`` names them; ``trained`` otherwise).
+
     Predictions: one row per evaluated image with its label, prediction and 600-d features
     (for t-SNE, confusion matrices and the proxy A-distance).
     """
+    from fer_da.devices import resolve_device
+    from fer_da.training.adabn import adapt_batchnorm
     from fer_da.training.config import TrainConfig
     from fer_da.training.evaluate import TTA, load_model, predict
     from fer_da.training.metrics import classification_metrics
@@ -68,12 +74,18 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
         provenance = {**{k: prov.get(k) for k in PROVENANCE_COLUMNS}, "faceset_mismatch":
                       mismatch, "eval_faceset_version": scored, "tta": tta}
         for domain, fs in sorted(face_sets.items()):
+            scorer, bn_stats = model, "trained"
+            if plan.get("target_bn") and domain not in plan["labelled_domains"]:
+                scorer = adapt_batchnorm(model, fs.split("train", plan["seed"]).images,
+                                         cfg.eval_batch_size, plan["seed"],
+                                         resolve_device(cfg.device))
+                bn_stats = f"{domain}/train"
             for split in splits:
                 part = fs.split(split, plan["seed"])
                 truth = part.table["label_idx"].to_numpy(dtype=np.int64)
                 if not len(truth):
                     continue
-                logp, _, feats = predict(model, part.images, cfg.device,
+                logp, _, feats = predict(scorer, part.images, cfg.device,
                                          cfg.eval_batch_size, tta)
                 scores = classification_metrics(logp, truth, classes)
                 frame = pd.DataFrame(feats.astype(np.float32),
@@ -89,5 +101,6 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
                              "run_id": run_id, "train_domains": "+".join(plan["train_domains"]),
                              "eval_domain": domain,
                              "role": fs.table["role"].iloc[0] if len(fs.table) else "",
-                             "split": split, "n": len(truth), **scores, **provenance})
+                             "split": split, "n": len(truth), **scores, **provenance,
+                             "bn_stats": bn_stats})
     return pd.DataFrame(rows, columns=columns), pd.concat(preds, ignore_index=True)

@@ -14,8 +14,8 @@ from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
 from fer_da.pipelines._types import CheckpointStore, DomainData, TrainedModel
 from fer_da.preprocess.config import domain_configs
-from fer_da.training.names import ADVERSARIAL, METHODS, SOURCE_ONLY
-from fer_da.validate import ConfigError, as_bool, as_choice, as_float, as_str_list, check_keys
+from fer_da.training.names import ADABN, ADVERSARIAL, METHODS, SOURCE_ONLY
+from fer_da.validate import ConfigError, as_bool, as_float, as_str_list, check_keys
 
 logger = logging.getLogger(__name__)
 KINDS = ("baseline", "joint", "finetune", "dann", *SOURCE_ONLY)
@@ -34,6 +34,18 @@ def _clamp(value: Any, key: str) -> float | None:
     return as_float(value, key, positive=True)
 
 
+def _method_entry(entry: str, key: str) -> tuple[str, bool]:
+    """``method`` or ``method+adabn`` (the method, scored with target batch-norm statistics);
+    ``adabn`` alone is source-only training with target statistics."""
+    method, plus, extra = entry.partition("+")
+    if method == ADABN and not plus:
+        return ADABN, True
+    if method not in METHODS or (plus and extra != ADABN):
+        raise ConfigError(f"{key} must be one of {(*METHODS, ADABN)}, optionally "
+                          f"'<method>+adabn', got {entry!r}")
+    return method, bool(plus)
+
+
 def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str, Any],
               preprocessing: dict[str, Any] | None = None,
               job: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -48,7 +60,9 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
     order, or explicit lists), less the source-only union, which is the baseline model
     (``reuse_baseline: false`` retrains it). finetune: one run per target, from the baseline model.
     dann: one run per adaptation method (``methods``, default the paper's ``dann``) and, for
-    the adversarial ones, per clamp value; labels of the source only.
+    the adversarial ones, per clamp value; labels of the source only. ``adabn``: the
+    baseline's training, scored on each target with that target's batch-norm statistics;
+    ``<method>+adabn`` (run ``<run>_adabn``): a method scored so.
     """
     from fer_da.training.config import RunPlan, TrainConfig
     from fer_da.training.objectives import MethodOptions
@@ -89,15 +103,23 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
         runs = [{"run": t, "train": (t,), "init": f"{base}/{'+'.join(source)}"} for t in targets]
     elif kind == "dann":
         clamps = [_clamp(c, f"{where}.clamps") for c in (setup.get("clamps") or [None])]
-        methods = [as_choice(m, f"{where}.methods[]", METHODS)
-                   for m in as_str_list(setup.get("methods", ["dann"]), f"{where}.methods")]
-        for method in methods:
+        for entry in as_str_list(setup.get("methods", ["dann"]), f"{where}.methods"):
+            method, target_bn = _method_entry(entry, f"{where}.methods[]")
+            if method == ADABN:  # the baseline's training; target statistics at evaluation
+                if cfg.select.startswith("target_"):
+                    raise ConfigError(f"{where}.methods: adabn trains on the source alone, "
+                                      f"so {where}.training.select must be source_val or "
+                                      f"last, not {cfg.select!r}")
+                runs.append({"run": ADABN, "train": source, "method": "erm",
+                             "mode": "supervised", "target_bn": True})
+                continue
             for c in clamps if method in ADVERSARIAL else [None]:
                 suffix = f"clamp{c:g}" if c is not None else "noclamp"
                 run = (suffix if method == "dann" else method if method not in ADVERSARIAL
                        else f"{method}_{suffix}")
-                runs.append({"run": run, "train": names, "labelled": source, "clamp": c,
-                             "method": method})
+                runs.append({"run": f"{run}_adabn" if target_bn else run, "train": names,
+                             "labelled": source, "clamp": c, "method": method,
+                             "target_bn": target_bn})
     plans = []
     for seed in cfg.seeds:
         for r in runs:
@@ -106,14 +128,15 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
                 raise ValueError(f"{name}/{r['run']}: domains {unknown} are not declared")
             plans.append(RunPlan(
                 setup=name, run=r["run"], seed=seed,
-                mode="dann" if kind == "dann" else "supervised",
+                mode=r.get("mode", "dann" if kind == "dann" else "supervised"),
                 train_domains=tuple(r["train"]), labelled_domains=tuple(r.get("labelled",
                                                                                r["train"])),
                 all_domains=names, clamp=r.get("clamp"),
                 init_from=f"{r['init']}/seed{seed}" if r.get("init") else None,
                 method=r.get("method", "erm"), config=cfg, options=options,
                 preprocessing={d: prep[d] for d in r.get("labelled", r["train"])
-                               if d in prep}).to_dict())
+                               if d in prep},
+                target_bn=r.get("target_bn", False)).to_dict())
     wanted = check_keys(job, ("run",), "job").get("run")
     if wanted and str(wanted).startswith(f"{name}/"):
         kept = [p for p in plans if p["run_id"] == wanted]
