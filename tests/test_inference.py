@@ -127,6 +127,35 @@ def test_predictions_equal_the_evaluation_code_on_the_same_crops(tmp_path, tta):
     assert table["label"].tolist() == [CLASSES[i] for i in table["label_idx"]]
 
 
+def test_adapt_bn_classifies_with_the_inputs_own_statistics(tmp_path):
+    from PIL import Image
+
+    from fer_da.training.adabn import adapt_batchnorm
+
+    faces = make_face_sets(("src",), per_label=2, size=48)["src"]
+    for k, img in enumerate(faces.images):
+        Image.fromarray(img).save(tmp_path / f"face{k:02d}.png")
+    serving = _serving(_trained())
+    cfg = InferenceConfig.from_params({"adapt_bn": True, "device": "cpu"})
+    table, _, _ = predict_media(serving, list_media(tmp_path), cfg)
+    plain, _, _ = predict_media(serving, list_media(tmp_path), InferenceConfig(device="cpu"))
+    model = FERNet(ModelConfig(**serving.trained.model_config))
+    model.load_state_dict(serving.trained.state)
+    logp, _, _ = predict(adapt_batchnorm(model, faces.images, 256, 0, "cpu"), faces.images,
+                         "cpu")
+    probs = [f"p_{c}" for c in CLASSES]
+    assert np.allclose(table[probs].to_numpy(), np.exp(logp), atol=1e-6)
+    assert not np.allclose(table[probs].to_numpy(), plain[probs].to_numpy(), atol=1e-3)
+    assert set(table["bn_stats"]) == {"input"} and set(plain["bn_stats"]) == {"trained"}
+    one = tmp_path / "one"
+    one.mkdir()
+    Image.fromarray(faces.images[0]).save(one / "face.png")
+    with pytest.raises(ValueError, match="adapt_bn needs at least 2 faces"):
+        predict_media(serving, list_media(one), cfg)
+    with pytest.raises(ConfigError, match="inference.adapt_bn"):
+        InferenceConfig.from_params({"adapt_bn": "sometimes"})
+
+
 def test_serving_model_file_round_trips_without_pickle(tmp_path):
     serving = _serving(_trained())
     dataset = ServingModelDataset(str(tmp_path / "serving" / "baseline.safetensors"))

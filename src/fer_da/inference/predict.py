@@ -22,7 +22,7 @@ from fer_da.detect import build_detector
 from fer_da.inference.media import REJECT_COLUMNS, Frame, Media, iter_frames
 from fer_da.inference.serving import ServingModel
 from fer_da.preprocess.faces import detect_robustly, normalise_face
-from fer_da.validate import as_choice, as_float, as_int, check_keys
+from fer_da.validate import as_bool, as_choice, as_float, as_int, check_keys
 
 logger = logging.getLogger(__name__)
 FACES = ("all", "largest")
@@ -37,6 +37,8 @@ class InferenceConfig:
     batch_size: int = 256
     device: str = "auto"
     sheet_max: int = 48  # faces on the contact sheet
+    # the input's faces are one new domain: AdaBN on them before classifying (>= 2 faces)
+    adapt_bn: bool = False
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None,
@@ -47,7 +49,8 @@ class InferenceConfig:
                    batch_size=as_int(p.get("batch_size", 256), f"{where}.batch_size",
                                      minimum=1),
                    device=str(p.get("device", "auto")),
-                   sheet_max=as_int(p.get("sheet_max", 48), f"{where}.sheet_max", minimum=0))
+                   sheet_max=as_int(p.get("sheet_max", 48), f"{where}.sheet_max", minimum=0),
+                   adapt_bn=as_bool(p.get("adapt_bn", False), f"{where}.adapt_bn"))
 
 
 def _chunks(items: Iterable, size: int) -> Iterable[list]:
@@ -60,7 +63,11 @@ def predict_media(serving: ServingModel, media: Media, cfg: InferenceConfig,
                   detector_factory: Callable[..., Any] = build_detector,
                   ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """One row per face found (file, frame, box, label, probability per class, run id), the
-    face crops in the same order, and the rejects (listing, decoding, no face)."""
+    face crops in the same order, and the rejects (listing, decoding, no face).
+
+    ``cfg.adapt_bn``: the model's batch-norm statistics are first re-estimated on all the
+    faces found (AdaBN, ``training/adabn.py``), so each face's prediction depends on the
+    others of the input; recorded in the ``bn_stats`` column."""
     from fer_da.training.evaluate import load_model, predict
 
     pre = serving.preprocess_config()
@@ -104,6 +111,15 @@ def predict_media(serving: ServingModel, media: Media, cfg: InferenceConfig,
     table = pd.DataFrame(rows, columns=BASE_COLUMNS[:12])
     if len(images):
         model = load_model(serving.trained.model_config, serving.trained.state)
+        if cfg.adapt_bn:
+            from fer_da.devices import resolve_device
+            from fer_da.training.adabn import adapt_batchnorm
+
+            if len(images) < 2:
+                raise ValueError(f"inference.adapt_bn needs at least 2 faces in the input, "
+                                 f"found {len(images)} in {media.source or 'the input'}")
+            model = adapt_batchnorm(model, images, cfg.batch_size, 0,
+                                    resolve_device(cfg.device))
         logp, _, _ = predict(model, images, cfg.device, cfg.batch_size, serving.tta)
         probs = np.exp(logp.astype(np.float64))
         idx = probs.argmax(1)
@@ -113,6 +129,7 @@ def predict_media(serving: ServingModel, media: Media, cfg: InferenceConfig,
     table["label_idx"] = idx.astype(np.int64)
     table["probability"] = probs.max(1) if len(probs) else []
     table["run_id"] = serving.run_id
+    table["bn_stats"] = "input" if cfg.adapt_bn else "trained"
     for c, name in enumerate(classes):
         table[f"p_{name}"] = probs[:, c]
     logger.info("Inference: %d faces from %d files (%d rejects) with %s", len(table),
