@@ -6,6 +6,8 @@
     uv run python benchmarks/realdata.py --setups baseline,ed2l,sna,hagan --pairs fer2013:sfew
     uv run python benchmarks/realdata.py --pairs fer2013:sfew --max-train 10000 --methods dann
     uv run python benchmarks/realdata.py --pairs sfew:fer2013 --adapted-select target_im
+    uv run python benchmarks/realdata.py --pairs fer2013:sfew --max-train 10000 \
+        --methods adabn,dann+adabn          # AdaBN alone and on DANN (docs/training.md)
 
 Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` in-process for
 each direction (the roles swapped with runtime parameters), then prints, per target, the
