@@ -177,3 +177,16 @@ def test_report_columns_name_the_adabn_runs():
     runs = ["adabn", "clamp3_adabn", "clamp3", "clamp1"]
     assert sorted(runs, key=lambda r: _column_key("dann", r, [])) == [
         "clamp1", "clamp3", "clamp3_adabn", "adabn"]
+
+
+def test_adabn_evaluation_names_a_target_without_train_faces(face_sets):
+    cfg = TrainConfig(epochs=1, batch_size=4, device="cpu", tap_dim=8, hidden=8)
+    plan = RunPlan(setup="dann", run="adabn", seed=0, mode="supervised",
+                   train_domains=("src",), labelled_domains=("src",),
+                   all_domains=("src", "tgt"), method="erm", config=cfg, target_bn=True)
+    trained = train_run(plan, training_view(face_sets, ("src",), ("src",)), 7)
+    tgt = face_sets["tgt"]
+    only_val = {**face_sets, "tgt": tgt.subset(tgt.table["split"] == "val")}
+    with pytest.raises(ValueError, match="dann/adabn/seed0 .*'tgt'"):
+        evaluate_models({trained.run_id: trained}, only_val, {"device": "cpu"},
+                        {"splits": ["val"]}, {})

@@ -76,9 +76,13 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
         for domain, fs in sorted(face_sets.items()):
             scorer, bn_stats = model, "trained"
             if plan.get("target_bn") and domain not in plan["labelled_domains"]:
-                scorer = adapt_batchnorm(model, fs.split("train", plan["seed"]).images,
-                                         cfg.eval_batch_size, plan["seed"],
-                                         resolve_device(cfg.device))
+                unlabelled = fs.split("train", plan["seed"]).images
+                if len(unlabelled) < 2:
+                    raise ValueError(f"{run_id} (AdaBN) needs at least 2 train-split faces "
+                                     f"of {domain!r} for its statistics, found "
+                                     f"{len(unlabelled)}")
+                scorer = adapt_batchnorm(model, unlabelled, cfg.eval_batch_size,
+                                         plan["seed"], resolve_device(cfg.device))
                 bn_stats = f"{domain}/train"
             for split in splits:
                 part = fs.split(split, plan["seed"])
