@@ -8,12 +8,16 @@
     uv run python benchmarks/realdata.py --pairs sfew:fer2013 --adapted-select target_im
     uv run python benchmarks/realdata.py --pairs fer2013:sfew --max-train 10000 \
         --methods adabn,dann+adabn          # AdaBN alone and on DANN (docs/training.md)
+    uv run python benchmarks/realdata.py --methods erm_mixed,dann,cdan_e,confusion \
+        --clamp-modes fixed,paper           # the live adversary against both controls
 
 Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` in-process for
 each direction (the roles swapped with runtime parameters), then prints, per target, the
 source-only and adapted balanced accuracy (mean ± std over seeds) and the paired difference
-with its 95 % interval, plus the source's own test accuracy. Needs ../shared/realdata
-(local benchmarks only; never used by the tests).
+with its 95 % interval against source-only and against ``erm_mixed`` (when listed), then per
+run the source's own test accuracy, the proxy A-distance between source and target test
+features and the adversary's diagnostics (domain accuracy, majority share, collapsed
+epochs). Needs ../shared/realdata (local benchmarks only; never used by the tests).
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
                   epochs: int | None = None,
                   setups: tuple[str, ...] = ("baseline", "dann"),
                   max_train: int | None = None, methods: list[str] | None = None,
-                  adapted_select: str | None = None) -> dict:
+                  adapted_select: str | None = None,
+                  clamp_modes: list[str] | None = None) -> dict:
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -46,6 +51,8 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
         params["domains"][source]["preprocessing"] = {"split": {"max_train": max_train}}
     if methods:
         params["dann"] = {"setup": {"methods": methods}}
+    if clamp_modes:
+        params.setdefault("dann", {}).setdefault("setup", {})["clamp_modes"] = clamp_modes
     if adapted_select:  # the adaptation runs' own epoch-selection criterion (no target label)
         params.setdefault("dann", {}).setdefault("setup", {})["training"] = {
             "select": adapted_select}
@@ -56,33 +63,78 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
         while mlflow.active_run():  # one MLflow run per session, never one across directions
             mlflow.end_run()
     reports = ROOT / "data" / "realbench" / "08_reporting"
+    outputs = ROOT / "data" / "realbench" / "07_model_output"
     out: dict = {s: pd.read_csv(reports / f"{s}_metrics.csv") for s in setups}
     out["seconds"] = time.perf_counter() - start
+    out["extra"] = {"history": {s: pd.read_csv(outputs / f"{s}_history.csv") for s in setups},
+                    "adist": a_distances(outputs, setups, source, target)}
     return out
 
 
+def a_distances(outputs: Path, setups: tuple[str, ...], source: str,
+                target: str) -> pd.DataFrame:
+    """Proxy A-distance between the source's and the target's test features, per run id
+    (strong probe C=1 and weak probe C=1e-4; reporting/adistance.py)."""
+    from fer_da.reporting.adistance import proxy_a_distance
+
+    rows = []
+    for setup in setups:
+        preds = pd.read_parquet(outputs / f"{setup}_predictions.parquet")
+        cols = [c for c in preds.columns if c.startswith("f") and c[1:].isdigit()]
+        for run_id, p in preds.groupby("run_id", sort=True):
+            src = p[p["eval_domain"] == source][cols].to_numpy()
+            tgt = p[p["eval_domain"] == target][cols].to_numpy()
+            rows.append({"run_id": run_id, "a_distance": proxy_a_distance(src, tgt, c=1.0),
+                         "a_distance_weak": proxy_a_distance(src, tgt, c=1e-4)})
+    return pd.DataFrame(rows)
+
+
+def _runs(result: dict) -> pd.DataFrame:
+    """Every run's metrics, with ``run`` = the dann setup's run name or the setup's name."""
+    return pd.concat([f.assign(run=f["run"] if name == "dann" else name)
+                      for name, f in result.items() if name not in ("seconds", "extra")],
+                     ignore_index=True)
+
+
 def summarise(source: str, target: str, result: dict) -> str:
-    from fer_da.reporting.tables import paired_comparison
+    from fer_da.reporting.tables import collapse_summary, paired_with_controls
 
     lines = [f"\n== {source} -> {target} ({result['seconds'] / 60:.1f} min)"]
-    # every other setup against source-only; source-only setups (ed2l, sna, ...) by name
-    others = [f.assign(run=f["run"] if name == "dann" else name)
-              for name, f in result.items() if name not in ("baseline", "seconds")]
-    adapted = pd.concat(others, ignore_index=True) if others else None
-    for metric in ("balanced_accuracy", "accuracy", "macro_f1") if others else ():
-        table = paired_comparison(result["baseline"], adapted, metric)
-        lines.append(f"-- {metric} on {target}'s test split, %")
+    runs = _runs(result)
+    adapted = runs[runs["setup"] != "baseline"]
+    for metric in ("balanced_accuracy", "accuracy", "macro_f1") if len(adapted) else ():
+        table = paired_with_controls(result["baseline"], adapted, metric)
+        lines.append(f"-- {metric} on {target}'s test split, %, paired by seed")
         for r in table.to_dict("records"):
             lines.append(
-                f"  {r['run']:>14}: source-only {r['source_only']:5.1f} ± "
-                f"{r['source_only_std']:4.1f}   adapted {r['adapted']:5.1f} ± "
+                f"  {r['run']:>20} vs {r['control']:<11}: control {r['source_only']:5.1f} ± "
+                f"{r['source_only_std']:4.1f}   run {r['adapted']:5.1f} ± "
                 f"{r['adapted_std']:4.1f}   diff {r['diff']:+5.1f} ± {r['diff_std']:4.1f} "
                 f"[{r['ci_low']:+5.1f}, {r['ci_high']:+5.1f}]  ({r['seeds']} seeds)")
-    own = result["baseline"]
-    own = own[(own["eval_domain"] == source) & (own["split"] == "test")]
-    lines.append(f"-- source-only on {source}'s own test split: accuracy "
-                 f"{own['accuracy'].mean() * 100:.1f} ± {own['accuracy'].std() * 100:.1f}, "
-                 f"balanced {own['balanced_accuracy'].mean() * 100:.1f}")
+    own = runs[(runs["eval_domain"] == source) & (runs["split"] == "test")]
+    extra = result.get("extra", {})
+    adist = extra.get("adist", pd.DataFrame(columns=["run_id", "a_distance",
+                                                     "a_distance_weak"]))
+    history = pd.concat(list(extra.get("history", {}).values()) or [pd.DataFrame()],
+                        ignore_index=True)
+    dead = collapse_summary(history).set_index("run_id") if len(history) else pd.DataFrame()
+    lines.append(f"-- per run: {source}'s own test split (%), proxy A-distance "
+                 f"{source}/{target} test features (C=1 | C=1e-4), adversary (last epoch)")
+    for run, g in own.groupby("run", sort=False):
+        ids = set(g["run_id"])
+        a = adist[adist["run_id"].isin(ids)]
+        text = (f"  {run:>20}: acc {g['accuracy'].mean() * 100:5.1f} ± "
+                f"{g['accuracy'].std() * 100:4.1f}  bal {g['balanced_accuracy'].mean() * 100:5.1f}"
+                f" ± {g['balanced_accuracy'].std() * 100:4.1f}   A {a['a_distance'].mean():.2f}"
+                f" | {a['a_distance_weak'].mean():.2f}")
+        d = dead[dead.index.isin(ids)] if len(dead) else dead
+        if len(d):
+            flagged = sum(bool(str(e)) for e in d["collapsed_epochs"].fillna(""))
+            text += (f"   dmn-acc {d['last_dmn_acc'].mean():.3f} majority "
+                     f"{d['last_majority'].mean():.2f} clamped {d['last_clamped_frac'].mean():.2f}"
+                     f"  collapsed in {flagged}/{len(d)} seeds"
+                     + (f" ({', '.join(sorted(set(d['reasons']) - {''}))})" if flagged else ""))
+        lines.append(text)
     return "\n".join(lines)
 
 
@@ -106,6 +158,8 @@ def main() -> None:
                         help="source training faces (stratified subsample; env's default)")
     parser.add_argument("--methods", default="",
                         help="the dann setup's methods, e.g. 'dann' (default: the env's)")
+    parser.add_argument("--clamp-modes", default="",
+                        help="the dann setup's clamp_modes, e.g. 'fixed,paper' (env's default)")
     parser.add_argument("--adapted-select", default=None,
                         choices=["source_val", "target_entropy", "target_im", "last"],
                         help="epoch selection of the dann setup's runs (default: the env's)")
@@ -130,7 +184,10 @@ def main() -> None:
                                                                 setups, args.max_train,
                                                                 [m for m in args.methods.split(",")
                                                                  if m] or None,
-                                                                args.adapted_select)))
+                                                                args.adapted_select,
+                                                                [m for m in
+                                                                 args.clamp_modes.split(",")
+                                                                 if m] or None)))
     text = "\n".join(out)
     path = ROOT / "data" / "realbench" / "08_reporting" / "benchmark.txt"
     path.write_text(text + "\n")

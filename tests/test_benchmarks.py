@@ -18,7 +18,8 @@ def test_training_benchmark_prints_ratio_and_grid_projection():
     ref = float(re.search(r"plain reference:\s+([\d.]+) images/s", log).group(1))
     ratio = float(re.search(r"ratio\s+:\s+([\d.]+)x", log).group(1))
     assert ours > 0 and ref > 0 and abs(ratio - ours / ref) <= 0.01 * ratio + 0.01
-    assert "grid of conf/paper: 11 runs" in log
-    assert re.search(r"total\s+1830200 training images = 215\.0 PFLOP", log)
-    assert "projected at 40% MFU of 989 TFLOP/s: 9.1 min" in log
+    # 1 baseline + 3 joint + 3 fine-tunes + 4 clamps x 2 clamp modes + erm_mixed
+    assert "grid of conf/paper: 16 runs" in log
+    assert re.search(r"total\s+3430200 training images = 403\.1 PFLOP", log)
+    assert "projected at 40% MFU of 989 TFLOP/s: 17.0 min" in log  # 403.1e15 / 0.4 / 989e12
     assert "throughput is not used for the projection" in log  # 32 px slim VGG != the grid's

@@ -86,6 +86,40 @@ def test_each_loss_trains_the_right_parameters():
     assert torch.isclose(terms["loss"], 0.5 * (terms["d_real_fake"] + terms["d_expression"]))
 
 
+class _StubD(torch.nn.Module):
+    """D^R = the pair's mean character pixel, D^e = fixed logits per pair: losses by hand."""
+
+    def forward(self, human, character):
+        real = character.mean(dim=(1, 2, 3))
+        expr = torch.stack([character.mean(dim=(1, 2, 3)) * k for k in range(7)], 1)
+        return real, expr, character.flatten(1)
+
+
+def test_gan_losses_by_hand_real_is_one_fake_is_zero():
+    human = torch.zeros(2, 1, 4, 4)
+    real, fake = torch.full((2, 1, 4, 4), 2.0), torch.full((2, 1, 4, 4), -1.0)
+    neutral = torch.full((2, 1, 4, 4), -0.5)
+    labels = torch.tensor([3, 0])
+    d_terms = discriminator_loss(_StubD(), human, real, fake, labels)
+    sig = torch.sigmoid
+    # real pairs labelled 1 (-log sigma(2)), generated pairs labelled 0 (-log(1 - sigma(-1)))
+    want_adv = float(-torch.log(sig(torch.tensor(2.0))) - torch.log(1 - sig(torch.tensor(-1.0))))
+    assert float(d_terms["d_real_fake"]) == pytest.approx(want_adv, rel=1e-5)
+    real_e = torch.tensor([[2.0 * k for k in range(7)]] * 2)
+    want_e = float(torch.nn.functional.cross_entropy(real_e, labels))  # on the real pairs
+    assert float(d_terms["d_expression"]) == pytest.approx(want_e, rel=1e-5)
+    g_terms = generator_loss(_StubD(), human, fake, neutral, labels, l1_weight=10.0)
+    # non-saturating: G wants its pairs called real (-log sigma(-1)) and to show the label
+    assert float(g_terms["g_adversarial"]) == pytest.approx(
+        float(-torch.log(sig(torch.tensor(-1.0)))), rel=1e-5)
+    fake_e = torch.tensor([[-1.0 * k for k in range(7)]] * 2)
+    assert float(g_terms["g_expression"]) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(fake_e, labels)), rel=1e-5)
+    assert float(g_terms["g_l1"]) == pytest.approx(0.5)
+    assert float(g_terms["loss"]) == pytest.approx(
+        float(g_terms["g_adversarial"] + g_terms["g_expression"] + 10.0 * 0.5), rel=1e-5)
+
+
 def test_one_step_of_each_lowers_its_own_loss():
     torch.manual_seed(0)
     cfg = HaganConfig()

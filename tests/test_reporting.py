@@ -115,3 +115,97 @@ def test_method_comparison_against_a_hand_count():
     assert list(table.columns) == ["CK acc", "CK bal acc"]
     assert table.loc["baseline", "CK acc"] == "50.00 ± 14.14%"
     assert table.loc["sna", "CK bal acc"] == "80.00%"  # one seed: no spread shown
+
+
+def _paired_rows(setup, run, accs):
+    return [{"setup": setup, "run": run, "seed": s, "eval_domain": "ck", "role": "target",
+             "split": "test", "accuracy": a} for s, a in enumerate(accs)]
+
+
+def test_adaptation_is_paired_with_both_controls_by_hand():
+    from fer_da.reporting.tables import paired_with_controls
+
+    base = pd.DataFrame(_paired_rows("baseline", "kdef", [0.40, 0.50, 0.45]))
+    dann = pd.DataFrame(_paired_rows("dann", "erm_mixed", [0.45, 0.60, 0.50])
+                        + _paired_rows("dann", "clamp3", [0.50, 0.55, 0.60]))
+    out = paired_with_controls(base, dann).set_index(["control", "run"])
+    assert set(out.index) == {("source-only", "erm_mixed"), ("source-only", "clamp3"),
+                              ("erm_mixed", "clamp3")}
+    # clamp3 - source-only: +10, +5, +15; clamp3 - erm_mixed: +5, -5, +10
+    assert out.loc[("source-only", "clamp3"), "diff"] == pytest.approx(10.0)
+    assert out.loc[("erm_mixed", "clamp3"), "diff"] == pytest.approx(10.0 / 3)
+    assert out.loc[("erm_mixed", "clamp3"), "diff_std"] == pytest.approx(
+        np.std([5.0, -5.0, 10.0], ddof=1))
+    assert out.loc[("erm_mixed", "clamp3"), "source_only"] == pytest.approx(155.0 / 3)
+    assert out.loc[("source-only", "erm_mixed"), "diff"] == pytest.approx(20.0 / 3)
+    only = paired_with_controls(base, dann[dann["run"] == "clamp3"])
+    assert set(only["control"]) == {"source-only"}  # no erm_mixed run, no such rows
+
+
+def _history(run, seed, flags):
+    return [{"setup": "dann", "run": run, "seed": seed, "run_id": f"dann/{run}/seed{seed}",
+             "epoch": e + 1, "dmn_acc": 0.25, "dmn_majority": 0.99 if f else 0.3,
+             "clamped_frac": 0.0, "collapsed": float(f), "collapse": "one_domain" if f else ""}
+            for e, f in enumerate(flags)]
+
+
+def test_collapsed_runs_are_summarised_and_marked_in_the_tables():
+    from fer_da.reporting.tables import collapse_summary, collapsed_runs, method_comparison
+    history = pd.DataFrame(_history("clamp1", 0, [0, 0, 1, 1]) + _history("clamp1", 1, [0] * 4)
+                           + _history("clamp5000", 0, [0] * 4)
+                           + [{"setup": "dann", "run": "erm_mixed", "seed": 0,
+                               "run_id": "dann/erm_mixed/seed0", "epoch": 1}])
+    summary = collapse_summary(history).set_index("run_id")
+    assert list(summary.index) == ["dann/clamp1/seed0", "dann/clamp1/seed1",
+                                   "dann/clamp5000/seed0"]  # erm_mixed has no adversary
+    assert summary.loc["dann/clamp1/seed0", "collapsed_epochs"] == "3 4"
+    assert summary.loc["dann/clamp1/seed0", "reasons"] == "one_domain"
+    assert summary.loc["dann/clamp1/seed1", "collapsed_epochs"] == ""
+    marked = collapsed_runs(summary.reset_index())
+    assert marked == {("dann", "clamp1")}
+    metrics = _metrics()
+    metrics["dann"] = pd.concat([metrics["dann"], pd.DataFrame(
+        [_m("dann", "clamp1", 0, d, 0.5, 1.0) for d in ("kdef", "ck")])])
+    long = build_tables(metrics, NAMES, collapsed=marked)
+    columns = set(long[long["table"] == "III"]["column"])
+    assert columns == {"clamp = 1 †", "clamp = 5000"}
+    methods = method_comparison({"dann": metrics["dann"].assign(balanced_accuracy=0.5,
+                                                                macro_f1=0.5)},
+                                NAMES, collapsed=marked)
+    assert set(methods["method"]) == {"dann/clamp1 †", "dann/clamp5000"}
+    assert collapse_summary(pd.DataFrame(_history("x", 0, [0])).drop(
+        columns=["collapsed"])).empty
+
+
+def test_collapse_marks_survive_a_csv_round_trip_and_need_a_lasting_collapse(tmp_path):
+    """The catalog writes the summary as csv and reads it back ("" -> NaN): a live run must
+    stay unmarked. A run flagged early that recovers is listed but not marked."""
+    from fer_da.reporting.tables import collapse_summary, collapsed_runs
+    history = pd.DataFrame(_history("live", 0, [0] * 6) + _history("early", 0, [0, 0, 1, 0, 0, 0])
+                           + _history("dead", 0, [0, 0, 1, 1, 1, 1])
+                           + _history("last", 0, [0, 0, 0, 0, 0, 1]))
+    path = tmp_path / "collapse_summary.csv"
+    collapse_summary(history).to_csv(path, index=False)
+    back = pd.read_csv(path)
+    assert back["collapsed_epochs"].isna().sum() == 1  # the live run's "" came back NaN
+    assert collapsed_runs(back) == {("dann", "dead"), ("dann", "last")}
+
+
+def test_report_html_renders_emphasis_and_leaves_out_empty_columns():
+    from fer_da.pipelines.reporting.nodes import _drop_empty, _inline_html
+    assert _inline_html("on the **test** split, `a<b`") == (
+        "on the <strong>test</strong> split, <code>a&lt;b</code>")
+    frame = pd.DataFrame({"diff": [1.0, 2.0], "diff_std": [np.nan, np.nan],
+                          "note": ["", ""], "seeds": [1, 1]})
+    assert list(_drop_empty(frame).columns) == ["diff", "seeds"]
+
+
+def test_run_labels_name_the_control_and_the_clamp_mode():
+    from fer_da.reporting.tables import _column_key, _column_label
+    assert _column_label("dann", "erm_mixed", {}) == "source-only, mixed batches"
+    assert _column_label("dann", "clamp3_paper", {}) == "clamp = 3 (paper clamp)"
+    assert _column_label("dann", "cdan_e_clamp3_paper_adabn", {}) == (
+        "cdan_e clamp = 3 (paper clamp) + AdaBN")
+    order = sorted(["clamp3_paper", "clamp3", "erm_mixed", "clamp1", "clamp3_adabn"],
+                   key=lambda r: _column_key("dann", r, []))
+    assert order == ["erm_mixed", "clamp1", "clamp3", "clamp3_paper", "clamp3_adabn"]

@@ -16,8 +16,15 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from fer_da.training.diagnostics import collapsed_epochs
+
 logger = logging.getLogger(__name__)
 SCORES = ("accuracy", "balanced_accuracy", "macro_f1", "nll")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) or (
+        hasattr(value, "item") and not isinstance(value, str))
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -85,8 +92,13 @@ class TrainingTrackingHooks:
                 mlflow.log_params(_flatten({k: v for k, v in plan.items() if k != "run_id"}))
                 for h in trained.history:
                     mlflow.log_metrics({k: float(v) for k, v in h.items()
-                                        if k != "epoch" and math.isfinite(float(v))},
+                                        if k != "epoch" and _number(v)
+                                        and math.isfinite(float(v))},
                                        step=int(h["epoch"]))
+                if any("collapsed" in h for h in trained.history):  # adversarial runs
+                    collapsed = collapsed_epochs(trained.history)
+                    mlflow.set_tag("adversary_collapsed",
+                                   f"epochs {collapsed}" if collapsed else "no")
                 mine = metrics[metrics["run_id"] == run_id]
                 scores = [c for c in mine.columns if c in SCORES or c.startswith("recall_")]
                 mlflow.log_metrics({f"{r['split']}_{m}_{r['eval_domain']}": float(r[m])

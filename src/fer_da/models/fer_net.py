@@ -11,7 +11,7 @@ from torch import nn
 
 from fer_da.models.backbones import build_taps, imagenet_state_dict, load_imagenet
 from fer_da.models.grl import grad_reverse
-from fer_da.models.heads import DispellingHead, DistillingHead, mlp_head
+from fer_da.models.heads import DispellingHead, DistillingHead, domain_mlp, mlp_head
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -25,6 +25,8 @@ class ModelConfig:
     tap_dim: int = 100  # each tap is densified to this many components (paper: 100)
     tap_pool: int = 2  # conv taps are average-pooled to tap_pool x tap_pool before densifying
     hidden: int = 128  # width of the heads' hidden layer
+    domain_hidden: tuple[int, ...] = ()  # the domain classifier's hidden widths; () = (hidden,)
+    domain_dropout: float = 0.0  # dropout after each of its hidden layers
     domain_conditioning: str = "features"  # features (DANN) | multilinear (CDAN: f (x) p)
     label_head: str = "mlp"  # mlp (the paper) | am_softmax (ED²L's distilling branch)
     am_scale: float = 30.0  # s of the additive-margin softmax
@@ -40,6 +42,7 @@ class ModelOutput(NamedTuple):
     domain_logp: torch.Tensor  # (B, n_domains) log-probabilities, through gradient reversal
     features: torch.Tensor  # (B, 6 * tap_dim) the latent features of F
     class_logits: torch.Tensor | None = None  # (B, n_classes) before the softmax
+    domain_in: torch.Tensor | None = None  # what the domain classifier reads, before the GRL
 
 
 class FERNet(nn.Module):
@@ -65,8 +68,9 @@ class FERNet(nn.Module):
         if config.domain_conditioning not in ("features", "multilinear"):
             raise ValueError(f"unknown domain_conditioning {config.domain_conditioning!r}")
         self.conditional = config.domain_conditioning == "multilinear"
-        self.domain_head = mlp_head(feat * (config.n_classes if self.conditional else 1),
-                                    config.hidden, config.n_domains)
+        self.domain_head = domain_mlp(feat * (config.n_classes if self.conditional else 1),
+                                      tuple(config.domain_hidden) or (config.hidden,),
+                                      config.n_domains, config.domain_dropout)
         # auxiliary heads of the sibling methods; their losses live in training/objectives.py
         self.identity_head = (mlp_head(feat, config.hidden, config.identities)
                               if config.identities > 0 else None)
@@ -91,7 +95,10 @@ class FERNet(nn.Module):
         parts.append(self.densify[-1](taps[-1]))
         return torch.cat(parts, dim=1)
 
-    def forward(self, x: torch.Tensor, grl_coeff: float = 1.0) -> ModelOutput:
+    def forward(self, x: torch.Tensor, grl_coeff: float = 1.0,
+                with_domain: bool = True) -> ModelOutput:
+        """``with_domain=False``: no domain log-probabilities (``None``); training computes
+        the domain game from ``domain_in`` itself (training/losses.py)."""
         features = self.extract(x)
         class_logits = self.label_head(features)
         class_logp = F.log_softmax(class_logits, dim=1)
@@ -99,5 +106,6 @@ class FERNet(nn.Module):
         if self.conditional:  # CDAN: the domain classifier sees f (x) p (p not trained by it)
             p = class_logp.detach().exp()
             domain_in = torch.bmm(p.unsqueeze(2), features.unsqueeze(1)).flatten(1)
-        domain_logp = F.log_softmax(self.domain_head(grad_reverse(domain_in, grl_coeff)), dim=1)
-        return ModelOutput(class_logp, domain_logp, features, class_logits)
+        domain_logp = (F.log_softmax(self.domain_head(grad_reverse(domain_in, grl_coeff)), dim=1)
+                       if with_domain else None)
+        return ModelOutput(class_logp, domain_logp, features, class_logits, domain_in)

@@ -14,6 +14,22 @@ def mlp_head(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
                          nn.Linear(hidden, out_dim))
 
 
+def domain_mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int,
+               dropout: float = 0.0) -> nn.Sequential:
+    """The domain classifier: (Linear -> LeakyReLU [-> Dropout]) per hidden width, then
+    Linear. ``(hidden,)`` without dropout is the paper's head (``mlp_head``); ``(1024,
+    1024)`` with dropout 0.5 is the reference implementations' (Ganin et al. 2016, TLlib)."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.LeakyReLU(0.01)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
 class AMSoftmax(nn.Module):
     """Additive-margin softmax classifier (Wang et al. 2018; eq. 2 of paper 001).
 

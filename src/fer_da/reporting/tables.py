@@ -81,12 +81,19 @@ def aggregate(metrics: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     return out.reset_index()
 
 
+COLLAPSED = " †"  # marks a column or method whose adversary collapsed (collapse_summary)
+
+
 def _column_label(setup: str, run: str, names: Mapping[str, str]) -> str:
     if setup == "dann":
         if run == "adabn":
             return "AdaBN"
-        label = run.removesuffix("_adabn").replace("_clamp", " clamp").replace(
-            "clamp", "clamp = ")
+        if run.removesuffix("_adabn") == "erm_mixed":
+            label = "source-only, mixed batches"
+        else:
+            label = run.removesuffix("_adabn").removesuffix("_paper").replace(
+                "_clamp", " clamp").replace("clamp", "clamp = ")
+            label += " (paper clamp)" if run.removesuffix("_adabn").endswith("_paper") else ""
         return f"{label} + AdaBN" if run.endswith("_adabn") else label
     if setup == "baseline":
         return "baseline"
@@ -94,11 +101,12 @@ def _column_label(setup: str, run: str, names: Mapping[str, str]) -> str:
 
 
 def _frame(agg: pd.DataFrame, setups: tuple[str, ...], names: Mapping[str, str],
-           baseline_label: str | None = None) -> pd.DataFrame:
+           baseline_label: str | None = None,
+           collapsed: frozenset[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     part = agg[agg["setup"].isin(setups)].copy()
-    part["column"] = [baseline_label if (s == "baseline" and baseline_label) else
-                      _column_label(s, r, names) for s, r in zip(part["setup"], part["run"],
-                                                                 strict=True)]
+    part["column"] = [(baseline_label if (s == "baseline" and baseline_label) else
+                       _column_label(s, r, names)) + (COLLAPSED if (s, r) in collapsed else "")
+                      for s, r in zip(part["setup"], part["run"], strict=True)]
     part["domain"] = part["eval_domain"].map(lambda d: names.get(d, d))
     order = list(names)
     part["row_key"] = part["eval_domain"].map(lambda d: order.index(d) if d in order else 99)
@@ -112,9 +120,11 @@ def _column_key(setup: str, run: str, order: list[str]) -> float:
     if setup == "baseline":
         return -1.0
     if setup == "dann":
-        try:  # a run scored with target statistics right after its plain twin
-            return (float(run.removesuffix("_adabn").removeprefix("clamp"))
-                    + 0.5 * run.endswith("_adabn"))
+        if run.removesuffix("_adabn") == "erm_mixed":  # the control, right after baseline
+            return -0.5 + 0.1 * run.endswith("_adabn")
+        try:  # the paper clamp and target statistics right after the plain twin
+            return (float(run.removesuffix("_adabn").removesuffix("_paper").removeprefix(
+                "clamp")) + 0.25 * ("_paper" in run) + 0.5 * run.endswith("_adabn"))
         except ValueError:
             return float("inf")
     if setup == "joint":
@@ -123,7 +133,8 @@ def _column_key(setup: str, run: str, order: list[str]) -> float:
 
 
 def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
-                 split: str = "test", mixed: str = "refuse") -> pd.DataFrame:
+                 split: str = "test", mixed: str = "refuse",
+                 collapsed: frozenset[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     """Long table: table, metric, domain, column, value, std, seeds (ours, on ``split``).
 
     Rows of different face-set versions or code digests are not put in one table: refused
@@ -148,8 +159,8 @@ def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
     source_label = " ".join(names.get(d, d) for d in source.split("+"))
     parts = {"I": _frame(agg, ("baseline", "joint"), names, baseline_label=source_label),
              "II": _frame(agg, ("baseline", "finetune"), names, baseline_label=source_label),
-             "III": _frame(agg, ("dann",), names),
-             "IV": _frame(agg, ("baseline", "dann"), names)}
+             "III": _frame(agg, ("dann",), names, collapsed=collapsed),
+             "IV": _frame(agg, ("baseline", "dann"), names, collapsed=collapsed)}
     rows = []
     for table, part in parts.items():
         for metric in METRICS:
@@ -246,8 +257,73 @@ def paired_comparison(baseline: pd.DataFrame, adapted: pd.DataFrame, metric: str
                                        "diff_std", "ci_low", "ci_high"])
 
 
+def paired_with_controls(baseline: pd.DataFrame, dann: pd.DataFrame,
+                         metric: str = "accuracy", control: str = "erm_mixed",
+                         split: str = "test") -> pd.DataFrame:
+    """Every adaptation run against both controls, per target, paired over seeds:
+    ``source-only`` (the baseline: source batches alone) and ``erm_mixed`` (the source-only
+    loss on the adaptation runs' mixed batches: same sampler, budget and batch-norm
+    statistics over source and target faces). Against source-only a difference mixes the
+    batch-norm effect with the adaptation's; against erm_mixed it is the adaptation term's
+    alone. Column ``control`` names the reference; the reference's own mean is in
+    ``source_only``."""
+    out = [paired_comparison(baseline, dann, metric, split).assign(control="source-only")]
+    if len(dann) and control in set(dann["run"]):
+        mixed = dann[dann["run"] == control].assign(setup="baseline")
+        others = dann[dann["run"] != control]
+        out.append(paired_comparison(mixed, others, metric, split).assign(control=control))
+    table = pd.concat(out, ignore_index=True)
+    return table[["control", *[c for c in table.columns if c != "control"]]]
+
+
+def collapse_summary(history: pd.DataFrame) -> pd.DataFrame:
+    """Per adversarial run: the epochs its domain classifier was flagged collapsed
+    (training/diagnostics.py), the signatures, its last epoch's domain accuracy and
+    majority share, and its best model-selection score (source validation accuracy with
+    ``select: source_val``: a label classifier swamped by the adversary shows here). Empty
+    for histories without the flag."""
+    columns = ["setup", "run", "seed", "run_id", "epochs", "collapsed_epochs", "reasons",
+               "last_dmn_acc", "last_majority", "last_clamped_frac", "best_select_score"]
+    if history is None or not len(history) or "collapsed" not in history:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for run_id, group in history[history["collapsed"].notna()].groupby("run_id", sort=True):
+        h = group.sort_values("epoch")
+        flagged = h[h["collapsed"] > 0]
+        last = h.iloc[-1]
+        rows.append({"setup": last["setup"], "run": last["run"], "seed": last["seed"],
+                     "run_id": run_id, "epochs": len(h),
+                     "collapsed_epochs": " ".join(str(int(e)) for e in flagged["epoch"]),
+                     "reasons": ", ".join(sorted(set(flagged["collapse"].dropna().astype(str))
+                                                 - {""})),
+                     "last_dmn_acc": last.get("dmn_acc"),
+                     "last_majority": last.get("dmn_majority"),
+                     "last_clamped_frac": last.get("clamped_frac"),
+                     "best_select_score": (h["select_score"].max() if "select_score" in h
+                                           else float("nan"))})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def flagged(summary: pd.DataFrame) -> pd.Series:
+    """Per summary row: the run's adversary counts as collapsed — flagged at its last epoch
+    or in at least half of its epochs (a csv round trip turns "" into NaN: both are none)."""
+    epochs = summary["collapsed_epochs"].fillna("").astype(str).str.split()
+    last = summary["epochs"].astype(int).astype(str)
+    return pd.Series([bool(e) and (e[-1] == n or 2 * len(e) >= int(n))
+                      for e, n in zip(epochs, last, strict=True)], index=summary.index)
+
+
+def collapsed_runs(summary: pd.DataFrame) -> frozenset[tuple[str, str]]:
+    """(setup, run) of every run whose adversary collapsed (``flagged``) in any seed."""
+    if summary is None or not len(summary):
+        return frozenset()
+    hit = summary[flagged(summary)]
+    return frozenset(zip(hit["setup"], hit["run"], strict=True))
+
+
 def method_comparison(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
-                      split: str = "test") -> pd.DataFrame:
+                      split: str = "test",
+                      collapsed: frozenset[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     """Every setup's runs side by side: per (method, domain), accuracy and balanced accuracy
     as mean and std over seeds (%, long form). ``method`` is the setup, or ``setup/run``
     when a setup has several runs (DANN's clamps and methods)."""
@@ -260,6 +336,7 @@ def method_comparison(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, s
     rows = []
     for r in agg.to_dict("records"):
         method = r["setup"] if runs[r["setup"]] == 1 else f"{r['setup']}/{r['run']}"
+        method += COLLAPSED if (r["setup"], r["run"]) in collapsed else ""
         for metric in ("accuracy", "balanced_accuracy"):
             rows.append({"method": method, "setup": r["setup"], "run": r["run"],
                          "domain": names.get(r["eval_domain"], r["eval_domain"]),

@@ -55,6 +55,11 @@ class TrainConfig:
     select: str = "last"  # last | source_val | target_entropy | target_im
     adapt_weight: float = 1.0  # weight of a non-adversarial adaptation loss (mcc, im, ...)
     mcc_temperature: float = 2.5
+    # the domain classifier of the adversarial methods (docs/training.md, "The clamp")
+    domain_hidden: tuple[int, ...] = ()  # hidden widths; () = one layer of `hidden` (paper)
+    domain_dropout: float = 0.0  # dropout after each hidden layer (reference DANN: 0.5)
+    domain_lr_mult: float = 1.0  # the domain classifier's learning rate = lr x this
+    adversarial_weight: float = 1.0  # w in L_CLF + w * lambda * L_adv (the paper: 1)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], where: str = "training",
@@ -67,10 +72,17 @@ class TrainConfig:
             if isinstance(seeds, str | int) or not isinstance(seeds, list | tuple):
                 raise ConfigError(f"{where}.seeds must be a list of integers, got {seeds!r}")
             merged["seeds"] = tuple(as_int(s, f"{where}.seeds[]") for s in seeds)
+        if "domain_hidden" in merged:
+            widths = merged["domain_hidden"]
+            if isinstance(widths, str | int) or not isinstance(widths, list | tuple):
+                raise ConfigError(f"{where}.domain_hidden must be a list of widths (e.g. "
+                                  f"[1024, 1024]; [] = the paper's head), got {widths!r}")
+            merged["domain_hidden"] = tuple(as_int(w, f"{where}.domain_hidden[]", minimum=1)
+                                            for w in widths)
         for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
             if key in merged:
                 as_int(merged[key], f"{where}.{key}", minimum=1)
-        for key in ("lr", "resident_max_gb"):
+        for key in ("lr", "resident_max_gb", "domain_lr_mult"):
             if key in merged:
                 merged[key] = as_float(merged[key], f"{where}.{key}", positive=True)
         for key in ("weight_decay", "alpha"):
@@ -93,6 +105,8 @@ class TrainConfig:
             if key in merged:
                 as_choice(merged[key], f"{where}.{key}", choices)
         for key, top in (("warmup", 1.0), ("label_smoothing", 1.0), ("adapt_weight", None),
+                         ("adversarial_weight", None),
+                         ("domain_dropout", 0.99),
                          ("mcc_temperature", None)):
             if key in merged:
                 merged[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0, maximum=top)
@@ -115,7 +129,9 @@ class TrainConfig:
                      conditioning: str = "features") -> ModelConfig:
         return ModelConfig(backbone=self.backbone, n_classes=n_classes, n_domains=n_domains,
                            tap_dim=self.tap_dim, tap_pool=self.tap_pool, hidden=self.hidden,
-                           domain_conditioning=conditioning)
+                           domain_conditioning=conditioning,
+                           domain_hidden=tuple(self.domain_hidden),
+                           domain_dropout=self.domain_dropout)
 
 
 @dataclass(frozen=True)
@@ -130,6 +146,9 @@ class RunPlan:
     labelled_domains: tuple[str, ...]  # domains whose labels the run sees
     all_domains: tuple[str, ...]  # every declared domain (the domain classifier's classes)
     clamp: float | None = None
+    # fixed: the domain classifier learns from its full loss, the clamp bounds what reaches
+    # the features; paper: the loss itself capped (training/losses.py)
+    clamp_mode: str = "fixed"
     init_from: str | None = None  # run id of the model to start from
     method: str = "dann"  # the objective (training/objectives.py): erm, dann, ..., sna
     config: TrainConfig = field(default_factory=TrainConfig)
@@ -159,6 +178,7 @@ class RunPlan:
         data["config"] = TrainConfig.from_params(data["config"])
         data["options"] = dict(data.get("options") or {})
         data["preprocessing"] = dict(data.get("preprocessing") or {})
+        data.setdefault("clamp_mode", "paper")  # plans written before the fixed clamp
         for key in ("train_domains", "labelled_domains", "all_domains"):
             data[key] = tuple(data[key])
         return cls(**data)

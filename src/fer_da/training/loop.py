@@ -32,6 +32,7 @@ from fer_da.training.batching import (
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData, digest, state_digest
+from fer_da.training.diagnostics import collapse_reason, epoch_diagnostics
 from fer_da.training.distributed import (
     all_reduce_gradients,
     all_reduce_sum,
@@ -40,7 +41,7 @@ from fer_da.training.distributed import (
     global_batch_norm,
     shard,
 )
-from fer_da.training.methods import METHODS
+from fer_da.training.methods import ADVERSARIAL, METHODS
 from fer_da.training.objectives import Step, build_objective, model_config_for
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
 from fer_da.training.selection import keep_best
@@ -174,6 +175,32 @@ def _epoch_plan(plan: RunPlan, sizes: list[int], epoch: int,
     return [[b] for b in shuffled_epoch(sum(sizes), cfg.batch_size, rng)]
 
 
+def param_groups(model: FERNet, lr: float, domain_lr_mult: float = 1.0) -> list[dict]:
+    """Two optimiser groups: the domain classifier at ``lr * domain_lr_mult``, the rest at
+    ``lr``; each keeps its ``base_lr`` for the schedule."""
+    head = {id(p) for p in model.domain_head.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in head]
+    return [{"params": rest, "lr": lr, "base_lr": lr},
+            {"params": list(model.domain_head.parameters()), "lr": lr * domain_lr_mult,
+             "base_lr": lr * domain_lr_mult}]
+
+
+def _epoch_means(sums: dict[str, torch.Tensor], seen: int, device: torch.device,
+                 ranks: Any) -> tuple[dict[str, Any], int]:
+    """The epoch's logged terms (scalars or per-domain vectors) averaged over its images,
+    with one host synchronisation (summed over the ranks when data-parallel)."""
+    flat = [v.reshape(-1) for v in sums.values()]
+    totals = all_reduce_sum(torch.cat([*flat, torch.tensor([float(seen)], device=device)]),
+                            ranks).tolist()  # the one sync of the epoch
+    seen = round(totals[-1])
+    means, i = {}, 0
+    for key, v in zip(sums, flat, strict=True):
+        part = [t / seen for t in totals[i: i + v.numel()]]
+        means[key] = part if sums[key].dim() else part[0]
+        i += v.numel()
+    return means, seen
+
+
 def steps_per_epoch(plan: RunPlan, sizes: list[int], labelled: list[bool] | None = None,
                     classes: np.ndarray | None = None) -> int:
     return len(_epoch_plan(plan, sizes, 0, labelled, classes))
@@ -215,7 +242,8 @@ def train_run(
         model = model.to(memory_format=torch.channels_last)
     # fused AdamW: one kernel for all parameters (CPU: 4.4 -> 1.25 ms per step, measured);
     # decoupled weight decay (with weight_decay 0 it is Adam)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+    optimiser = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.domain_lr_mult),
+                                  lr=cfg.lr, weight_decay=cfg.weight_decay,
                                   fused=device.type in ("cuda", "cpu"))
     runtime = {"device": device.type, "precision": "bf16" if amp else "fp32",
                "channels_last": channels_last}
@@ -278,9 +306,9 @@ def train_run(
                    disable=None)
         for s, whole in enumerate(bar):  # the global batch; this rank's share: batch
             progress = (epoch * steps + s) / total
+            scale = lr_factor(epoch * steps + s, total, cfg.schedule, cfg.warmup)
             for group in optimiser.param_groups:
-                group["lr"] = cfg.lr * lr_factor(epoch * steps + s, total, cfg.schedule,
-                                                 cfg.warmup)
+                group["lr"] = group["base_lr"] * scale
             subj = None
             if plan.mode == "dann":
                 lam = factor(progress, cfg.alpha)
@@ -307,8 +335,9 @@ def train_run(
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = forward(x)
-                loss, terms = objective.step(model, out, Step(x, y, dom, subj, lam, limit))
+                out = forward(x, with_domain=False)  # the objective plays the domain game
+                loss, terms = objective.step(model, out, Step(x, y, dom, subj, lam, limit,
+                                                              plan.clamp_mode))
             optimiser.zero_grad(set_to_none=True)
             if ranks.parallel:  # the gradient of the global batch's mean loss
                 (loss * (x.shape[0] * ranks.world / n_global)).backward()
@@ -323,11 +352,7 @@ def train_run(
                     sums[key] = sums.get(key, 0.0) + value.detach().float() * n
                 bad_step = torch.where(torch.isfinite(loss.detach()) | (bad_step >= 0),
                                        bad_step, s)
-        totals = all_reduce_sum(torch.stack([*sums.values(),
-                                             torch.tensor(float(seen), device=device)]), ranks)
-        *values, seen = totals.tolist()  # the one sync of the epoch
-        seen = round(seen)
-        means = {k: v / seen for k, v in zip(sums, values, strict=True)}
+        means, seen = _epoch_means(sums, seen, device, ranks)
         if int(bad_step) >= 0:
             step = int(bad_step)
             raise FloatingPointError(
@@ -340,8 +365,19 @@ def train_run(
                   "dmn_loss": means.pop("dmn_loss", nan),
                   "lambda": lam if dann else nan,
                   "clamp_limit": limit if dann and limit is not None else nan,
-                  "dmn_acc": means.pop("dmn_acc", nan), **means,
+                  "dmn_acc": means.pop("dmn_acc", nan),
+                  **epoch_diagnostics(means, plan.all_domains), **means,
                   "images_per_s": seen / seconds, "seconds": seconds}
+        if plan.method in ADVERSARIAL and plan.mode == "dann":
+            reason = collapse_reason([*history, record], len(plan.all_domains),
+                                     plan.clamp_mode)
+            record["collapsed"], record["collapse"] = float(bool(reason)), reason
+            if reason:
+                logger.warning("%s epoch %d: the domain classifier has collapsed (%s: majority "
+                               "domain %.2f of the faces, domain accuracy %.3f, clamped %.2f)"
+                               "; these epochs are source-only training", plan.run_id,
+                               epoch + 1, reason, record.get("dmn_majority", nan),
+                               record["dmn_acc"], record.get("clamped_frac", nan))
         if cfg.select != "last":
             record["select_score"], best = keep_best(best, cfg.select, model, data, device,
                                                      cfg.eval_batch_size, epoch + 1)

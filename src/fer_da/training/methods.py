@@ -5,6 +5,10 @@ and features, tested against hand-computed values. They know nothing of Kedro or
 - ``cdan_e``: CDAN with entropy conditioning (Long et al. 2018): the domain classifier sees
   the multilinear map f (x) p of features and predictions; each sample's domain loss is
   weighted by 1 + exp(-H(p)).
+- ``confusion``: DANN's classifier, the features trained towards its uniform prediction
+  (domain confusion, Tzeng et al. 2015; ``losses.adversarial_loss``).
+- ``erm_mixed``: the control: L_CLF alone on exactly the aggregated batches an adaptation
+  run sees (batch norm over source and target faces, no adaptation term).
 - ``mcc``: minimum class confusion (Jin et al. 2020) on the unlabelled samples.
 - ``entropy``: entropy minimisation on the unlabelled samples.
 - ``im``: information maximisation: entropy minus the entropy of the mean prediction.
@@ -15,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from fer_da.training.losses import clamped_domain_loss
+from fer_da.training.losses import AdversarialLoss, adversarial_loss
 from fer_da.training.names import ADVERSARIAL, METHODS  # noqa: F401 - re-exported
 
 
@@ -68,23 +72,24 @@ def cdan_entropy_weights(class_logp: torch.Tensor, domains: torch.Tensor,
     return w / (total / count.clamp(min=1.0))[domains]
 
 
-def adaptation_loss(method: str, class_logp: torch.Tensor, labels: torch.Tensor,
-                    domain_logp: torch.Tensor, domains: torch.Tensor, limit: float | None,
-                    mcc_temperature: float = 2.5) -> torch.Tensor:
-    """The adaptation term of ``method`` for one aggregated batch (labels -1 = unlabelled).
+def adversarial_method_loss(method: str, head: torch.nn.Module, domain_in: torch.Tensor,
+                            class_logp: torch.Tensor, domains: torch.Tensor, n_domains: int,
+                            limit: float | None, clamp_mode: str = "fixed") -> AdversarialLoss:
+    """The domain game of an adversarial method (dann, cdan_e, confusion) for one batch."""
+    if method not in ADVERSARIAL:
+        raise ValueError(f"{method!r} has no domain classifier; choose one of "
+                         f"{sorted(ADVERSARIAL)}")
+    weights = (cdan_entropy_weights(class_logp, domains, n_domains)
+               if method == "cdan_e" else None)
+    return adversarial_loss(head, domain_in, domains, limit, clamp_mode,
+                            "confusion" if method == "confusion" else "reverse", weights)
 
-    Adversarial methods (dann, cdan_e) return the (clamped) domain loss, which the gradient
-    reversal layer turns into confusion for the features; the others act on the unlabelled
-    samples' predictions and leave the domain head untrained.
-    """
-    if method == "dann":
-        return clamped_domain_loss(domain_logp, domains, limit)
-    if method == "cdan_e":
-        terms = F.nll_loss(domain_logp, domains, reduction="none")
-        if limit is not None:
-            terms = terms.clamp(max=limit)
-        weights = cdan_entropy_weights(class_logp, domains, domain_logp.shape[1])
-        return (weights * terms).mean()
+
+def adaptation_loss(method: str, class_logp: torch.Tensor, labels: torch.Tensor,
+                    mcc_temperature: float = 2.5) -> torch.Tensor:
+    """The adaptation term of a non-adversarial ``method`` (mcc, entropy, im) for one
+    aggregated batch (labels -1 = unlabelled): it acts on the unlabelled samples'
+    predictions; the domain head is left untrained."""
     unlabelled = class_logp[labels < 0]
     if method == "mcc":
         return mcc_loss(unlabelled, mcc_temperature)

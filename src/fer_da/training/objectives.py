@@ -2,8 +2,9 @@
 nothing of the method. A new method is a head (models/heads.py) and an ``Objective`` here.
 
 - ``erm``: source-only (baseline, joint, finetune): L_CLF.
-- ``dann`` | ``cdan_e`` | ``mcc`` | ``entropy`` | ``im``: L_CLF + lambda * L_adapt
-  (training/methods.py), DANN-mode runs.
+- ``dann`` | ``cdan_e`` | ``confusion`` | ``mcc`` | ``entropy`` | ``im``: L_CLF + lambda *
+  L_adapt (training/methods.py, training/losses.py), DANN-mode runs.
+- ``erm_mixed``: L_CLF alone on the DANN-mode batches (the control of every adaptation run).
 - ``jm`` (paper 003, eq. 4): L_expr + alpha * L_ID: the features learn identity too.
 - ``atf`` (paper 003, eq. 5): the identity head minimises L_ID while the features minimise
   L_expr - alpha * L_ID, through the gradient reversal layer.
@@ -16,7 +17,8 @@ nothing of the method. A new method is a head (models/heads.py) and an ``Objecti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -26,7 +28,14 @@ import torch.nn.functional as F
 from fer_da.models.fer_net import ModelConfig
 from fer_da.models.grl import grad_reverse
 from fer_da.models.heads import am_softmax_loss
-from fer_da.training.methods import ADVERSARIAL, METHODS, adaptation_loss, classification_loss
+from fer_da.training.losses import diagnostic_logp
+from fer_da.training.methods import (
+    ADVERSARIAL,
+    METHODS,
+    adaptation_loss,
+    adversarial_method_loss,
+    classification_loss,
+)
 from fer_da.training.names import SOURCE_ONLY  # noqa: F401 - re-exported
 from fer_da.validate import as_float, as_int, check_keys
 
@@ -41,6 +50,7 @@ class Step:
     subjects: torch.Tensor | None = None
     lam: float = 0.0  # the factor function's value (eq. 5)
     limit: float | None = None  # the domain-loss clamp (eq. 6)
+    clamp_mode: str = "fixed"  # fixed | paper (training/losses.py)
 
 
 # ---------------------------------------------------------------- pure losses (tested by hand)
@@ -64,6 +74,23 @@ def symmetric_kl(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
 def neighbour_mask(divergence: torch.Tensor) -> torch.Tensor:
     """Eq. 14 + the mask of Algorithm 1: 1 where Div < the batch mean, else 0 (float)."""
     return (divergence < divergence.mean()).float()
+
+
+@contextmanager
+def batchnorm_untouched(model: torch.nn.Module) -> Iterator[None]:
+    """Run a forward pass that uses batch statistics (training mode) without letting it move
+    any batch-norm running mean, variance or counter: they are restored on exit."""
+    # eval-mode layers do not move their statistics (and keep them for backward): only the
+    # training-mode ones are saved and restored (no host synchronisation)
+    saved = [(b, b.detach().clone()) for m in model.modules()
+             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training
+             for b in m.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
 
 
 # ---------------------------------------------------------------- options, validated once
@@ -120,18 +147,41 @@ class Objective:
         return clf, {"clf_loss": clf}
 
 
+def domain_terms(domain_logp: torch.Tensor, domains: torch.Tensor, clamped: torch.Tensor
+                 ) -> Terms:
+    """What shows whether the domain game is alive, per batch (averaged per epoch by the
+    loop, then read by training/diagnostics.py): accuracy, the share of clamped samples,
+    and per domain the correct and predicted shares (vectors of length K)."""
+    k = domain_logp.shape[1]
+    pred = domain_logp.argmax(1)
+    correct = (pred == domains).float()
+    truth = F.one_hot(domains, k).float()
+    return {"dmn_acc": correct.mean(), "clamped_frac": clamped.float().mean(),
+            "dmn_correct": (truth * correct[:, None]).mean(0), "dmn_count": truth.mean(0),
+            "dmn_pred": F.one_hot(pred, k).float().mean(0)}
+
+
 class Adaptation(Objective):
-    """L_CLF + lambda * L_adapt (eq. 4 for DANN); adversarial methods through the GRL."""
+    """L_CLF + lambda * L_adapt (eq. 4 for DANN). Adversarial methods play the domain game
+    of training/losses.py (clamp mode and adversary); the others act on the unlabelled
+    samples' predictions (training/methods.py)."""
 
     def step(self, model, out, batch):
         logp = out.class_logp.float()
         clf = classification_loss(logp, batch.labels, self.cfg.label_smoothing)
-        domain_logp = out.domain_logp.float()
-        dmn = adaptation_loss(self.method, logp, batch.labels, domain_logp, batch.domains,
-                              batch.limit, self.cfg.mcc_temperature)
-        weight = batch.lam if self.method in ADVERSARIAL else batch.lam * self.cfg.adapt_weight
-        acc = (domain_logp.argmax(1) == batch.domains).float().mean()
-        return clf + weight * dmn, {"clf_loss": clf, "dmn_loss": dmn, "dmn_acc": acc}
+        if self.method in ADVERSARIAL:
+            game = adversarial_method_loss(
+                self.method, model.domain_head, out.domain_in, logp, batch.domains,
+                model.config.n_domains, batch.limit, batch.clamp_mode)
+            weight = batch.lam * self.cfg.adversarial_weight
+            seen = diagnostic_logp(model.domain_head, out.domain_in, game.domain_logp)
+            return clf + weight * game.loss, {
+                "clf_loss": clf, "dmn_loss": game.classifier_loss,
+                "adv_loss": game.feature_loss,
+                **domain_terms(seen, batch.domains, game.clamped)}
+        adapt = adaptation_loss(self.method, logp, batch.labels, self.cfg.mcc_temperature)
+        return clf + batch.lam * self.cfg.adapt_weight * adapt, {"clf_loss": clf,
+                                                                 "adapt_loss": adapt}
 
 
 class Identity(Objective):
@@ -187,7 +237,9 @@ class Sna(Objective):
 
     def step(self, model, out, batch):
         logp = out.class_logp.float()
-        with torch.no_grad():
+        # no_grad does not stop batch norm from updating its running statistics in training
+        # mode: the neighbours' pass must leave them as the real faces made them
+        with torch.no_grad(), batchnorm_untouched(model):
             neighbour_logp = model(self.neighbours(batch.x)).class_logp.float()
             mask = neighbour_mask(symmetric_kl(logp.detach(), neighbour_logp))
         per_sample = focal_loss(logp, batch.labels, self.options.gamma)
@@ -210,7 +262,7 @@ def model_config_for(method: str, config: ModelConfig, options: MethodOptions,
 def build_objective(method: str, cfg: Any, options: MethodOptions,
                     neighbours: Callable[[torch.Tensor], torch.Tensor] | None = None
                     ) -> Objective:
-    if method == "erm":
+    if method in ("erm", "erm_mixed"):  # erm_mixed: the loop draws the dann batches
         return Objective(method, cfg, options)
     if method in METHODS:
         return Adaptation(method, cfg, options)

@@ -47,7 +47,7 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
             "params:joint.setup": {"kind": "joint", "unions": [["src"], ["src", "tgt"]]},
             "params:finetune.setup": {"kind": "finetune", "init_from": "baseline"},
             "params:dann.setup": {"kind": "dann", "clamps": [3000],
-                                  "methods": ["dann", "adabn"]}}
+                                  "methods": ["dann", "adabn", "erm_mixed"]}}
     for setup in ("baseline", "joint", "finetune", "dann"):
         data[f"{setup}.checkpoints"] = CheckpointStore(tmp_path / setup)
     catalog = DataCatalog({k: MemoryDataset(v, copy_mode="assign") for k, v in data.items()})
@@ -55,7 +55,7 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
         for name in ("models", "history", "metrics", "predictions", "serving_model"):
             catalog[f"{setup}.{name}"] = MemoryDataset(copy_mode="assign")
     SequentialRunner().run(pipe, catalog)
-    expected_runs = {"baseline": 1, "joint": 1, "finetune": 2, "dann": 2}
+    expected_runs = {"baseline": 1, "joint": 1, "finetune": 2, "dann": 3}
     for setup, runs in expected_runs.items():
         metrics: pd.DataFrame = catalog[f"{setup}.metrics"].load()
         assert len(metrics) == runs * 3  # one row per (run, eval_domain)
@@ -68,7 +68,12 @@ def test_namespaced_setups_run_end_to_end(tmp_path):
     dann_history = catalog["dann.history"].load()
     adversarial = dann_history[dann_history["run"] == "clamp3000"]
     assert adversarial["lambda"].notna().all() and adversarial["dmn_acc"].between(0, 1).all()
-    assert len(list((tmp_path / "dann").glob("*.pt"))) == 2
+    for column in ("clamped_frac", "dmn_majority", "dmn_acc_src", "dmn_acc_tgt2", "adv_loss"):
+        assert adversarial[column].between(0, 1e9).all(), column
+    assert adversarial["collapsed"].isin([0.0, 1.0]).all()
+    control = dann_history[dann_history["run"] == "erm_mixed"]
+    assert len(control) == 1 and control["dmn_loss"].isna().all()  # no adversary to watch
+    assert len(list((tmp_path / "dann").glob("*.pt"))) == 3
     # AdaBN: the baseline's training (the same weights, so the same source scores), each
     # target scored with its own train split's batch-norm statistics
     base = catalog["baseline.metrics"].load().set_index("eval_domain")

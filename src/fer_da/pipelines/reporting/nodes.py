@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from typing import Any
 
 import pandas as pd
@@ -15,9 +16,12 @@ from fer_da.reporting.tables import (
     METRICS,
     TABLES,
     build_tables,
+    collapse_summary,
+    collapsed_runs,
+    flagged,
     method_comparison,
     method_pivot,
-    paired_comparison,
+    paired_with_controls,
     paper_reference,
     pivot,
     provenance_summary,
@@ -37,34 +41,49 @@ def _reporting(reporting: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+def summarise_collapse(history: pd.DataFrame) -> pd.DataFrame:
+    """Per adversarial run of the dann setup: the epochs its domain classifier was flagged
+    collapsed, why, and its last epoch's diagnostics (training/diagnostics.py)."""
+    summary = collapse_summary(history)
+    for r in summary[flagged(summary)].to_dict("records") if len(summary) else []:
+        logger.warning("%s: adversary collapsed at epochs %s (%s); its numbers are marked %s",
+                       r["run_id"], r["collapsed_epochs"], r["reasons"], "†")
+    return summary
+
+
 def make_tables(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.DataFrame,
-                dann: pd.DataFrame,
+                dann: pd.DataFrame, collapse: pd.DataFrame,
                 reporting: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tables I-IV in long form (ours; mean and std across seeds) and the provenance of
-    every number in them (refused when mixed, unless ``reporting.mixed_provenance: mark``)."""
+    """Tables I-IV in long form (ours; mean and std across seeds; a run whose adversary
+    collapsed marked †) and the provenance of every number in them (refused when mixed,
+    unless ``reporting.mixed_provenance: mark``)."""
     cfg = _reporting(reporting)
     metrics = {"baseline": baseline, "joint": joint, "finetune": finetune, "dann": dann}
     tables = build_tables(metrics, cfg.get("names", {}),
-                          mixed=cfg.get("mixed_provenance", "refuse"))
+                          mixed=cfg.get("mixed_provenance", "refuse"),
+                          collapsed=collapsed_runs(collapse))
     return tables, provenance_summary(pd.concat(metrics.values(), ignore_index=True))
 
 
 def compare_methods(baseline: pd.DataFrame, dann: pd.DataFrame, jm: pd.DataFrame,
                     atf: pd.DataFrame, ed2l: pd.DataFrame, sna: pd.DataFrame,
-                    hagan: pd.DataFrame, reporting: dict[str, Any]) -> pd.DataFrame:
+                    hagan: pd.DataFrame, collapse: pd.DataFrame,
+                    reporting: dict[str, Any]) -> pd.DataFrame:
     """Source-only, DANN and the sibling papers' methods in one table: accuracy and
-    balanced accuracy per domain, mean and std over seeds (test split)."""
+    balanced accuracy per domain, mean and std over seeds (test split); † = collapsed."""
     cfg = _reporting(reporting)
     return method_comparison({"baseline": baseline, "dann": dann, "jm": jm, "atf": atf,
                               "ed2l": ed2l, "sna": sna, "hagan": hagan},
-                             cfg.get("names", {}))
+                             cfg.get("names", {}), collapsed=collapsed_runs(collapse))
 
 
 def compare_with_source_only(baseline: pd.DataFrame, dann: pd.DataFrame,
                              reporting: dict[str, Any]) -> pd.DataFrame:
-    """Every adaptation run against source-only per target: paired over seeds, with a 95 %
-    interval of the difference, in ``reporting.metric``."""
-    return paired_comparison(baseline, dann, _reporting(reporting).get("metric", "accuracy"))
+    """Every adaptation run against source-only and against ``erm_mixed`` (source-only on
+    the same mixed batches) per target: paired over seeds, with a 95 % interval of the
+    difference, in ``reporting.metric``."""
+    return paired_with_controls(baseline, dann, _reporting(reporting).get("metric",
+                                                                          "accuracy"))
 
 
 def _feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -140,6 +159,19 @@ def confusion_figures(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.
     return out, sorted(out)
 
 
+def _inline_html(text: str) -> str:
+    """Escaped text with the Markdown the report's prose uses (**bold**, `code`) as HTML."""
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
+def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """Without the columns that hold nothing (std and intervals of single-seed tables)."""
+    return frame.loc[:, [c for c in frame.columns if frame[c].notna().any()
+                         and not (frame[c].astype(str) == "").all()]]
+
+
 def _md_table(frame: pd.DataFrame) -> str:
     head = [frame.index.name or ""] + [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -164,7 +196,8 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
                   confusion: list[str], reporting: dict[str, Any],
                   training: dict[str, Any], protocol: pd.DataFrame,
                   split_summary: pd.DataFrame, provenance: pd.DataFrame,
-                  paired: pd.DataFrame, methods: pd.DataFrame) -> tuple[str, str]:
+                  paired: pd.DataFrame, methods: pd.DataFrame,
+                  collapse: pd.DataFrame) -> tuple[str, str]:
     """One Markdown and one HTML report (figures linked from ``figures/``)."""
     reporting = _reporting(reporting)
     metric = reporting.get("metric", "accuracy")
@@ -176,15 +209,35 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
           "are mean ± std when there are several seeds."
           + (" Each cell shows the paper's published number beside ours." if reference
              is not None and metric == "accuracy" else ""), ""]
-    parts_html = [f"<h1>fer-da report</h1><p>{html.escape(md[2])}</p>"]
+    parts_html = [f"<h1>fer-da report</h1><p>{_inline_html(md[2])}</p>"]
     prov = provenance.set_index("provenance")
     note = ("Every number below traces back to one of these (a cell marked [P2] comes from "
             "P2; unmarked tables hold one provenance only):")
     md += ["## Provenance", "", note, "", _md_table(prov), ""]
-    parts_html.append(f"<h2>Provenance</h2><p>{html.escape(note)}</p>" + prov.to_html())
+    parts_html.append(f"<h2>Provenance</h2><p>{_inline_html(note)}</p>" + prov.to_html())
     proto_md, proto_html = _protocol_md(protocol, split_summary)
     md += ["## Protocol per domain", "", proto_md, ""]
     parts_html.append("<h2>Protocol per domain</h2>" + proto_html)
+    if len(collapse):
+        shown = collapse.assign(collapsed_epochs=collapse["collapsed_epochs"].fillna(
+            "").astype(str).replace("", "none"), collapsed=flagged(collapse))
+        alive = _drop_empty(shown.set_index("run_id")[[
+            "epochs", "collapsed", "collapsed_epochs", "reasons", "last_dmn_acc",
+            "last_majority", "last_clamped_frac", "best_select_score"]].round(3))
+        dead = int(flagged(collapse).sum())
+        text = (f"Is the adversary alive? {dead} of {len(collapse)} adversarial runs had a "
+                "collapsed domain classifier (one domain predicted for ≥ 95 % of the faces, "
+                "≥ 50 % of the samples clamped in the paper's clamp mode, or a domain "
+                "accuracy at most half of chance, each over 3 epochs in a row; "
+                "docs/training.md) at their last epoch or in at least half of their epochs. "
+                "Such a run is source-only training on mixed batches: "
+                "its numbers are marked † in every table below. best_select_score is the "
+                "run's best model-selection score (source validation accuracy with select: "
+                "source_val): far below erm_mixed's, the adversary has swamped the label "
+                "classifier (lower training.adversarial_weight).")
+        md += ["## Adversary diagnostics", "", text, "", _md_table(alive), ""]
+        parts_html.append(f"<h2>Adversary diagnostics</h2><p>{_inline_html(text)}</p>"
+                          + alive.to_html(na_rep=""))
     for table, title in TABLES.items():
         for name in (metric, "loss"):
             frame = pivot(tables, table, name, reference)
@@ -199,18 +252,24 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
                 "sna, hagan; docs/training.md) on each domain's test split: accuracy and "
                 "balanced accuracy, %, mean ± std over seeds.")
         md += ["## Methods side by side", "", text, "", _md_table(table), ""]
-        parts_html.append(f"<h2>Methods side by side</h2><p>{html.escape(text)}</p>"
+        parts_html.append(f"<h2>Methods side by side</h2><p>{_inline_html(text)}</p>"
                           + table.to_html())
     if len(paired):
-        shown = paired.set_index(["domain", "run"]).round(2)
-        text = (f"Each adaptation run against source-only on each target's test split "
-                f"({metric.replace('_', ' ')}, %), paired by seed: diff is the mean of the "
-                "per-seed differences, [ci_low, ci_high] its 95 % Student-t interval. A gain "
-                "is real when the interval excludes 0; with one seed there is no interval.")
-        md += ["## Adaptation vs source-only (paired over seeds)", "", text, "",
+        index = [c for c in ("control", "domain", "run") if c in paired]
+        shown = _drop_empty(paired.set_index(index).round(2))
+        text = (f"Each adaptation run against its controls on each target's test split "
+                f"({metric.replace('_', ' ')}, %), paired by seed: `source-only` is the "
+                "baseline (source batches alone); `erm_mixed` is the source-only loss on the "
+                "very batches the adaptation runs see (batch norm over source and target "
+                "faces, no adaptation term). Against source-only a difference mixes the "
+                "batch-norm effect with the adaptation's; **against erm_mixed it is the "
+                "adaptation term's alone**. diff is the mean of the per-seed differences, "
+                "[ci_low, ci_high] its 95 % Student-t interval: a gain is real when the "
+                "interval excludes 0; with one seed there is no interval (columns left out).")
+        md += ["## Adaptation vs its controls (paired over seeds)", "", text, "",
                _md_table(shown), ""]
-        parts_html.append("<h2>Adaptation vs source-only (paired over seeds)</h2>"
-                          f"<p>{html.escape(text)}</p>" + shown.to_html())
+        parts_html.append("<h2>Adaptation vs its controls (paired over seeds)</h2>"
+                          f"<p>{_inline_html(text)}</p>" + shown.to_html())
     if len(adist):
         a = adist.pivot_table(index="run_id", columns="target",
                               values=["a_distance", "a_distance_weak_probe"]).round(2)

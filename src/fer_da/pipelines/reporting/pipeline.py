@@ -10,21 +10,25 @@ from fer_da.pipelines.reporting.nodes import (
     dann_loss_figure,
     make_tables,
     render_report,
+    summarise_collapse,
     tsne_figures,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline([
+        node(summarise_collapse, inputs="dann.history", outputs="collapse_summary",
+             name="summarise_collapse"),
         node(make_tables, inputs=["baseline.metrics", "joint.metrics", "finetune.metrics",
-                                  "dann.metrics", "params:reporting"],
+                                  "dann.metrics", "collapse_summary", "params:reporting"],
              outputs=["paper_tables", "report_provenance"], name="make_tables"),
         node(compare_with_source_only, inputs=["baseline.metrics", "dann.metrics",
                                                "params:reporting"],
              outputs="paired_comparison", name="compare_with_source_only"),
         node(compare_methods, inputs=["baseline.metrics", "dann.metrics", "jm.metrics",
                                       "atf.metrics", "ed2l.metrics", "sna.metrics",
-                                      "hagan.metrics", "params:reporting"],
+                                      "hagan.metrics", "collapse_summary",
+                                      "params:reporting"],
              outputs="method_comparison", name="compare_methods"),
         node(a_distances, inputs=["baseline.predictions", "finetune.predictions",
                                   "dann.predictions", "params:domains"],
@@ -43,6 +47,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                                     "confusion_figure_names", "params:reporting",
                                     "params:training", "protocol", "split_summary",
                                     "report_provenance", "paired_comparison",
-                                    "method_comparison"],
+                                    "method_comparison", "collapse_summary"],
              outputs=["report_markdown", "report_html"], name="render_report"),
     ])

@@ -22,7 +22,7 @@ KINDS = ("baseline", "joint", "finetune", "dann", *SOURCE_ONLY)
 SETUP_KEYS = {"baseline": ("kind", "name", "training"),
               "joint": ("kind", "name", "training", "unions", "reuse_baseline"),
               "finetune": ("kind", "name", "training", "init_from"),
-              "dann": ("kind", "name", "training", "clamps", "methods"),
+              "dann": ("kind", "name", "training", "clamps", "clamp_modes", "methods"),
               # the sibling papers' methods: trained on the source like the baseline
               **{k: ("kind", "name", "training", "options") for k in SOURCE_ONLY}}
 
@@ -46,6 +46,24 @@ def _method_entry(entry: str, key: str) -> tuple[str, bool]:
     return method, bool(plus)
 
 
+def _clamp_modes(value: Any, key: str) -> list[str]:
+    modes = as_str_list(value, key)
+    bad = [m for m in modes if m not in ("fixed", "paper")]
+    if bad or not modes:
+        raise ConfigError(f"{key} must list fixed and/or paper, got {value!r}")
+    return list(dict.fromkeys(modes))
+
+
+def _adversarial_grid(method: str, clamps: list[float | None],
+                      modes: list[str]) -> list[tuple[float | None, str]]:
+    """(clamp, clamp mode) of each run of ``method``: the grid for DANN and CDAN+E, fixed
+    only for confusion, one unclamped run for the others (and the erm_mixed control)."""
+    if method not in ADVERSARIAL:
+        return [(None, "fixed")]
+    kept = ["fixed"] if method == "confusion" else modes
+    return [(c, m) for c in clamps for m in kept]
+
+
 def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str, Any],
               preprocessing: dict[str, Any] | None = None,
               job: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -60,7 +78,9 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
     order, or explicit lists), less the source-only union, which is the baseline model
     (``reuse_baseline: false`` retrains it). finetune: one run per target, from the baseline model.
     dann: one run per adaptation method (``methods``, default the paper's ``dann``) and, for
-    the adversarial ones, per clamp value; labels of the source only. ``adabn``: the
+    the adversarial ones, per clamp value and clamp mode (``clamp_modes``: ``fixed``, the
+    default, and/or ``paper``; run ``<run>_paper``); labels of the source only.
+    ``erm_mixed``: the control, source-only loss on the same aggregated batches. ``adabn``: the
     baseline's training, scored on each target with that target's batch-norm statistics;
     ``<method>+adabn`` (run ``<run>_adabn``): a method scored so.
     """
@@ -103,6 +123,7 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
         runs = [{"run": t, "train": (t,), "init": f"{base}/{'+'.join(source)}"} for t in targets]
     elif kind == "dann":
         clamps = [_clamp(c, f"{where}.clamps") for c in (setup.get("clamps") or [None])]
+        modes = _clamp_modes(setup.get("clamp_modes", ["fixed"]), f"{where}.clamp_modes")
         for entry in as_str_list(setup.get("methods", ["dann"]), f"{where}.methods"):
             method, target_bn = _method_entry(entry, f"{where}.methods[]")
             if method == ADABN:  # the baseline's training; target statistics at evaluation
@@ -113,13 +134,18 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
                 runs.append({"run": ADABN, "train": source, "method": "erm",
                              "mode": "supervised", "target_bn": True})
                 continue
-            for c in clamps if method in ADVERSARIAL else [None]:
+            if method == "confusion" and "fixed" not in modes:
+                raise ConfigError(f"{where}.methods: confusion exists in the fixed clamp mode "
+                                  f"only (the paper's mode is DANN's); add fixed to "
+                                  f"{where}.clamp_modes")
+            for c, mode in _adversarial_grid(method, clamps, modes):
                 suffix = f"clamp{c:g}" if c is not None else "noclamp"
                 run = (suffix if method == "dann" else method if method not in ADVERSARIAL
                        else f"{method}_{suffix}")
+                run += "_paper" if mode == "paper" else ""
                 runs.append({"run": f"{run}_adabn" if target_bn else run, "train": names,
                              "labelled": source, "clamp": c, "method": method,
-                             "target_bn": target_bn})
+                             "clamp_mode": mode, "target_bn": target_bn})
     plans = []
     for seed in cfg.seeds:
         for r in runs:
@@ -132,6 +158,7 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
                 train_domains=tuple(r["train"]), labelled_domains=tuple(r.get("labelled",
                                                                                r["train"])),
                 all_domains=names, clamp=r.get("clamp"),
+                clamp_mode=r.get("clamp_mode", "fixed"),
                 init_from=f"{r['init']}/seed{seed}" if r.get("init") else None,
                 method=r.get("method", "erm"), config=cfg, options=options,
                 preprocessing={d: prep[d] for d in r.get("labelled", r["train"])
