@@ -209,3 +209,22 @@ def test_run_labels_name_the_control_and_the_clamp_mode():
     order = sorted(["clamp3_paper", "clamp3", "erm_mixed", "clamp1", "clamp3_adabn"],
                    key=lambda r: _column_key("dann", r, []))
     assert order == ["erm_mixed", "clamp1", "clamp3", "clamp3_paper", "clamp3_adabn"]
+
+
+def test_mechanism_summary_reads_each_methods_diagnostic():
+    from fer_da.reporting.tables import mechanism_summary
+
+    def hist(setup, **cols):
+        n = len(next(iter(cols.values())))
+        return pd.DataFrame({"run_id": [f"{setup}/kdef/seed0"] * n, "epoch": range(1, n + 1),
+                             **cols})
+    out = mechanism_summary({
+        "atf": hist("atf", id_acc=[0.4, 0.1]),
+        "sna": hist("sna", masked=[0.5, 0.3]),
+        "hagan": hist("hagan", g_diversity=[0.2, 0.01], real_diversity=[0.4, 0.5]),
+        "jm": pd.DataFrame()}).set_index("setup")
+    assert list(out.index) == ["atf", "sna", "hagan"]
+    assert (out.loc["atf", "first_epoch"], out.loc["atf", "last_epoch"]) == (0.4, 0.1)
+    assert out.loc["hagan", "diagnostic"] == "g_diversity_ratio"
+    assert out.loc["hagan", "first_epoch"] == pytest.approx(0.5)
+    assert out.loc["hagan", "last_epoch"] == pytest.approx(0.02)

@@ -359,3 +359,36 @@ def method_pivot(long: pd.DataFrame) -> pd.DataFrame:
                       columns=list(dict.fromkeys(cells["column"])))
     out.columns.name = None
     return out
+
+
+# per sibling method: the logged term that shows its mechanism acting, and what it should be
+MECHANISMS = {
+    "jm": ("id_acc", "identity accuracy of the identity head (JM learns identity: high)"),
+    "atf": ("id_acc", "identity accuracy behind the reversal (ATF removes identity: low)"),
+    "ed2l": ("dispel_acc", "expression accuracy of the dispeller on f_p (aim: chance, 1/K)"),
+    "sna": ("masked", "share of each batch masked by the neighbour divergence"),
+    "hagan": ("g_diversity_ratio", "spread of G's characters across faces / the real "
+                                   "characters' (≈0: one character for every face)"),
+}
+
+
+def mechanism_summary(histories: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per run of a sibling method: its mechanism's diagnostic at the first and the last
+    epoch (MECHANISMS), with what it measures. Setups without a history are left out."""
+    rows = []
+    for setup, (column, meaning) in MECHANISMS.items():
+        h = histories.get(setup)
+        if h is None or not len(h):
+            continue
+        h = h.copy()
+        if column == "g_diversity_ratio" and {"g_diversity", "real_diversity"} <= set(h):
+            h[column] = h["g_diversity"] / h["real_diversity"].where(h["real_diversity"] > 0)
+        if column not in h:
+            continue
+        for run_id, group in h.groupby("run_id", sort=True):
+            g = group.sort_values("epoch")
+            rows.append({"setup": setup, "run_id": run_id, "diagnostic": column,
+                         "first_epoch": g[column].iloc[0], "last_epoch": g[column].iloc[-1],
+                         "meaning": meaning})
+    return pd.DataFrame(rows, columns=["setup", "run_id", "diagnostic", "first_epoch",
+                                       "last_epoch", "meaning"])

@@ -100,6 +100,10 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
             g_terms["loss"].backward()
             opt_g.step()
             seen += len(i)
+            # the generator's output: does it vary with its input? (one character drawn for
+            # every face = mode collapse, seen on real faces) vs the real characters' spread
+            g_terms["g_diversity"] = fake.detach().float().std(0, correction=0).mean()
+            g_terms["real_diversity"] = chars[who, y].float().std(0, correction=0).mean()
             for key, value in {**d_terms, **g_terms}.items():
                 if key != "loss":
                     sums[key] = sums.get(key, 0.0) + value.detach() * len(i)

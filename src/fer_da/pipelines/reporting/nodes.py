@@ -19,6 +19,7 @@ from fer_da.reporting.tables import (
     collapse_summary,
     collapsed_runs,
     flagged,
+    mechanism_summary,
     method_comparison,
     method_pivot,
     paired_with_controls,
@@ -49,6 +50,14 @@ def summarise_collapse(history: pd.DataFrame) -> pd.DataFrame:
         logger.warning("%s: adversary collapsed at epochs %s (%s); its numbers are marked %s",
                        r["run_id"], r["collapsed_epochs"], r["reasons"], "†")
     return summary
+
+
+def summarise_mechanisms(jm: pd.DataFrame, atf: pd.DataFrame, ed2l: pd.DataFrame,
+                         sna: pd.DataFrame, hagan: pd.DataFrame) -> pd.DataFrame:
+    """Per sibling-method run: the diagnostic that shows its mechanism acting (identity
+    accuracy, the dispeller's accuracy, the masked share, the generator's spread) at the
+    first and last epoch."""
+    return mechanism_summary({"jm": jm, "atf": atf, "ed2l": ed2l, "sna": sna, "hagan": hagan})
 
 
 def make_tables(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.DataFrame,
@@ -197,7 +206,7 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
                   training: dict[str, Any], protocol: pd.DataFrame,
                   split_summary: pd.DataFrame, provenance: pd.DataFrame,
                   paired: pd.DataFrame, methods: pd.DataFrame,
-                  collapse: pd.DataFrame) -> tuple[str, str]:
+                  collapse: pd.DataFrame, mechanisms: pd.DataFrame) -> tuple[str, str]:
     """One Markdown and one HTML report (figures linked from ``figures/``)."""
     reporting = _reporting(reporting)
     metric = reporting.get("metric", "accuracy")
@@ -238,6 +247,15 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
         md += ["## Adversary diagnostics", "", text, "", _md_table(alive), ""]
         parts_html.append(f"<h2>Adversary diagnostics</h2><p>{_inline_html(text)}</p>"
                           + alive.to_html(na_rep=""))
+    if len(mechanisms):
+        mech = mechanisms.set_index("run_id").round(3)
+        text = ("The sibling methods' mechanisms, read from their per-epoch histories (first "
+                "and last epoch): a method whose diagnostic does not move the way its meaning "
+                "says is not doing what its name claims (docs/training.md).")
+        md += ["## Mechanism diagnostics (sibling methods)", "", text, "", _md_table(mech),
+               ""]
+        parts_html.append("<h2>Mechanism diagnostics (sibling methods)</h2>"
+                          f"<p>{_inline_html(text)}</p>" + mech.to_html())
     for table, title in TABLES.items():
         for name in (metric, "loss"):
             frame = pivot(tables, table, name, reference)

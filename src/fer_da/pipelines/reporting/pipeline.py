@@ -11,6 +11,7 @@ from fer_da.pipelines.reporting.nodes import (
     make_tables,
     render_report,
     summarise_collapse,
+    summarise_mechanisms,
     tsne_figures,
 )
 
@@ -19,6 +20,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline([
         node(summarise_collapse, inputs="dann.history", outputs="collapse_summary",
              name="summarise_collapse"),
+        node(summarise_mechanisms, inputs=["jm.history", "atf.history", "ed2l.history",
+                                           "sna.history", "hagan.history"],
+             outputs="mechanism_summary", name="summarise_mechanisms"),
         node(make_tables, inputs=["baseline.metrics", "joint.metrics", "finetune.metrics",
                                   "dann.metrics", "collapse_summary", "params:reporting"],
              outputs=["paper_tables", "report_provenance"], name="make_tables"),
@@ -47,6 +51,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                                     "confusion_figure_names", "params:reporting",
                                     "params:training", "protocol", "split_summary",
                                     "report_provenance", "paired_comparison",
-                                    "method_comparison", "collapse_summary"],
+                                    "method_comparison", "collapse_summary",
+                                    "mechanism_summary"],
              outputs=["report_markdown", "report_html"], name="render_report"),
     ])
