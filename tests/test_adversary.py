@@ -385,3 +385,12 @@ def test_old_plans_without_a_clamp_mode_read_as_the_paper_mode():
     plan = _plan().to_dict()
     del plan["clamp_mode"]
     assert RunPlan.from_dict(plan).clamp_mode == "paper"
+
+
+def test_epoch_means_split_scalars_and_per_domain_vectors_back():
+    from fer_da.training.distributed import Ranks
+    sums = {"clf_loss": torch.tensor(6.0), "dmn_pred": torch.tensor([3.0, 9.0]),
+            "dmn_acc": torch.tensor(4.5)}
+    means, seen = loop._epoch_means(sums, 12, torch.device("cpu"), Ranks())
+    assert seen == 12
+    assert means == {"clf_loss": 0.5, "dmn_pred": [0.25, 0.75], "dmn_acc": 0.375}
