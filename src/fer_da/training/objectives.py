@@ -88,9 +88,9 @@ def batchnorm_untouched(model: torch.nn.Module) -> Iterator[None]:
     try:
         yield
     finally:
-        with torch.no_grad():
-            for buffer, value in saved:
-                buffer.copy_(value)
+        with torch.no_grad():  # through .data: the main pass's backward holds these
+            for buffer, value in saved:  # buffers, and a version bump would break it
+                buffer.data.copy_(value)
 
 
 # ---------------------------------------------------------------- options, validated once
