@@ -11,6 +11,7 @@ import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from fer_da.datasets.characters import CharacterSet, character_set, read_ferg
 from fer_da.models.hagan import (
     Discriminator,
     Generator,
@@ -25,7 +26,8 @@ from fer_da.synthetic.characters import render_characters
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import training_view
-from fer_da.training.hagan import train_hagan
+from fer_da.training.hagan import CharacterBank, train_hagan
+from fer_da.validate import ConfigError
 from tests.conftest import make_face_sets
 
 CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
@@ -143,17 +145,151 @@ def test_one_step_of_each_lowers_its_own_loss():
     assert after.item() < before.item()
 
 
-def test_characters_show_every_expression_and_are_reproducible():
-    faces, neutral = render_characters(CLASSES, 2, 48, seed=0)
-    again, _ = render_characters(CLASSES, 2, 48, seed=0)
-    assert faces.shape == (2, 7, 48, 48) and neutral.shape == (2, 48, 48)
-    assert faces.dtype == np.uint8 and np.array_equal(faces, again)
-    np.testing.assert_array_equal(faces[:, 6], neutral)  # the neutral class is the neutral face
-    diff = [np.abs(faces[0, k].astype(int) - neutral[0]).mean() for k in range(6)]
+def test_characters_vary_within_every_expression_and_are_reproducible():
+    chars = render_characters(CLASSES, 6, 48, per_expression=4, seed=0)
+    again = render_characters(CLASSES, 6, 48, per_expression=4, seed=0)
+    assert chars.images.shape == (6 * 7 * 4, 48, 48) and chars.neutral.shape == (24, 48, 48)
+    assert chars.images.dtype == np.uint8 and np.array_equal(chars.images, again.images)
+    assert len(set(chars.names)) == 6  # FERG-DB's six characters
+    cells = np.bincount(chars.character * 7 + chars.expression)
+    assert (cells == 4).all() and (np.bincount(chars.neutral_character) == 4).all()
+
+    def cell(c, k):
+        return chars.images[(chars.character == c) & (chars.expression == k)].astype(int)
+
+    # frame 0 is the canonical peak; the other frames vary pose, light and intensity
+    for k in range(7):
+        frames = cell(0, k)
+        assert min(np.abs(frames[v] - frames[0]).mean() for v in (1, 2, 3)) > 2
+    np.testing.assert_array_equal(cell(0, 6)[0], chars.neutral[0])  # neutral class = neutral
+    diff = [np.abs(cell(0, k)[0] - chars.neutral[0]).mean() for k in range(6)]
     assert min(diff) > 0.5  # every expression differs from neutral
-    assert np.abs(faces[0].astype(int) - faces[1]).mean() > 5  # two different characters
+    assert np.abs(cell(0, 3)[0] - cell(1, 3)[0]).mean() > 5  # two different characters
+    other = render_characters(CLASSES, 1, 48, per_expression=2, seed=1)
+    assert not np.array_equal(other.images[1], chars.images[1])
     with pytest.raises(ValueError, match="pride"):
         render_characters(["anger", "pride"], 1, 48)
+
+
+def _coded_set(counts: dict[tuple[int, int], int]) -> CharacterSet:
+    """Each image's pixels hold 100 c + 10 k + v: which (character, class, frame) it is."""
+    images, char, expr = [], [], []
+    for (c, k), n in counts.items():
+        for v in range(n):
+            images.append(np.full((8, 8), 100 * c + 10 * k + v, np.uint8))
+            char.append(c)
+            expr.append(k)
+    neutral = np.stack([np.full((8, 8), 200 + c * 10 + v, np.uint8)
+                        for c in (0, 1) for v in range(3)])
+    return CharacterSet(("a", "b"), np.stack(images), np.array(char), np.array(expr),
+                        neutral, np.array([0, 0, 0, 1, 1, 1]))
+
+
+def test_character_bank_draws_every_frame_of_the_asked_cell_only():
+    counts = {(0, 0): 3, (0, 1): 1, (1, 0): 2, (1, 1): 4}
+    bank = CharacterBank(_coded_set(counts), 2, 2, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    for (c, k), n in counts.items():
+        who, y = torch.full((200,), c), torch.full((200,), k)
+        drawn = ((bank.real(who, y, gen)[:, 0, 0, 0] + 1) * 127.5).round().long()
+        assert set(drawn.tolist()) == {100 * c + 10 * k + v for v in range(n)}
+        neutral = ((bank.neutral(who, gen)[:, 0, 0, 0] + 1) * 127.5).round().long()
+        assert set(neutral.tolist()) == {200 + 10 * c + v for v in range(3)}
+    with pytest.raises(ValueError, match=r"\('a', 1\)"):
+        _coded_set({(0, 0): 1, (1, 0): 1, (1, 1): 1}).check(2, 2, "run")
+    with pytest.raises(ValueError, match="3 characters asked"):
+        _coded_set(counts).check(3, 2, "run")
+
+
+def _write_ferg(root, characters=("aia", "ray"), per=3, skip=()):
+    from PIL import Image
+
+    for ci, name in enumerate(characters):
+        for e, expression in enumerate(("anger", "disgust", "fear", "joy", "neutral",
+                                        "sadness", "surprise")):
+            if (name, expression) in skip:
+                continue
+            folder = root / name / f"{name}_{expression}"
+            folder.mkdir(parents=True)
+            for v in range(per):
+                rgba = np.zeros((20, 20, 4), np.uint8)  # a transparent ground
+                rgba[5:15, 5:15] = (10 * e + v, 0, 100 * ci, 255)
+                Image.fromarray(rgba, "RGBA").save(folder / f"{name}_{expression}_{v}.png")
+
+
+def test_ferg_layout_reads_characters_and_maps_joy_to_happiness(tmp_path):
+    _write_ferg(tmp_path)
+    chars = read_ferg(tmp_path, CLASSES, 16)
+    assert chars.names == ("aia", "ray") and chars.images.shape == (2 * 7 * 3, 16, 16)
+    assert (np.bincount(chars.character * 7 + chars.expression) == 3).all()
+    assert chars.neutral.shape == (6, 16, 16)  # FERG-DB's neutral folder: eq. 4's target
+    happy = chars.images[(chars.expression == CLASSES.index("happiness"))
+                         & (chars.character == 0)]
+    assert abs(float(happy[0, 8, 8]) - 0.299 * 30) < 2  # joy (folder 3) -> happiness
+    assert happy[0, 0, 0] == 255  # the transparent ground is white
+    assert read_ferg(tmp_path, CLASSES, 16, names=["ray"]).names == ("ray",)
+    capped = read_ferg(tmp_path, CLASSES, 16, max_per_expression=2)
+    assert len(capped.images) == 2 * 7 * 2
+    chars.check(2, 7, "hagan.characters")
+    via_params = character_set({"source": "ferg", "root": str(tmp_path)}, CLASSES, 16, 2)
+    assert np.array_equal(via_params.images, chars.images)
+
+
+def test_ferg_layout_errors_name_the_folder_file_or_key(tmp_path):
+    _write_ferg(tmp_path, skip={("ray", "fear")})
+    with pytest.raises(ValueError, match=r"\('ray', 2\)"):
+        character_set({"source": "ferg", "root": str(tmp_path)}, CLASSES, 16, 2)
+    (tmp_path / "aia" / "aia_anger" / "aia_anger_0.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="aia_anger_0.png"):
+        read_ferg(tmp_path, CLASSES, 16)
+    (tmp_path / "aia" / "aia_anger" / "aia_anger_0.png").unlink()
+    (tmp_path / "aia" / "happy").mkdir()
+    with pytest.raises(ValueError, match="happy"):
+        read_ferg(tmp_path, CLASSES, 16, names=["aia"])
+    with pytest.raises(ValueError, match="nobody"):
+        read_ferg(tmp_path, CLASSES, 16, names=["nobody"])
+    with pytest.raises(ConfigError, match="hagan.characters.root"):
+        character_set({"source": "ferg"}, CLASSES, 16, 1)
+    with pytest.raises(ConfigError, match="hagan.characters.count"):
+        character_set({"count": 1}, CLASSES, 16, 2)
+    with pytest.raises(ConfigError, match=r"hagan.characters: unknown keys \[.sorce.\]"):
+        character_set({"sorce": "ferg"}, CLASSES, 16, 1)
+
+
+def test_discriminator_is_the_same_function_in_training_and_evaluation():
+    torch.manual_seed(0)
+    d = Discriminator(HaganConfig(d_norm="group"))
+    human, real, _, _ = _batch(2)
+    train_out = d.train()(human, real)[1]
+    alone = d(human[:1], real[:1])[1]  # no batch statistics: a pair is judged alone
+    eval_out = d.eval()(human, real)[1]
+    torch.testing.assert_close(train_out, eval_out)
+    torch.testing.assert_close(alone, train_out[:1])
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    old = Discriminator(HaganConfig())  # a model saved before the fix keeps batch norm
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in old.modules())
+
+
+def test_evaluation_averages_fixed_noise_draws_and_ignores_the_batch():
+    torch.manual_seed(0)
+    model = HaganClassifier(HaganConfig(eval_draws=16, d_norm="group")).eval()
+    with torch.no_grad():  # sharp predictions, so that the draws disagree
+        model.discriminator.expression[-1].weight.mul_(300)
+    assert model.eval_noise.shape == (16, 16)
+    assert 0.5 < float(model.eval_noise.std()) < 1.5  # z ~ N(0, 1), as G was trained
+    x = torch.randint(0, 255, (4, 1, 48, 48), dtype=torch.uint8)
+    out = model(x)
+    torch.testing.assert_close(model(x[2:3]).class_logp, out.class_logp[2:3])
+    human = to_unit(x)
+    probs = torch.stack([model.discriminator(human, model.translate(x, draw=j))[1]
+                         .softmax(1) for j in range(16)]).mean(0)
+    torch.testing.assert_close(out.class_logp.exp(), probs)
+    assert (probs.max(1).values < 0.99).any()  # the draws disagree: the mean matters
+    one = model.translate(x, draw=0)
+    assert not torch.allclose(one, model.translate(x, draw=1))  # z changes the drawing
+    assert torch.equal(HaganClassifier(HaganConfig()).eval_noise, torch.zeros(1, 16))
+    state = model.state_dict()
+    assert "eval_noise" not in state  # rebuilt from the config, not saved
 
 
 TRAINING = {"epochs": 2, "batch_size": 7, "device": "cpu", "seeds": [0]}
@@ -167,12 +303,13 @@ def test_training_is_deterministic_on_cpu():
                    labelled_domains=("src",), all_domains=("src",), method="hagan",
                    config=TrainConfig.from_params(TRAINING))
     data = training_view(face_sets, ("src",), ("src",), 0)
-    chars, neutral = render_characters(CLASSES, 1, 48)
-    a = train_hagan(plan, data, 7, chars, neutral)
-    b = train_hagan(plan, data, 7, chars, neutral)
+    chars = render_characters(CLASSES, 1, 48, per_expression=3)
+    a = train_hagan(plan, data, 7, chars)
+    b = train_hagan(plan, data, 7, chars)
     assert all(torch.equal(a.state[k], b.state[k]) for k in a.state)
     assert [h["g_l1"] for h in a.history] == [h["g_l1"] for h in b.history]
     assert len(a.history) == 2 and a.model_config["kind"] == "hagan"
+    assert a.model_config["d_norm"] == "group" and a.model_config["eval_draws"] > 1
 
 
 def test_hagan_setup_runs_end_to_end(tmp_path):
@@ -183,6 +320,7 @@ def test_hagan_setup_runs_end_to_end(tmp_path):
             "params:labels": {"keep_contempt": False}, "params:evaluation": {"splits": ["val"]},
             "params:preprocessing": {"image_size": 48}, "params:inference": {}, "params:job": {},
             "params:hagan.setup": {"kind": "hagan", "options": {"characters": 2}},
+            "params:hagan.characters": {"count": 2, "per_expression": 3},
             "params:baseline.setup": {"kind": "baseline"},
             "hagan.checkpoints": CheckpointStore(tmp_path / "h"),
             "baseline.checkpoints": CheckpointStore(tmp_path / "b")}
@@ -191,6 +329,7 @@ def test_hagan_setup_runs_end_to_end(tmp_path):
         for name in ("metrics", "history"):
             catalog[f"{setup}.{name}"] = MemoryDataset(copy_mode="assign")
     catalog["hagan.translation_figure"] = MemoryDataset(copy_mode="assign")
+    catalog["hagan.character_figure"] = MemoryDataset(copy_mode="assign")
     SequentialRunner().run(pipe, catalog)
     metrics: pd.DataFrame = catalog["hagan.metrics"].load()
     assert list(metrics.columns) == list(catalog["baseline.metrics"].load().columns)
@@ -200,4 +339,7 @@ def test_hagan_setup_runs_end_to_end(tmp_path):
     figure = catalog["hagan.translation_figure"].load()
     # one row per (domain, expression) of the evaluated split: 2 domains x 7 classes
     assert isinstance(figure, plt.Figure) and len(figure.axes) == 14
+    plt.close(figure)
+    figure = catalog["hagan.character_figure"].load()  # one row per class
+    assert isinstance(figure, plt.Figure) and len(figure.axes) == 7
     plt.close(figure)

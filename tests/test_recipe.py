@@ -11,6 +11,7 @@ import torch
 from fer_da.models import FERNet, ModelConfig
 from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.training.augment import AugmentConfig, augment
+from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import training_view
 from fer_da.training.loop import steps_per_epoch, train_run
@@ -54,6 +55,35 @@ def test_mcc_is_zero_for_confident_distinct_classes_and_positive_for_confusion()
     # C = p^T p = [[1/2, 1/2], [1/2, 1/2]], rows normalised to 1/2 each: off-diagonal sum 1
     uniform = torch.zeros(2, 2)
     assert float(mcc_loss(uniform, temperature=1.0)) == pytest.approx(1.0 / 2, abs=1e-6)
+
+
+def _mcc_by_the_paper(logits: np.ndarray, t: float) -> float:
+    """Jin et al. 2020, eqs. 1-6, written out in numpy: temperature softmax, entropy weights
+    W = B (1 + e^-H) / sum(1 + e^-H), C = Y^T W Y, rows normalised, mean off-diagonal."""
+    z = logits / t
+    y = np.exp(z - z.max(1, keepdims=True))
+    y = y / y.sum(1, keepdims=True)
+    h = -(y * np.log(y)).sum(1)
+    w = len(y) * (1 + np.exp(-h)) / (1 + np.exp(-h)).sum()
+    c = y.T @ np.diag(w) @ y
+    c = c / c.sum(1, keepdims=True)
+    return float((c.sum() - np.trace(c)) / len(c))
+
+
+def test_mcc_matches_the_papers_definition_on_uneven_predictions():
+    logits = np.array([[4.0, 0.5, -1.0], [0.2, 0.1, 0.0], [-2.0, 3.0, 1.0], [1.0, 1.0, 2.5],
+                       [0.0, -3.0, 0.5]])
+    for t in (1.0, 2.5):
+        want = _mcc_by_the_paper(logits, t)
+        got = float(mcc_loss(torch.tensor(logits, dtype=torch.float32), temperature=t))
+        assert got == pytest.approx(want, rel=1e-5)
+    # the entropy weights matter here: equal weights give another value
+    y = np.exp(logits / 2.5)
+    y = y / y.sum(1, keepdims=True)
+    c = y.T @ y
+    c = c / c.sum(1, keepdims=True)
+    unweighted = (c.sum() - np.trace(c)) / 3
+    assert abs(unweighted - _mcc_by_the_paper(logits, 2.5)) > 1e-3
 
 
 def test_cdan_entropy_weights_average_one_per_domain():
@@ -117,6 +147,14 @@ def test_cdan_model_conditions_the_domain_head_on_predictions():
     assert model.domain_head[0].in_features == 48 * 7  # 6 taps x 8, times 7 classes
     out = model(torch.randint(0, 255, (4, 1, 32, 32), dtype=torch.uint8))
     assert out.domain_logp.shape == (4, 2) and out.features.shape == (4, 48)
+    # the domain head reads the outer product p (x) f, row k of it = p_k * f
+    want = (out.class_logp.exp()[:, :, None] * out.features[:, None, :]).flatten(1)
+    torch.testing.assert_close(out.domain_in, want)
+    # p is detached: the domain game does not train the label classifier through it
+    model.zero_grad(set_to_none=True)
+    out.domain_in.sum().backward()
+    assert all(p.grad is None for p in model.label_head.parameters())
+    assert next(model.densify.parameters()).grad is not None  # f is not detached
 
 
 def test_augmentation_is_seeded_and_off_when_disabled():
@@ -192,16 +230,26 @@ def test_each_method_trains_end_to_end(face_sets, method):
     assert all(np.isfinite(h[key]) for h in trained.history)
 
 
-def test_best_epoch_is_kept_by_source_validation(face_sets):
+def test_best_epoch_is_kept_by_source_validation(face_sets, tmp_path):
     plan = _plan(face_sets, select="source_val", epochs=4)
     data = training_view(face_sets, plan.train_domains, plan.labelled_domains)
     assert data[0].val_images is not None and data[1].val_images is None  # target: no labels
-    epochs = []
-    trained = train_run(plan, data, 7, on_epoch_end=epochs.append)
+    states = {}
+
+    class Capture(CheckpointStore):  # every epoch's weights, as the loop saves them
+        def save(self, run_id, state):
+            states[state["epoch"]] = {k: v.clone() for k, v in state["model"].items()}
+
+    trained = train_run(plan, data, 7, Capture(tmp_path))
     scores = [h["select_score"] for h in trained.history]
     best = int(np.argmax(scores)) + 1
     assert trained.provenance["selected_by"] == "source_val"
     assert trained.provenance["selected_epoch"] == best
+    # the kept weights are the selected epoch's, not the last epoch's
+    assert best != len(scores)  # this case is built so that the last epoch is not the best
+    assert all(torch.equal(trained.state[k], states[best][k]) for k in trained.state)
+    assert not all(torch.equal(trained.state[k], states[len(scores)][k])
+                   for k in trained.state)
     entropy = train_run(_plan(face_sets, select="target_entropy"), data, 7)
     assert all(h["select_score"] <= 0 for h in entropy.history)  # a negated entropy
 

@@ -14,7 +14,13 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from fer_da.models import FERNet, ModelConfig
-from fer_da.models.autoencoder import fit_autoencoder, neighbour_maker
+from fer_da.models.autoencoder import (
+    AsymmetricAutoencoder,
+    ResBlock,
+    fit_autoencoder,
+    multiscale_loss,
+    neighbour_maker,
+)
 from fer_da.models.fer_net import ModelOutput
 from fer_da.models.heads import AMSoftmax, am_softmax_loss
 from fer_da.pipelines.training.nodes import plan_runs
@@ -27,6 +33,7 @@ from fer_da.training.objectives import (
     Step,
     build_objective,
     focal_loss,
+    model_config_for,
     neighbour_mask,
     symmetric_kl,
     uniform_target_loss,
@@ -112,31 +119,86 @@ def test_atf_feature_gradient_of_the_identity_loss_is_the_opposite_of_jm():
     assert 0.0 <= float(terms["id_acc"]) <= 1.0
 
 
-def test_ed2l_dispeller_and_branch_get_their_own_gradients():
+@pytest.mark.parametrize("branch", ["fc", "conv"])
+def test_ed2l_dispeller_and_branch_get_their_own_gradients(branch):
     torch.manual_seed(0)
     model = FERNet(ModelConfig(backbone="vgg11_slim", tap_dim=4, hidden=8, n_classes=3,
-                               n_domains=1, label_head="am_softmax", dispelling=True))
+                               n_domains=1, label_head="am_softmax", dispelling=True,
+                               branch=branch))
     x = torch.rand(4, 1, 32, 32) * 255
     out = model(x)
     assert torch.allclose(out.class_logp.exp().sum(1), torch.ones(4), atol=1e-5)
     objective = build_objective("ed2l", _cfg(), MethodOptions(lambda_t=0.0, lambda_p=1.0))
     labels = torch.tensor([0, 1, 2, 0])
+    first = next(model.dispelling_head.branch.parameters())
     # l_a alone: trains the dispeller, not the branch (detached features)
-    _, frozen = model.dispelling_head(out.features)
-    trained, _ = model.dispelling_head(out.features)
+    _, frozen = model.dispelling_head(out.shared)
+    trained, _ = model.dispelling_head(out.shared)
     torch.nn.functional.cross_entropy(trained, labels).backward(retain_graph=True)
     assert model.dispelling_head.dispeller.weight.grad.abs().sum() > 0
-    assert model.dispelling_head.branch[0].weight.grad is None
+    assert first.grad is None
     model.zero_grad(set_to_none=True)
     # l_p alone: trains the branch (and the base), not the dispeller
     uniform_target_loss(frozen).backward()
     assert model.dispelling_head.dispeller.weight.grad is None
-    assert model.dispelling_head.branch[0].weight.grad.abs().sum() > 0
+    assert first.grad.abs().sum() > 0
     model.zero_grad(set_to_none=True)
     out = model(x)
     loss, terms = objective.step(model, out, Step(x, labels, torch.zeros(4, dtype=torch.long)))
     want = float((terms["dispel_ce"] + terms["uniform_loss"]).detach())
     assert loss.item() == pytest.approx(want, rel=1e-5)
+
+
+def test_ed2l_conv_branches_follow_table_1_on_the_shared_map():
+    torch.manual_seed(0)
+    model = FERNet(ModelConfig(backbone="vgg11_slim_bn", tap_dim=4, hidden=16, n_classes=3,
+                               n_domains=2, label_head="am_softmax", dispelling=True,
+                               branch="conv"))
+    model.eval()
+    x = torch.rand(2, 1, 64, 64) * 255
+    out = model(x)
+    taps = model.taps(x)
+    assert torch.equal(out.shared, taps[3])  # the fourth conv stage's map (64 ch, 4 x 4)
+    assert out.shared.shape == (2, 64, 4, 4)
+    assert out.features.shape == (2, 16) and model.feature_dim == 16  # f_t: FC-hidden
+    for head in (model.label_head.branch, model.dispelling_head.branch):
+        down = head.down[0]
+        assert (down.stride, down.kernel_size, down.out_channels) == ((2, 2), (3, 3), 128)
+        assert [m.kernel_size for m in head.residual.modules()
+                if isinstance(m, torch.nn.Conv2d)] == [(3, 3), (3, 3)]
+    # the distilling branch's output is the features the margin classifier reads
+    want = model.label_head.classifier(model.label_head.branch(taps[3]))
+    assert torch.allclose(out.class_logits, want, atol=1e-5)
+    # the residual unit adds to its input: with its last unit silenced, only the skip remains
+    b = model.label_head.branch
+    with torch.no_grad():
+        b.residual[1][1].weight.zero_()
+        b.residual[1][1].bias.zero_()
+        skip_only = b.fc(torch.flatten(b.pool(b.down(taps[3])), 1))
+    assert torch.allclose(b(taps[3]), skip_only, atol=1e-5)
+    assert not torch.allclose(b(taps[3]), b.fc(torch.flatten(b.pool(
+        torch.zeros_like(b.down(taps[3]))), 1)))
+    # each branch's loss alone trains the base net (Fig. 2's red and purple routes); the
+    # paper's ED²L has no F: the densified taps learn nothing from it
+    model.train()
+    for options in (MethodOptions(lambda_t=1.0, lambda_p=0.0),
+                    MethodOptions(lambda_t=0.0, lambda_p=1.0)):
+        model.zero_grad(set_to_none=True)
+        out = model(x)
+        loss, _ = build_objective("ed2l", _cfg(), options).step(
+            model, out, Step(x, torch.tensor([0, 1]), torch.zeros(2, dtype=torch.long)))
+        loss.backward()
+        assert all(p.grad is None for p in model.densify.parameters())
+        assert next(model.backbone.parameters()).grad.abs().sum() > 0
+
+
+def test_ed2l_branch_option_is_checked_and_saved_with_the_model():
+    with pytest.raises(ConfigError, match="ed2l.branch must be conv or fc"):
+        MethodOptions.from_params({"branch": "deep"}, "ed2l")
+    config = model_config_for("ed2l", ModelConfig(), MethodOptions())
+    assert config.branch == "conv"  # the paper's, by default
+    with pytest.raises(ValueError, match="label_head"):
+        FERNet(ModelConfig(branch="conv"))
 
 
 def _sna_case():
@@ -197,16 +259,17 @@ def test_class_balanced_batches():
     assert set(np.concatenate(epoch)) >= set(np.flatnonzero(labels == 1))  # minority cycled
 
 
-def test_autoencoder_learns_deterministically_and_perturbs():
+@pytest.mark.parametrize("kind", ["asymmetric", "conv"])
+def test_autoencoder_learns_deterministically_and_perturbs(kind):
     rng = np.random.default_rng(0)
     ramp = np.linspace(0, 1, 48)[None, :] * np.ones((48, 1))
     faces = np.stack([np.clip(60 + 120 * a * ramp + b, 0, 255)
                       for a, b in rng.uniform(0, 1, (64, 2)) * [1, 60]]).astype(np.uint8)
     cpu = torch.device("cpu")
-    a, std_a = fit_autoencoder(faces, 8, 15, seed=1, device=cpu, batch_size=16)
-    b, std_b = fit_autoencoder(faces, 8, 15, seed=1, device=cpu, batch_size=16)
+    a, std_a = fit_autoencoder(faces, 8, 15, seed=1, device=cpu, batch_size=16, kind=kind)
+    b, std_b = fit_autoencoder(faces, 8, 15, seed=1, device=cpu, batch_size=16, kind=kind)
     assert std_a == std_b and all(torch.equal(a[k], b[k]) for k in a)
-    untrained, std_u = fit_autoencoder(faces, 8, 0, seed=1, device=cpu)
+    untrained, std_u = fit_autoencoder(faces, 8, 0, seed=1, device=cpu, kind=kind)
     x = torch.from_numpy(faces[:8]).unsqueeze(1).float()
 
     def recon(state, std, noise=0.0):
@@ -214,10 +277,38 @@ def test_autoencoder_learns_deterministically_and_perturbs():
 
     still = recon(a, std_a)
     assert still.shape == x.shape and float(still.min()) >= 0 and float(still.max()) <= 255
-    assert float((still - x).abs().mean()) < 0.5 * float((recon(untrained, std_u) - x).abs(
+    assert float((still - x).abs().mean()) < 0.7 * float((recon(untrained, std_u) - x).abs(
     ).mean())  # it learned to reconstruct
     moved = recon(a, std_a, 1.0)
     assert float((moved - still).abs().mean()) > 0.1  # the perturbation changes the face
+
+
+def test_asymmetric_autoencoder_follows_table_1_and_eq_4():
+    torch.manual_seed(0)
+    model = AsymmetricAutoencoder(latent=64).eval()
+    x = torch.rand(2, 1, 48, 48) * 255
+    targets, recons = model.scales(x)
+    shapes = [(1, 48), (16, 24), (32, 12), (64, 6), (80, 3)]  # Table I at 48 px
+    assert [(t.shape[1], t.shape[-1]) for t in targets] == shapes
+    assert [(r.shape[1], r.shape[-1]) for r in recons] == shapes
+    assert model.code.out_features == 64
+    assert [sum(isinstance(m, ResBlock) for m in b.modules()) for b in model.up] == [2] * 4
+    # eq. 4 by hand: alpha_0 = 4 on the input, 1 on every other scale, each a mean square
+    t = [torch.full((1, 1, 2, 2), 1.0), torch.zeros(1, 3, 1, 1, requires_grad=True)]
+    r = [torch.full((1, 1, 2, 2), 0.5, requires_grad=True), torch.full((1, 3, 1, 1), 2.0,
+                                                                        requires_grad=True)]
+    loss = multiscale_loss(t, r, (4.0, 1.0))
+    assert loss.item() == pytest.approx(4 * 0.25 + 4.0)
+    loss.backward()
+    assert t[1].grad is None  # the encoder's features are targets: not pulled towards D
+    assert r[1].grad is not None and float(r[1].grad.abs().sum()) > 0
+    # a residual block adds its input: silenced body -> relu(x)
+    block = ResBlock(3).eval()
+    with torch.no_grad():
+        block.body[-1].weight.zero_()
+        block.body[-1].bias.zero_()
+    h = torch.randn(1, 3, 4, 4)
+    torch.testing.assert_close(block(h), torch.relu(h))
 
 
 DOMAINS = {"src": {"layout": "jaffe", "role": "source"},

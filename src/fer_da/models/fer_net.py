@@ -11,10 +11,19 @@ from torch import nn
 
 from fer_da.models.backbones import build_taps, imagenet_state_dict, load_imagenet
 from fer_da.models.grl import grad_reverse
-from fer_da.models.heads import DispellingHead, DistillingHead, domain_mlp, mlp_head
+from fer_da.models.heads import (
+    ConvBranch,
+    DispellingHead,
+    DistillingHead,
+    domain_mlp,
+    fc_branch,
+    mlp_head,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+SHARED_TAP = 3  # ED²L's conv branches read the fourth of the five conv taps (the last
+# stage is theirs, as SphereFace-20's Conv4 is in paper 001, Table 1)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class ModelConfig:
     am_scale: float = 30.0  # s of the additive-margin softmax
     identities: int = 0  # > 0: a subject-identity head (JM / ATF, paper 003)
     dispelling: bool = False  # ED²L's dispelling branch and dispeller (paper 001)
+    branch: str = "fc"  # ED²L's branches: fc (one layer on F's features) | conv (Table 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,6 +53,7 @@ class ModelOutput(NamedTuple):
     features: torch.Tensor  # (B, 6 * tap_dim) the latent features of F
     class_logits: torch.Tensor | None = None  # (B, n_classes) before the softmax
     domain_in: torch.Tensor | None = None  # what the domain classifier reads, before the GRL
+    shared: torch.Tensor | None = None  # what ED²L's branches read: S(x)
 
 
 class FERNet(nn.Module):
@@ -57,14 +68,22 @@ class FERNet(nn.Module):
         dims = [c * p * p for c in self.backbone.stage_channels] + [self.backbone.fc_dim]
         self.densify = nn.ModuleList(
             nn.Sequential(nn.Linear(d, config.tap_dim), nn.LeakyReLU(0.01)) for d in dims)
+        if config.branch not in ("fc", "conv"):
+            raise ValueError(f"unknown branch {config.branch!r}; choose fc or conv")
+        self.conv_branches = config.branch == "conv"
+        if self.conv_branches and config.label_head != "am_softmax":
+            raise ValueError("branch: conv is ED²L's (label_head am_softmax), got label_head "
+                             f"{config.label_head!r}")
         feat = config.tap_dim * len(dims)
         if config.label_head == "mlp":
             self.label_head = mlp_head(feat, config.hidden, config.n_classes)
         elif config.label_head == "am_softmax":
-            self.label_head = DistillingHead(feat, config.hidden, config.n_classes,
-                                             config.am_scale)
+            self.label_head = DistillingHead(self._branch(feat), config.hidden,
+                                             config.n_classes, config.am_scale)
         else:
             raise ValueError(f"unknown label_head {config.label_head!r}")
+        if self.conv_branches:  # F's features are then f_t, the distilling branch's FC-256
+            feat = config.hidden
         if config.domain_conditioning not in ("features", "multilinear"):
             raise ValueError(f"unknown domain_conditioning {config.domain_conditioning!r}")
         self.conditional = config.domain_conditioning == "multilinear"
@@ -74,33 +93,55 @@ class FERNet(nn.Module):
         # auxiliary heads of the sibling methods; their losses live in training/objectives.py
         self.identity_head = (mlp_head(feat, config.hidden, config.identities)
                               if config.identities > 0 else None)
-        self.dispelling_head = (DispellingHead(feat, config.hidden, config.n_classes)
+        self.dispelling_head = (DispellingHead(self._branch(config.tap_dim * len(dims)),
+                                               config.hidden, config.n_classes)
                                 if config.dispelling else None)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
 
+    def _branch(self, feat: int) -> nn.Module:
+        """An ED²L branch: on F's features (fc), or Table 1's convolutional block on the
+        shared map (conv; as wide as twice the map, at most the paper's 256)."""
+        if self.config.branch == "fc":
+            return fc_branch(feat, self.config.hidden)
+        c_in = self.backbone.stage_channels[SHARED_TAP]
+        return ConvBranch(c_in, min(2 * c_in, 256), self.config.hidden, self.config.tap_pool)
+
     @property
     def feature_dim(self) -> int:
-        return self.config.tap_dim * len(self.densify)
+        return self.config.hidden if self.conv_branches else (
+            self.config.tap_dim * len(self.densify))
 
     def load_imagenet(self, weights_file: str | None = None) -> None:
         load_imagenet(self.backbone, imagenet_state_dict(self.config.backbone, weights_file))
 
-    def extract(self, x: torch.Tensor) -> torch.Tensor:
+    def taps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The backbone's taps of grey images in 0..255."""
+        return self.backbone((x.float().expand(-1, 3, -1, -1) - self.mean) / self.std)
+
+    def densified(self, taps: list[torch.Tensor]) -> torch.Tensor:
         """F(x): the concatenated densified taps."""
-        x = (x.float().expand(-1, 3, -1, -1) - self.mean) / self.std
-        taps = self.backbone(x)
         parts = [d(torch.flatten(self.tap_pool(t), 1)) for d, t in zip(self.densify, taps[:-1],
                                                                         strict=False)]
         parts.append(self.densify[-1](taps[-1]))
         return torch.cat(parts, dim=1)
 
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the concatenated densified taps."""
+        return self.densified(self.taps(x))
+
     def forward(self, x: torch.Tensor, grl_coeff: float = 1.0,
                 with_domain: bool = True) -> ModelOutput:
         """``with_domain=False``: no domain log-probabilities (``None``); training computes
         the domain game from ``domain_in`` itself (training/losses.py)."""
-        features = self.extract(x)
-        class_logits = self.label_head(features)
+        taps = self.taps(x)
+        if self.conv_branches:  # ED²L, Table 1: the branches read the shared map S(x)
+            shared = taps[SHARED_TAP]
+            features = self.label_head.branch(shared)
+            class_logits = self.label_head.classifier(features)
+        else:
+            features = shared = self.densified(taps)
+            class_logits = self.label_head(features)
         class_logp = F.log_softmax(class_logits, dim=1)
         domain_in = features
         if self.conditional:  # CDAN: the domain classifier sees f (x) p (p not trained by it)
@@ -108,4 +149,4 @@ class FERNet(nn.Module):
             domain_in = torch.bmm(p.unsqueeze(2), features.unsqueeze(1)).flatten(1)
         domain_logp = (F.log_softmax(self.domain_head(grad_reverse(domain_in, grl_coeff)), dim=1)
                        if with_domain else None)
-        return ModelOutput(class_logp, domain_logp, features, class_logits, domain_in)
+        return ModelOutput(class_logp, domain_logp, features, class_logits, domain_in, shared)

@@ -9,6 +9,7 @@ Sized for 48-64 px faces and the CPU; other sizes are resized to 48 inside. Kedr
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,6 +30,10 @@ class HaganConfig:
     noise: int = 16  # z
     width: int = 32  # channels of G's first block
     shared: int = 256  # D's shared vector (the paper: 1024)
+    d_norm: str = "batch"  # D's normalisation: group (no batch statistics) | batch (before
+    # the fix: D's batch statistics differ between its real, fake and evaluation batches)
+    eval_draws: int = 1  # z drawn from N(0, 1) at evaluation, D^e averaged over them; a
+    # model saved before the fix has 1 and is evaluated with z = 0 as it was
     kind: str = "hagan"
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,10 +48,16 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _down(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
+def _down(cin: int, cout: int, norm: str | None = "batch") -> nn.Sequential:
+    """Conv 4x4 stride 2 [-> norm] -> LeakyReLU. ``norm``: batch, group (8 groups: the same
+    function of each image in training and evaluation), or None."""
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, 4, 2, 1)]
-    if norm:
+    if norm == "batch":
         layers.append(nn.BatchNorm2d(cout))
+    elif norm == "group":
+        layers.append(nn.GroupNorm(min(8, cout), cout))
+    elif norm is not None:
+        raise ValueError(f"unknown normalisation {norm!r}; choose batch or group")
     layers.append(nn.LeakyReLU(0.2))
     return nn.Sequential(*layers)
 
@@ -58,7 +69,7 @@ class Generator(nn.Module):
         super().__init__()
         w = cfg.width
         self.cfg = cfg
-        self.encoder = nn.Sequential(_down(1, w, norm=False), _down(w, 2 * w), _down(2 * w, 4 * w),
+        self.encoder = nn.Sequential(_down(1, w, norm=None), _down(w, 2 * w), _down(2 * w, 4 * w),
                                      nn.Flatten(), nn.Linear(4 * w * 36, cfg.code), nn.Tanh())
         self.project = nn.Sequential(
             nn.Linear(cfg.code + cfg.characters + cfg.noise, 4 * w * 36), nn.ReLU())
@@ -81,8 +92,9 @@ class Discriminator(nn.Module):
 
     def __init__(self, cfg: HaganConfig):
         super().__init__()
-        self.shared = nn.Sequential(_down(2, 16, norm=False), _down(16, 32), _down(32, 64),
-                                    _down(64, 128), nn.Flatten(),
+        n = cfg.d_norm
+        self.shared = nn.Sequential(_down(2, 16, norm=None), _down(16, 32, n),
+                                    _down(32, 64, n), _down(64, 128, n), nn.Flatten(),
                                     nn.Linear(128 * 9, cfg.shared), nn.LeakyReLU(0.2))
         self.real = nn.Sequential(nn.Linear(cfg.shared, 64), nn.LeakyReLU(0.2),
                                   nn.Linear(64, 1))
@@ -97,7 +109,9 @@ class Discriminator(nn.Module):
 
 
 class HaganClassifier(nn.Module):
-    """The evaluation path: human -> G (character 0, z = 0) -> D^e on the pair. Returns the
+    """The evaluation path: human -> G (character 0) -> D^e on the pair, averaged over
+    ``eval_draws`` fixed draws of z ~ N(0, 1) (the noise G was trained with; the same draws
+    for every face, so a face's prediction does not depend on its batch). Returns the
     project's ``ModelOutput`` (features = D's shared vector; no domain head: zeros)."""
 
     def __init__(self, cfg: HaganConfig):
@@ -105,20 +119,30 @@ class HaganClassifier(nn.Module):
         self.config = cfg
         self.generator = Generator(cfg)
         self.discriminator = Discriminator(cfg)
+        draws = torch.randn(cfg.eval_draws, cfg.noise, generator=torch.Generator().manual_seed(0))
+        self.register_buffer("eval_noise", draws if cfg.eval_draws > 1 else
+                             torch.zeros(1, cfg.noise), persistent=False)
 
-    def translate(self, x: torch.Tensor, identity: int = 0) -> torch.Tensor:
+    def translate(self, x: torch.Tensor, identity: int = 0, draw: int = 0) -> torch.Tensor:
+        """The character G draws for each face with the ``draw``-th fixed z."""
         human = to_unit(x)
+        return self._draw(human, identity, self.eval_noise[draw])
+
+    def _draw(self, human: torch.Tensor, identity: int, z: torch.Tensor) -> torch.Tensor:
         ids = torch.full((len(human),), identity, dtype=torch.long, device=human.device)
-        z = torch.zeros(len(human), self.config.noise, device=human.device)
-        return self.generator(human, ids, z)
+        return self.generator(human, ids, z.to(human.dtype).expand(len(human), -1))
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         human = to_unit(x)
-        character = self.translate(x)
-        _, logits, h = self.discriminator(human, character)
-        return ModelOutput(F.log_softmax(logits.float(), 1), torch.zeros(len(x), 1,
-                                                                          device=x.device),
-                           h, logits)
+        logps, feats = [], []
+        for z in self.eval_noise:
+            _, logits, h = self.discriminator(human, self._draw(human, 0, z))
+            logps.append(F.log_softmax(logits.float(), 1))
+            feats.append(h)
+        # the mean of the draws' probabilities, as log-probabilities
+        class_logp = torch.logsumexp(torch.stack(logps), 0) - math.log(len(logps))
+        return ModelOutput(class_logp, torch.zeros(len(x), 1, device=x.device),
+                           torch.stack(feats).mean(0), class_logp)
 
 
 def discriminator_loss(d: Discriminator, human: torch.Tensor, real: torch.Tensor,

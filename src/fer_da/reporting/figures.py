@@ -106,3 +106,28 @@ def translation_grid(rows: Sequence[tuple[str, str, np.ndarray, np.ndarray]],
     fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def character_grid(images: np.ndarray, character: np.ndarray, expression: np.ndarray,
+                   names: Sequence[str], classes: Sequence[str], per_cell: int = 4,
+                   characters: int = 3) -> plt.Figure:
+    """HA-GAN's character set: one row per class, ``per_cell`` images of each of the first
+    ``characters`` characters side by side (the variation D^R and D^e see)."""
+    shown = min(characters, len(names))
+    side = images.shape[-1]
+    fig, axes = plt.subplots(len(classes), 1, figsize=(0.55 * per_cell * shown + 1,
+                                                       0.6 * len(classes)), squeeze=False)
+    for k, (ax, name) in enumerate(zip(axes[:, 0], classes, strict=True)):
+        cells = []
+        for c in range(shown):
+            faces = images[(character == c) & (expression == k)][:per_cell]
+            pad = np.full((per_cell - len(faces), side, side), 255, np.uint8)
+            cells.append(np.concatenate([*faces, *pad], axis=1))
+            cells.append(np.full((side, side // 4), 255, np.uint8))
+        ax.imshow(np.concatenate(cells[:-1], axis=1), cmap="gray", vmin=0, vmax=255)
+        ax.set_ylabel(name, fontsize=6, rotation=0, ha="right", va="center")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("HA-GAN character set: " + ", ".join(names[:shown]), fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fer_da.datasets.characters import CharacterSet
 from fer_da.devices import resolve_device
 from fer_da.models.hagan import (
     HaganClassifier,
@@ -30,37 +31,70 @@ from fer_da.training.loop import TrainedModel, run_provenance
 from fer_da.training.selection import keep_best
 
 logger = logging.getLogger(__name__)
+EVAL_DRAWS = 4  # z ~ N(0, 1) draws D^e is averaged over at evaluation
+
+
+class CharacterBank:
+    """The character images on the device, grouped by (character, class): ``real(who, y)``
+    draws one image of each pair, ``neutral(who)`` one neutral face of each character."""
+
+    def __init__(self, chars: CharacterSet, count: int, n_classes: int,
+                 device: torch.device):
+        order = np.lexsort((chars.expression, chars.character))
+        self.images = to_unit(torch.from_numpy(chars.images[order]).unsqueeze(1).to(device))
+        cells = chars.character[order] * n_classes + chars.expression[order]
+        counts = np.bincount(cells, minlength=count * n_classes)[: count * n_classes]
+        self.start = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]])).to(device)
+        self.count = torch.from_numpy(counts).to(device)
+        n_order = np.argsort(chars.neutral_character, kind="stable")
+        self.neutrals = to_unit(torch.from_numpy(chars.neutral[n_order]).unsqueeze(1)
+                                .to(device))
+        n_counts = np.bincount(chars.neutral_character, minlength=count)[:count]
+        self.n_start = torch.from_numpy(np.concatenate([[0], np.cumsum(n_counts)[:-1]])
+                                        ).to(device)
+        self.n_count = torch.from_numpy(n_counts).to(device)
+        self.n_classes = n_classes
+
+    @staticmethod
+    def _pick(start, count, cell, gen):
+        u = torch.rand(len(cell), generator=gen, device=cell.device)
+        return start[cell] + (u * count[cell]).long().clamp(max=count[cell] - 1)
+
+    def real(self, who: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        cell = who * self.n_classes + y
+        return self.images[self._pick(self.start, self.count, cell, gen)]
+
+    def neutral(self, who: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return self.neutrals[self._pick(self.n_start, self.n_count, who, gen)]
 
 
 def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
-                characters: np.ndarray, neutral: np.ndarray,
-                store: CheckpointStore | None = None) -> TrainedModel:
-    """Train G and D on the run's labelled faces. ``characters``: (C, K, S, S) uint8, the
-    characters showing each class; ``neutral``: (C, S, S) their neutral faces."""
+                characters: CharacterSet, store: CheckpointStore | None = None
+                ) -> TrainedModel:
+    """Train G and D on the run's labelled faces. ``characters``: the character set (its
+    first ``options.characters`` characters are G's identities)."""
     cfg, opts = plan.config, plan.method_options
     if not all(d.labelled for d in data):
         raise ValueError(f"{plan.run_id}: hagan trains on labelled faces only")
-    if characters.shape[:2] != (opts.characters, n_classes):
-        raise ValueError(f"{plan.run_id}: characters of shape {characters.shape}, expected "
-                         f"({opts.characters}, {n_classes}, S, S)")
+    characters.check(opts.characters, n_classes, plan.run_id)
+    characters = characters.first(opts.characters)
     device = resolve_device(cfg.device)
     torch.manual_seed(plan.seed)
-    model_cfg = HaganConfig(n_classes=n_classes, characters=opts.characters)
+    model_cfg = HaganConfig(n_classes=n_classes, characters=opts.characters, d_norm="group",
+                            eval_draws=EVAL_DRAWS)
     model = HaganClassifier(model_cfg).to(device)
     g, d = model.generator, model.discriminator
     opt_g = torch.optim.Adam(g.parameters(), lr=opts.gan_lr, betas=(opts.beta1, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=opts.gan_lr, betas=(opts.beta1, 0.999))
     runtime = {"device": device.type, "precision": "fp32", "channels_last": False}
     data_digest = digest(data)
-    chars_digest = state_digest({"characters": torch.from_numpy(characters),
-                                 "neutral": torch.from_numpy(neutral)})
+    chars_digest = state_digest({k: torch.from_numpy(np.ascontiguousarray(v))
+                                 for k, v in characters.to_dict().items() if k != "names"})
     fingerprint = plan.fingerprint(data_digest, chars_digest, runtime)
     provenance = run_provenance(plan, data, data_digest, runtime)
     images = torch.from_numpy(np.concatenate([d_.images for d_ in data])).unsqueeze(1).to(device)
     labels = torch.from_numpy(np.concatenate([d_.labels for d_ in data])).to(device)
-    chars = to_unit(torch.from_numpy(characters).reshape(-1, 1, *characters.shape[2:])
-                     .to(device)).reshape(opts.characters, n_classes, 1, 48, 48)
-    neutral_t = to_unit(torch.from_numpy(neutral).unsqueeze(1).to(device))
+    bank = CharacterBank(characters, opts.characters, n_classes, device)
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"epoch": 0, "score": -math.inf, "state": None}
     start = 0
@@ -91,11 +125,13 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
             keep = (torch.rand(len(i), 1, 1, 1, generator=gen, device=device)
                     >= opts.human_dropout).float()
             human_d = human * keep
-            d_terms = discriminator_loss(d, human_d, chars[who, y], fake.detach(), y)
+            real = bank.real(who, y, gen)
+            d_terms = discriminator_loss(d, human_d, real, fake.detach(), y)
             opt_d.zero_grad(set_to_none=True)
             d_terms["loss"].backward()
             opt_d.step()
-            g_terms = generator_loss(d, human_d, fake, neutral_t[who], y, opts.l1_weight)
+            g_terms = generator_loss(d, human_d, fake, bank.neutral(who, gen), y,
+                                     opts.l1_weight)
             opt_g.zero_grad(set_to_none=True)
             g_terms["loss"].backward()
             opt_g.step()
@@ -103,7 +139,7 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
             # the generator's output: does it vary with its input? (one character drawn for
             # every face = mode collapse, seen on real faces) vs the real characters' spread
             g_terms["g_diversity"] = fake.detach().float().std(0, correction=0).mean()
-            g_terms["real_diversity"] = chars[who, y].float().std(0, correction=0).mean()
+            g_terms["real_diversity"] = real.float().std(0, correction=0).mean()
             for key, value in {**d_terms, **g_terms}.items():
                 if key != "loss":
                     sums[key] = sums.get(key, 0.0) + value.detach() * len(i)

@@ -37,7 +37,7 @@ from fer_da.training.methods import (
     classification_loss,
 )
 from fer_da.training.names import SOURCE_ONLY  # noqa: F401 - re-exported
-from fer_da.validate import as_float, as_int, check_keys
+from fer_da.validate import ConfigError, as_float, as_int, check_keys
 
 
 @dataclass
@@ -105,11 +105,13 @@ class MethodOptions:
     noise: float = 0.5  # sna: std of the latent perturbation, in units of the code's std
     latent: int = 32  # sna: autoencoder code size
     ae_epochs: int = 10  # sna: autoencoder training epochs
+    generator: str = "asymmetric"  # sna: asymmetric (Table I, eq. 4) | conv (the small one)
     l1_weight: float = 10.0  # hagan: weight of the L1 distance to the neutral character
     characters: int = 1  # hagan: animated identities
     gan_lr: float = 2e-4  # hagan: Adam learning rate of G and D (the paper)
     beta1: float = 0.5  # hagan: Adam momentum (the paper)
     human_dropout: float = 0.0  # hagan: share of pairs D sees without the human (0: paper)
+    branch: str = "conv"  # ed2l: conv (Table 1's blocks on the shared map) | fc (one layer)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None, where: str) -> MethodOptions:
@@ -122,6 +124,11 @@ class MethodOptions:
             if key in p:
                 p[key] = as_float(p[key], f"{where}.{key}", minimum=0.0,
                                   maximum=1.0 if key == "human_dropout" else None)
+        if p.get("generator", "asymmetric") not in ("asymmetric", "conv"):
+            raise ConfigError(f"{where}.generator must be asymmetric or conv, got "
+                              f"{p['generator']!r}")
+        if p.get("branch", "conv") not in ("conv", "fc"):
+            raise ConfigError(f"{where}.branch must be conv or fc, got {p['branch']!r}")
         return cls(**p)
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,7 +220,7 @@ class Ed2l(Objective):
     def step(self, model, out, batch):
         o = self.options
         l_t = am_softmax_loss(out.class_logits.float(), batch.labels, o.scale, o.margin)
-        trained, frozen = model.dispelling_head(out.features)
+        trained, frozen = model.dispelling_head(out.shared)
         l_a = F.cross_entropy(trained.float(), batch.labels, ignore_index=-1)
         l_p = uniform_target_loss(frozen.float())
         known = (batch.labels >= 0).float()
@@ -253,7 +260,8 @@ def model_config_for(method: str, config: ModelConfig, options: MethodOptions,
     the same network): ED²L's margin classifier and dispelling branch, JM/ATF's identity
     head."""
     if method == "ed2l":
-        return replace(config, label_head="am_softmax", dispelling=True, am_scale=options.scale)
+        return replace(config, label_head="am_softmax", dispelling=True, am_scale=options.scale,
+                       branch=options.branch)
     if method in ("jm", "atf"):
         return replace(config, identities=identities)
     return config

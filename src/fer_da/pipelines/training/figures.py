@@ -28,3 +28,12 @@ def translation_figure(models: dict[str, TrainedModel], face_sets: dict[str, Fac
             if len(faces):
                 rows.append((domain, name, faces, translate(model, faces)))
     return translation_grid(rows, f"HA-GAN translation: {run_id} (left: human, right: G)")
+
+
+def character_figure(characters: dict[str, Any], labels: dict[str, Any]) -> Figure:
+    """Several images of every expression of the first characters in HA-GAN's set."""
+    from fer_da.reporting.figures import character_grid
+
+    return character_grid(characters["images"], characters["character"],
+                          characters["expression"], characters["names"],
+                          list(vocabulary(labels)))

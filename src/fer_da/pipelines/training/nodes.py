@@ -204,23 +204,24 @@ def fit_autoencoders(training_data: dict[str, list[DomainData]],
         opts = plan.method_options
         faces = np.concatenate([d.images for d in training_data[plan.run_id] if d.labelled])
         state, code_std = fit_autoencoder(faces, opts.latent, opts.ae_epochs, plan.seed,
-                                          resolve_device(plan.config.device))
+                                          resolve_device(plan.config.device),
+                                          kind=opts.generator)
         out[plan.run_id] = {"state": state, "code_std": code_std}
     return out
 
 
 def render_animated_characters(plans: list[dict[str, Any]], labels: dict[str, Any],
-                               preprocessing: dict[str, Any]) -> dict[str, np.ndarray]:
-    """HA-GAN's animated characters (paper 004), drawn by the synthetic renderer: every
-    class and the neutral face of ``options.characters`` fixed identities, at the faces'
-    size."""
-    from fer_da.synthetic.characters import render_characters
+                               preprocessing: dict[str, Any],
+                               characters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """HA-GAN's animated character set (paper 004): drawn by the synthetic renderer or read
+    from FERG-DB (``hagan.characters``), at the faces' size, with every class of the
+    ``options.characters`` identities the runs use."""
+    from fer_da.datasets.characters import character_set
     from fer_da.training.config import RunPlan
 
-    count = max([RunPlan.from_dict(p).method_options.characters for p in plans] or [1])
+    needed = max([RunPlan.from_dict(p).method_options.characters for p in plans] or [1])
     size = int(preprocessing.get("image_size", 48))
-    faces, neutral = render_characters(list(vocabulary(labels)), count, size)
-    return {"characters": faces, "neutral": neutral}
+    return character_set(characters, list(vocabulary(labels)), size, needed).to_dict()
 
 
 def train_models(
@@ -230,9 +231,10 @@ def train_models(
     labels: dict[str, Any],
     init_models: dict[str, TrainedModel] | None = None,
     autoencoders: dict[str, dict[str, Any]] | None = None,
-    characters: dict[str, np.ndarray] | None = None,
+    characters: dict[str, Any] | None = None,
 ) -> tuple[dict[str, TrainedModel], pd.DataFrame]:
     """Train every planned run (resuming from checkpoints); returns models and histories."""
+    from fer_da.datasets.characters import CharacterSet
     from fer_da.training.config import RunPlan
     from fer_da.training.hagan import train_hagan
     from fer_da.training.loop import train_run
@@ -250,10 +252,8 @@ def train_models(
         if plan.method == "hagan":
             if characters is None:
                 raise ValueError(f"{plan.run_id}: hagan needs the render_characters node")
-            count = plan.method_options.characters
             trained = train_hagan(plan, training_data[plan.run_id], n_classes,
-                                  characters["characters"][:count],
-                                  characters["neutral"][:count], checkpoints)
+                                  CharacterSet.from_dict(characters), checkpoints)
         else:
             trained = train_run(plan, training_data[plan.run_id], n_classes, checkpoints,
                                 init, autoencoder=(autoencoders or {}).get(plan.run_id))

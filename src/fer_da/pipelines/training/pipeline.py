@@ -5,7 +5,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 from fer_da.pipelines.evaluation.pipeline import evaluation_template
 from fer_da.pipelines.inference.pipeline import serve_node, serving_pipeline
 from fer_da.pipelines.preprocessing import create_pipeline as preprocessing
-from fer_da.pipelines.training.figures import translation_figure
+from fer_da.pipelines.training.figures import character_figure, translation_figure
 from fer_da.pipelines.training.nodes import (
     fit_autoencoders,
     plan_runs,
@@ -32,7 +32,8 @@ def training_template(with_init: bool = False, with_autoencoder: bool = False,
     if with_characters:  # hagan: the animated characters it translates into
         train_inputs["characters"] = "characters"
         extra = [node(render_animated_characters, inputs=["plans", "params:labels",
-                                                          "params:preprocessing"],
+                                                          "params:preprocessing",
+                                                          "params:characters"],
                       outputs="characters", name="render_characters")]
     return pipeline([
         node(plan_runs, inputs=["params:setup", "params:domains", "params:training",
@@ -57,7 +58,9 @@ def setup_pipeline(setup: str, init_from: str | None = None,
         extra = pipeline([node(translation_figure, inputs=["models", "face_sets",
                                                            "params:labels",
                                                            "params:evaluation"],
-                               outputs="translation_figure", name="translation_figure")])
+                               outputs="translation_figure", name="translation_figure"),
+                          node(character_figure, inputs=["characters", "params:labels"],
+                               outputs="character_figure", name="character_figure")])
     return pipeline(training_template(bool(init_from), with_autoencoder, with_characters)
                     + evaluation_template() + serve_node() + extra, namespace=setup,
                     inputs=inputs,
