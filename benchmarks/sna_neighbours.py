@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -154,18 +155,20 @@ def main() -> None:
         return (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0, 255)
 
     results.append(("pixel", 0.0, pixel, ref, 0.0))
-    print(f"\n== {source} ({args.env}): {len(noisy)} training faces, {flipped.sum()} labels "
-          f"flipped ({100 * args.flip:.0f} %), noise {args.noise}, {args.draws} draws")
-    print(f"{'generator':>11} {'fit s':>6} {'recon MAE':>9} {'change':>6} {'agree':>6} "
-          f"{'AUROC':>6} {'rho':>6} {'masked flipped':>14} {'masked clean':>12}")
+    lines = [f"== {source} ({args.env}): {len(noisy)} training faces, {flipped.sum()} labels "
+             f"flipped ({100 * args.flip:.0f} %), noise {args.noise}, {args.draws} draws, "
+             f"autoencoders {args.ae_epochs} epochs",
+             f"{'generator':>11} {'fit s':>6} {'recon MAE':>9} {'change':>6} {'agree':>6} "
+             f"{'AUROC':>6} {'rho':>6} {'masked flipped':>14} {'masked clean':>12}"]
     for kind, fit_s, make, change, mae in results:
         div, agree = _divergence(model, data.images, make, args.draws)
         masked = div > div.mean()
         auc = roc_auc_score(flipped, div)
         rho = spearmanr(div, flipped).statistic
-        print(f"{kind:>11} {fit_s:6.0f} {mae:9.1f} {change:6.1f} {agree.mean():6.3f} "
-              f"{auc:6.3f} {rho:+6.3f} {masked[flipped].mean():14.3f} "
-              f"{masked[~flipped].mean():12.3f}")
+        lines.append(f"{kind:>11} {fit_s:6.0f} {mae:9.1f} {change:6.1f} {agree.mean():6.3f} "
+                     f"{auc:6.3f} {rho:+6.3f} {masked[flipped].mean():14.3f} "
+                     f"{masked[~flipped].mean():12.3f}")
+    sys.stdout.write("\n".join(lines) + "\n")
     if args.figure:
         _figure(x[:8], {k: m for k, m in makers.items()}, ROOT / "docs/img/sna_neighbours.png")
 
