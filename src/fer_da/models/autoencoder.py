@@ -179,7 +179,7 @@ def _kind_of(state: dict[str, torch.Tensor]) -> tuple[str, int]:
 
 def fit_autoencoder(images: np.ndarray, latent: int, epochs: int, seed: int,
                     device: torch.device, batch_size: int = 64, lr: float = 2e-3,
-                    kind: str = "asymmetric") -> tuple[dict[str, torch.Tensor], float]:
+                    kind: str = "conv") -> tuple[dict[str, torch.Tensor], float]:
     """Train on uint8 (N, S, S) faces, denoising. ``asymmetric``: Table I's autoencoder,
     input dropout 0.1, eq. 4's multi-scale loss; ``conv``: the small one, 10 % of the input
     pixels dropped, pixel MSE. Returns the state dict and the std of the codes of the

@@ -105,7 +105,8 @@ class MethodOptions:
     noise: float = 0.5  # sna: std of the latent perturbation, in units of the code's std
     latent: int = 32  # sna: autoencoder code size
     ae_epochs: int = 10  # sna: autoencoder training epochs
-    generator: str = "asymmetric"  # sna: asymmetric (Table I, eq. 4) | conv (the small one)
+    generator: str = "conv"  # sna: conv (the small one) | asymmetric (Table I, eq. 4): the
+    # small one measured better and 5x faster (docs/training.md, "sna")
     l1_weight: float = 10.0  # hagan: weight of the L1 distance to the neutral character
     characters: int = 1  # hagan: animated identities
     gan_lr: float = 2e-4  # hagan: Adam learning rate of G and D (the paper)
@@ -124,7 +125,7 @@ class MethodOptions:
             if key in p:
                 p[key] = as_float(p[key], f"{where}.{key}", minimum=0.0,
                                   maximum=1.0 if key == "human_dropout" else None)
-        if p.get("generator", "asymmetric") not in ("asymmetric", "conv"):
+        if p.get("generator", "conv") not in ("asymmetric", "conv"):
             raise ConfigError(f"{where}.generator must be asymmetric or conv, got "
                               f"{p['generator']!r}")
         if p.get("branch", "conv") not in ("conv", "fc"):
