@@ -33,8 +33,9 @@ def test_forward_returns_one_structure_in_train_and_eval(backbone):
         mode()
         out = model(x)
         assert out._fields == ("class_logp", "domain_logp", "features", "class_logits",
-                               "domain_in")
+                               "domain_in", "shared")
         assert torch.equal(out.domain_in, out.features)  # DANN's classifier reads F(x)
+        assert torch.equal(out.shared, out.features)  # no conv branches: S(x) = F(x)
         torch.testing.assert_close(out.class_logp, torch.log_softmax(out.class_logits, 1))
         assert out.class_logp.shape == (2, 7) and out.domain_logp.shape == (2, 3)
         assert out.features.shape == (2, 600)
