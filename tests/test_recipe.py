@@ -243,6 +243,7 @@ def test_best_epoch_is_kept_by_source_validation(face_sets, tmp_path):
     trained = train_run(plan, data, 7, Capture(tmp_path))
     scores = [h["select_score"] for h in trained.history]
     best = int(np.argmax(scores)) + 1
+    assert len(set(scores)) > 1 and all(0 <= x <= 1 for x in scores)  # accuracies that move
     assert trained.provenance["selected_by"] == "source_val"
     assert trained.provenance["selected_epoch"] == best
     # the kept weights are the selected epoch's, not the last epoch's

@@ -164,8 +164,8 @@ def test_ed2l_conv_branches_follow_table_1_on_the_shared_map():
     for head in (model.label_head.branch, model.dispelling_head.branch):
         down = head.down[0]
         assert (down.stride, down.kernel_size, down.out_channels) == ((2, 2), (3, 3), 128)
-        assert [m.kernel_size for m in head.residual.modules()
-                if isinstance(m, torch.nn.Conv2d)] == [(3, 3), (3, 3)]
+        assert [(m.kernel_size, m.stride) for m in head.residual.modules()
+                if isinstance(m, torch.nn.Conv2d)] == [((3, 3), (1, 1))] * 2
     # the distilling branch's output is the features the margin classifier reads
     want = model.label_head.classifier(model.label_head.branch(taps[3]))
     assert torch.allclose(out.class_logits, want, atol=1e-5)
