@@ -170,7 +170,7 @@ def main() -> None:
                      f"{masked[~flipped].mean():12.3f}")
     sys.stdout.write("\n".join(lines) + "\n")
     if args.figure:
-        _figure(x[:8], {k: m for k, m in makers.items()}, ROOT / "docs/img/sna_neighbours.png")
+        _figure(x[:8], makers, ROOT / "docs/img/sna_neighbours.png")
 
 
 def _figure(x: torch.Tensor, makers: dict, path: Path) -> None:

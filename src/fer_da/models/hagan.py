@@ -119,9 +119,9 @@ class HaganClassifier(nn.Module):
         self.config = cfg
         self.generator = Generator(cfg)
         self.discriminator = Discriminator(cfg)
-        draws = torch.randn(cfg.eval_draws, cfg.noise, generator=torch.Generator().manual_seed(0))
-        self.register_buffer("eval_noise", draws if cfg.eval_draws > 1 else
-                             torch.zeros(1, cfg.noise), persistent=False)
+        draws = (torch.randn(cfg.eval_draws, cfg.noise, generator=torch.Generator().manual_seed(0))
+                 if cfg.eval_draws > 1 else torch.zeros(1, cfg.noise))
+        self.register_buffer("eval_noise", draws, persistent=False)
 
     def translate(self, x: torch.Tensor, identity: int = 0, draw: int = 0) -> torch.Tensor:
         """The character G draws for each face with the ``draw``-th fixed z."""

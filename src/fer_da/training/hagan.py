@@ -40,20 +40,22 @@ class CharacterBank:
 
     def __init__(self, chars: CharacterSet, count: int, n_classes: int,
                  device: torch.device):
-        order = np.lexsort((chars.expression, chars.character))
-        self.images = to_unit(torch.from_numpy(chars.images[order]).unsqueeze(1).to(device))
-        cells = chars.character[order] * n_classes + chars.expression[order]
-        counts = np.bincount(cells, minlength=count * n_classes)[: count * n_classes]
-        self.start = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]])).to(device)
-        self.count = torch.from_numpy(counts).to(device)
-        n_order = np.argsort(chars.neutral_character, kind="stable")
-        self.neutrals = to_unit(torch.from_numpy(chars.neutral[n_order]).unsqueeze(1)
-                                .to(device))
-        n_counts = np.bincount(chars.neutral_character, minlength=count)[:count]
-        self.n_start = torch.from_numpy(np.concatenate([[0], np.cumsum(n_counts)[:-1]])
-                                        ).to(device)
-        self.n_count = torch.from_numpy(n_counts).to(device)
+        cells = chars.character * n_classes + chars.expression
+        self.images, self.start, self.count = self._grouped(chars.images, cells,
+                                                            count * n_classes, device)
+        self.neutrals, self.n_start, self.n_count = self._grouped(
+            chars.neutral, chars.neutral_character, count, device)
         self.n_classes = n_classes
+
+    @staticmethod
+    def _grouped(images: np.ndarray, cells: np.ndarray, n_cells: int,
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The images sorted by cell, in [-1, 1] on the device; each cell's start and size."""
+        order = np.argsort(cells, kind="stable")
+        counts = np.bincount(cells, minlength=n_cells)[:n_cells]
+        start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return (to_unit(torch.from_numpy(images[order]).unsqueeze(1).to(device)),
+                torch.from_numpy(start).to(device), torch.from_numpy(counts).to(device))
 
     @staticmethod
     def _pick(start, count, cell, gen):
