@@ -11,8 +11,10 @@
     uv run python benchmarks/realdata.py --methods erm_mixed,dann,cdan_e,confusion \
         --clamp-modes fixed,paper           # the live adversary against both controls
 
-Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` in-process for
-each direction (the roles swapped with runtime parameters), then prints, per target, the
+Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` (or the
+``--setups``) in-process for each direction (the roles swapped with runtime parameters; every
+setup trained for the run's epochs: one labelled-source budget, HA-GAN's 60 of conf/base
+included), then prints, per target, the
 source-only and adapted balanced accuracy (mean ± std over seeds) and the paired difference
 with its 95 % interval against source-only and against ``erm_mixed`` (when listed), then per
 run the source's own test accuracy, the proxy A-distance between source and target test
@@ -47,6 +49,12 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
     bootstrap_project(ROOT)
     params = {"domains": {source: {"role": "source"}, target: {"role": "target"}},
               "training": {"seeds": seeds, **({"epochs": epochs} if epochs else {})}}
+    # one labelled-source budget: a setup whose conf/base sets its own epochs (HA-GAN: 60 on
+    # the synthetic default) gets the run's epochs here, as the baseline does
+    budget = epochs or env_epochs(env)
+    for setup in setups:
+        if setup not in ("baseline", "dann"):
+            params[setup] = {"setup": {"training": {"epochs": budget}}}
     if max_train:  # the source's training split, stratified subsample (split.max_train)
         params["domains"][source]["preprocessing"] = {"split": {"max_train": max_train}}
     if methods:
@@ -69,6 +77,18 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
     out["extra"] = {"history": {s: pd.read_csv(outputs / f"{s}_history.csv") for s in setups},
                     "adist": a_distances(outputs, setups, source, target)}
     return out
+
+
+def env_epochs(env: str) -> int:
+    """``training.epochs`` of the benchmark's environment (else conf/base's)."""
+    import yaml
+
+    for folder in (env, "base"):
+        for path in sorted((ROOT / "conf" / folder).glob("parameters*.yml")):
+            training = (yaml.safe_load(path.read_text()) or {}).get("training") or {}
+            if "epochs" in training:
+                return int(training["epochs"])
+    raise KeyError(f"no training.epochs in conf/{env} or conf/base")
 
 
 def a_distances(outputs: Path, setups: tuple[str, ...], source: str,

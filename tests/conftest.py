@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from PIL import Image
 
 from fer_da.facesets import FaceSet
 from fer_da.labels import CANONICAL_LABELS
+
+if "mutmut" in sys.modules:
+    # mutmut forks one test process per mutant from the process that ran the suite: torch's
+    # OpenMP pool does not survive a fork (the children hang until mutmut's time limit marks
+    # them timeouts), so under mutmut torch never starts one (docs/training.md).
+    torch.set_num_threads(1)
 
 
 def write_image(path: Path, mode: str = "RGB", size: tuple[int, int] = (24, 20),

@@ -251,6 +251,26 @@ def test_collapse_detector_fires_on_each_signature_and_not_on_a_live_game():
     assert collapse_reason(_epochs(0.25, 1.0, 0.75, 2), 4, "fixed") == ""
 
 
+def test_collapse_detector_thresholds_are_inclusive_and_the_window_is_exact():
+    """At the documented thresholds (majority >= 0.95, clamped share >= 0.5, accuracy <= half
+    of chance) the run is collapsed; just inside them it is not; a custom window counts."""
+    assert collapse_reason(_epochs(0.3, 0.95, 0.0), 4, "fixed") == "one_domain"
+    assert collapse_reason(_epochs(0.3, 0.949, 0.0), 4, "fixed") == ""
+    assert collapse_reason(_epochs(0.3, 0.4, 0.5), 4, "paper") == "clamped"
+    assert collapse_reason(_epochs(0.3, 0.4, 0.499), 4, "paper") == ""
+    assert collapse_reason(_epochs(0.125, 0.4, 0.0), 4, "fixed") == "inverted"
+    assert collapse_reason(_epochs(0.126, 0.4, 0.0), 4, "fixed") == ""
+    assert collapse_reason(_epochs(0.26, 0.4, 0.0), 2, "fixed") == ""  # K = 2: half is 0.25
+    assert collapse_reason(_epochs(0.25, 0.4, 0.0), 2, "fixed") == "inverted"
+    dead = _epochs(0.25, 1.0, 0.75, 5)
+    assert collapse_reason(dead, 4, "fixed", window=5) == "one_domain"
+    assert collapse_reason(dead[:4], 4, "fixed", window=5) == ""
+    assert collapse_reason(_epochs(0.3, 0.9, 0.0), 4, "fixed", majority=0.9) == "one_domain"
+    assert collapse_reason(_epochs(0.3, 0.4, 0.3), 4, "paper", clamped=0.3) == "clamped"
+    # a history without the domain game (a source-only run) is never collapsed
+    assert collapse_reason([{"epoch": e} for e in range(1, 5)], 4, "fixed") == ""
+
+
 def test_detector_on_a_constructed_collapsed_classifier():
     """A domain classifier whose bias swamps its input predicts one domain for every face."""
     head = _head(k=4)

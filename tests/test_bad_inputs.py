@@ -145,7 +145,9 @@ def test_symlinked_and_unreadable_folders_are_followed_or_rejected(tmp_path, mon
     write_image(real / "p1_a.png")
     root = tmp_path / "root"
     write_image(root / "sadness" / "p2_b.png")
-    os.symlink(real, root / "happiness")  # a symlinked class folder: followed
+    write_image(root / "real_anger" / "p5_e.png")
+    os.symlink(root / "real_anger", root / "anger")  # linked inside the root: followed
+    os.symlink(real, root / "happiness")  # out of the root: a reject naming the target
     os.symlink(root, root / "sadness" / "loop")  # a loop: rejected, the walk ends
     os.symlink(tmp_path / "gone.png", root / "sadness" / "p3_c.png")  # broken link
     write_image(root / "locked" / "p4_d.png")
@@ -158,11 +160,98 @@ def test_symlinked_and_unreadable_folders_are_followed_or_rejected(tmp_path, mon
 
     monkeypatch.setattr(os, "scandir", refusing)
     result = _ingest(root, "folder")
-    assert sorted(result.manifest["path"]) == ["happiness/p1_a.png", "sadness/p2_b.png"]
+    assert sorted(result.manifest["path"]) == ["anger/p5_e.png", "sadness/p2_b.png"]
     reasons = _reasons(result)
     assert reasons == {"sadness/loop": "folder_listed_twice", "sadness/p3_c.png": "broken_link",
-                       "locked": "unreadable_folder"}
-    assert result.counts["seen"] == 5  # 2 accepted + 3 rejected entries
+                       "locked": "unreadable_folder", "happiness": "link_outside_root",
+                       "real_anger": "folder_listed_twice"}
+    assert result.counts["seen"] == 7  # 2 accepted + 5 rejected entries
+
+
+def test_links_out_of_the_root_are_rejects_naming_their_target(tmp_path):
+    """A link inside the root that leads outside it (a folder or a file) is never read as
+    data; the root itself may be a link."""
+    outside = tmp_path / "elsewhere"
+    write_image(outside / "happiness" / "p1_a.png")
+    write_image(outside / "p9_z.png")
+    root = tmp_path / "root"
+    write_image(root / "sadness" / "p2_b.png")
+    os.symlink(outside / "happiness", root / "happiness")
+    os.symlink(outside / "p9_z.png", root / "sadness" / "p3_c.png")
+    result = _ingest(root, "folder")
+    assert list(result.manifest["path"]) == ["sadness/p2_b.png"]
+    rejects = result.rejects.set_index("path")
+    assert dict(rejects["reason"]) == {"happiness": "link_outside_root",
+                                       "sadness/p3_c.png": "link_outside_root"}
+    assert str(outside / "happiness") in rejects.loc["happiness", "detail"]
+    os.symlink(root, tmp_path / "linked_root")
+    again = _ingest(tmp_path / "linked_root", "folder")
+    assert list(again.manifest["path"]) == ["sadness/p2_b.png"]
+
+
+def test_a_csv_root_link_pointing_outside_is_not_read(tmp_path):
+    outside = write_image(tmp_path / "secret" / "x.png")
+    root = tmp_path / "root"
+    write_image(root / "imgs" / "a.png")
+    os.symlink(outside, root / "imgs" / "b.png")
+    (root / "manifest.csv").write_text("path,label\nimgs/a.png,happiness\nimgs/b.png,sadness\n")
+    result = _ingest(root, "csv")
+    assert list(result.manifest["path"]) == ["imgs/a.png"]
+    assert _reasons(result)["imgs/b.png"] in ("link_outside_root", "missing_image")
+    assert "link_outside_root" in set(result.rejects["reason"])
+
+
+def test_a_file_name_that_is_not_utf8_is_a_reject_naming_its_bytes(tmp_path):
+    root = tmp_path / "root"
+    write_image(root / "happiness" / "p1_a.png")
+    bad = os.fsencode(str(root / "happiness")) + b"/p2_\xff\xfe.png"
+    with open(bad, "wb") as handle:
+        handle.write((root / "happiness" / "p1_a.png").read_bytes()[:-1] + b"\0")
+    result = _ingest(root, "folder")
+    assert list(result.manifest["path"]) == ["happiness/p1_a.png"]
+    (row,) = result.rejects.itertuples()
+    assert row.reason == "non_utf8_name" and "\\xff\\xfe" in row.detail
+    row.path.encode("utf-8")  # the reject itself can be written
+    pd.DataFrame(result.rejects).to_csv(tmp_path / "rejects.csv")  # was a UnicodeEncodeError
+
+
+def test_the_same_file_listed_twice_with_two_labels_is_a_conflict(tmp_path):
+    write_image(tmp_path / "imgs/a.png")
+    write_image(tmp_path / "imgs/b.png")
+    (tmp_path / "manifest.csv").write_text(
+        "path,label\nimgs/a.png,happiness\nimgs/a.png,sadness\nimgs/b.png,anger\n"
+        "imgs/b.png,anger\n")
+    result = _ingest(tmp_path, "csv")
+    conflicts = result.rejects[result.rejects["reason"] == "conflicting_duplicate"]
+    assert list(conflicts["path"]) == ["imgs/a.png", "imgs/a.png"]
+    assert "['happiness', 'sadness']" in conflicts["detail"].iloc[0]
+    assert list(result.manifest["path"]) == ["imgs/b.png"]  # same label twice: kept once
+    assert _reasons(result)["imgs/b.png"] == "duplicate"
+
+
+def test_an_animated_image_is_a_multi_frame_reject(tmp_path):
+    root = tmp_path / "root"
+    write_image(root / "happiness" / "p1_a.png")
+    frames = [Image.new("L", (24, 20), v) for v in (10, 120, 240)]
+    frames[0].save(root / "happiness" / "p2_b.gif", save_all=True, append_images=frames[1:])
+    result = _ingest(root, "folder")
+    assert list(result.manifest["path"]) == ["happiness/p1_a.png"]
+    assert _reasons(result) == {"happiness/p2_b.gif": "multi_frame"}
+    assert result.rejects["detail"].iloc[0].startswith("3 frames")
+
+
+def test_twelve_bit_data_in_a_sixteen_bit_png_is_scaled_by_its_range(tmp_path):
+    """A camera's 12-bit values (0..4095) in a 16-bit PNG: mid-grey stays mid-grey (it
+    was scaled by 65535: a near-black crop)."""
+    from fer_da.preprocess.image import sample_depth, to_rgb
+
+    img = Image.fromarray(np.full((20, 24), 2048, np.uint16))
+    img.save(tmp_path / "twelve.png")
+    decoded = RawTree(tmp_path).open_image("twelve.png")
+    assert decoded.mode.startswith("I")
+    assert abs(int(to_rgb(decoded).mean()) - 128) <= 1
+    assert [sample_depth(v) for v in (255, 256, 1023, 4095, 4096, 65535)] == [
+        8, 10, 10, 12, 14, 16]
 
 
 def test_a_catalog_root_that_no_domain_declares(tmp_path):

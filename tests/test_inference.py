@@ -84,6 +84,49 @@ def test_list_media_folders_lists_and_rejects(tmp_path):
     assert media_from_table(pd.DataFrame({"path": [str(tmp_path / "in")]})).files[0] == str(a)
 
 
+def test_an_input_folder_is_confined_and_its_links_are_rows_or_rejects(tmp_path):
+    """Links inside the folder are followed (a linked sub-folder was silently skipped);
+    a link out of it is a reject naming its target (it was read)."""
+    write_image(tmp_path / "in" / "a.png", size=(40, 40))
+    write_image(tmp_path / "in" / "real" / "b.png", size=(40, 40))
+    os.symlink(tmp_path / "in" / "real", tmp_path / "in" / "linked")
+    secret = write_image(tmp_path / "secret" / "c.png", size=(40, 40))
+    os.symlink(secret, tmp_path / "in" / "c.png")
+    media = list_media(tmp_path / "in")
+    assert [Path(f).relative_to(tmp_path / "in").as_posix() for f in media.files] == [
+        "a.png", "linked/b.png"]
+    reasons = {Path(r["file"]).name: r["reason"] for r in media.rejects}
+    assert reasons == {"c.png": "link_outside_root", "real": "folder_listed_twice"}
+    assert str(secret) in next(r["detail"] for r in media.rejects if r["file"].endswith("c.png"))
+
+
+def test_an_empty_input_is_an_error_and_an_input_without_faces_says_so(tmp_path, caplog):
+    (tmp_path / "empty").mkdir()
+    serving = _serving(_trained())
+    with pytest.raises(ValueError, match=r"empty holds no file: nothing to predict"):
+        predict_media(serving, list_media(tmp_path / "empty"), InferenceConfig(device="cpu"))
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "notes.txt").write_text("no face here")
+    with caplog.at_level("WARNING"):
+        table, _, rejects = predict_media(serving, list_media(tmp_path / "text"),
+                                          InferenceConfig(device="cpu"))
+    assert table.empty and list(rejects["reason"]) == ["not_media"]
+    assert "no face predicted" in caplog.text
+
+
+def test_every_frame_of_an_animated_image_is_predicted(tmp_path):
+    from PIL import Image
+
+    frames = [Image.new("L", (48, 48), v) for v in (10, 120, 240)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    out = [f for f in iter_frames(list_media(tmp_path / "anim.gif"), every_s=0)]
+    assert [f.frame for f in out] == [0, 1, 2]
+    assert [int(f.rgb.mean()) for f in out] == [10, 120, 240]
+    table, _, _ = predict_media(_serving(_trained()), list_media(tmp_path / "anim.gif"),
+                                InferenceConfig(device="cpu"))
+    assert table["frame"].tolist() == [0, 1, 2]
+
+
 def test_video_frames_are_sampled_by_time_and_bad_videos_are_rejects(tmp_path):
     video = _video(tmp_path / "clip.avi", frames=20, fps=10.0)
     sampled = list(video_frames(str(video), every_s=0.5))

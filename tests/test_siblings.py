@@ -119,6 +119,24 @@ def test_atf_feature_gradient_of_the_identity_loss_is_the_opposite_of_jm():
     assert 0.0 <= float(terms["id_acc"]) <= 1.0
 
 
+@pytest.mark.parametrize("method", ["jm", "atf"])
+def test_identity_accuracy_counts_subject_zero_and_skips_unknown(method):
+    """A head that always answers identity 0: right for the two faces of subject 0 among the
+    five known ones; the unknown face (-1) is not counted."""
+    model = FERNet(ModelConfig(backbone="vgg11_slim", tap_dim=4, hidden=8, n_classes=3,
+                               n_domains=1, identities=4))
+    last = model.identity_head[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([5.0, 0.0, 0.0, 0.0]))
+    features = torch.randn(6, model.feature_dim)
+    out = ModelOutput(torch.log_softmax(torch.zeros(6, 3), 1), torch.zeros(6, 1), features)
+    batch = Step(torch.zeros(6, 1, 8, 8), torch.zeros(6, dtype=torch.long),
+                 torch.zeros(6, dtype=torch.long), torch.tensor([0, 1, 2, 3, 0, -1]))
+    _, terms = build_objective(method, _cfg(), MethodOptions()).step(model, out, batch)
+    assert float(terms["id_acc"]) == pytest.approx(2 / 5)
+
+
 @pytest.mark.parametrize("branch", ["fc", "conv"])
 def test_ed2l_dispeller_and_branch_get_their_own_gradients(branch):
     torch.manual_seed(0)
@@ -325,6 +343,38 @@ def test_method_options_are_validated_with_the_key():
     plans = plan_runs({"kind": "atf", "options": {"alpha": 0.5}}, DOMAINS, TRAINING)
     assert [(p["run_id"], p["method"], p["options"]["alpha"], p["labelled_domains"])
             for p in plans] == [("atf/src/seed0", "atf", 0.5, ("src",))]
+
+
+INT_OPTIONS = ("latent", "ae_epochs", "characters")
+FLOAT_OPTIONS = ("alpha", "margin", "scale", "lambda_t", "lambda_p", "gamma", "noise",
+                 "l1_weight", "gan_lr", "beta1", "human_dropout")
+
+
+@pytest.mark.parametrize("key", INT_OPTIONS + FLOAT_OPTIONS)
+def test_each_numeric_option_is_checked_by_its_own_key(key):
+    """Every numeric option rejects text and negative values naming the full key, and keeps
+    a valid value as its type (an integer weight becomes a float)."""
+    for bad in ("many", -1):
+        with pytest.raises(ConfigError, match=rf"m\.options\.{key}\b"):
+            MethodOptions.from_params({key: bad}, "m.options")
+    good = MethodOptions.from_params({key: 2 if key in INT_OPTIONS else 1}, "m.options")
+    assert getattr(good, key) == (2 if key in INT_OPTIONS else 1.0)
+    assert type(getattr(good, key)) is (int if key in INT_OPTIONS else float)
+    if key in INT_OPTIONS:  # counts start at one
+        with pytest.raises(ConfigError, match=rf"m\.options\.{key}\b"):
+            MethodOptions.from_params({key: 0}, "m.options")
+
+
+@pytest.mark.parametrize("key,allowed", [("generator", ("asymmetric", "conv")),
+                                         ("branch", ("conv", "fc"))])
+def test_each_choice_option_names_its_key_and_choices(key, allowed):
+    with pytest.raises(ConfigError, match=rf"m\.options\.{key} must be {allowed[0]} or "
+                       rf"{allowed[1]}, got 'big'"):
+        MethodOptions.from_params({key: "big"}, "m.options")
+    for value in allowed:
+        assert getattr(MethodOptions.from_params({key: value}, "m.options"), key) == value
+    with pytest.raises(ConfigError, match=r"m\.options\.human_dropout"):
+        MethodOptions.from_params({"human_dropout": 1.5}, "m.options")  # a share: at most 1
 
 
 def test_sibling_setups_run_end_to_end(tmp_path):

@@ -130,6 +130,20 @@ class TrainingTrackingHooks:
                 client.log_figure(mlflow_id, figures[key], f"{kind}.png")
 
 
+class PreflightHook:
+    """The run's configuration checked before its first node (``fer_da.preflight``): a
+    mistake fails in the first second, naming its key, not after ingestion or training."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
+                            catalog: Any) -> None:
+        from fer_da.preflight import preflight
+
+        params = catalog.load("parameters")
+        setups = preflight(params, {n.namespace or "" for n in pipeline.nodes})
+        logger.info("Configuration checked (setups: %s)", ", ".join(setups) or "none")
+
+
 class DistributedOutputsHook:
     """Under ``torchrun`` (``fer_da.launch``), ranks other than 0 write nothing: every
     output of their run is kept in memory (rank 0 writes models, checkpoints, metrics and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -11,18 +12,50 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from fer_da.datasets.atomic import atomic_dir, atomic_file
+from fer_da.digest import model_digest
 from fer_da.training.checkpoints import CheckpointStore, safe_name
 from fer_da.training.loop import TrainedModel
 
 if TYPE_CHECKING:
     from fer_da.inference.serving import ServingModel
 
+logger = logging.getLogger(__name__)
+
 
 def _metadata(run_id: str, model: TrainedModel) -> dict[str, str]:
-    """A model file's JSON metadata: everything but the weights."""
-    return {"run_id": run_id, "plan": json.dumps(model.plan),
+    """A model file's JSON metadata: everything but the weights, and the digest of the
+    weights with the class names and model config (checked at load)."""
+    meta = {"run_id": run_id, "plan": json.dumps(model.plan),
             "model_config": json.dumps(model.model_config),
-            "history": json.dumps(model.history), "provenance": json.dumps(model.provenance)}
+            "history": json.dumps(model.history), "provenance": json.dumps(model.provenance),
+            "digest": model_digest(model.state, _meaning(model.classes, model.model_config))}
+    if model.classes is not None:
+        meta["classes"] = json.dumps(model.classes)
+    return meta
+
+
+def _meaning(classes: list[str] | None, model_config: dict[str, Any],
+             **more: Any) -> dict[str, Any]:
+    return {"classes": classes, "model_config": model_config, **more}
+
+
+def _verify(path: Path, meta: dict[str, Any], state: dict[str, Any],
+            meaning: dict[str, Any]) -> None:
+    """A file whose weights or class names changed since it was saved is refused; a file
+    saved before digests were recorded is loaded with a warning."""
+    recorded = meta.get("digest")
+    if recorded is None:
+        logger.warning("%s records no digest (saved by an older fer-da): its weights cannot "
+                       "be verified", path)
+        return
+    if model_digest(state, meaning) != recorded:
+        raise DatasetError(f"the model file {path} does not match the digest recorded when "
+                           "it was saved: its weights or metadata (class names, config) "
+                           "changed since; it is corrupt or was edited — retrain or restore it")
+    classes, n = meaning.get("classes"), meaning["model_config"].get("n_classes")
+    if classes is not None and n is not None and len(classes) != int(n):
+        raise DatasetError(f"the model file {path} names {len(classes)} classes for "
+                           f"{n} outputs")
 
 
 class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
@@ -42,6 +75,9 @@ class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
         self.metadata = metadata
 
     def save(self, data: dict[str, TrainedModel]) -> None:
+        if not data:  # an empty version would become the latest and hide the trained ones
+            raise DatasetError(f"no trained model to save under {self._filepath}: the setup "
+                               "planned no run; nothing was written")
         with atomic_dir(self._get_save_path()) as folder:
             for run_id, model in data.items():
                 save_file(model.state, folder / f"{safe_name(run_id)}.safetensors",
@@ -67,9 +103,12 @@ class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
                 raise DatasetError(f"cannot read the model file {f}: {exc}") from exc
             provenance = json.loads(meta.get("provenance", "{}"))
             provenance["model_version"] = version
+            classes = json.loads(meta["classes"]) if "classes" in meta else None
+            config = json.loads(meta["model_config"])
+            _verify(f, meta, state, _meaning(classes, config))
             out[meta["run_id"]] = TrainedModel(meta["run_id"], json.loads(meta["plan"]),
-                                               json.loads(meta["model_config"]), state,
-                                               json.loads(meta["history"]), provenance)
+                                               config, state, json.loads(meta["history"]),
+                                               provenance, classes)
         return out
 
     def _exists(self) -> bool:
@@ -115,6 +154,13 @@ class CheckpointStoreDataset(AbstractDataset[None, CheckpointStore]):
         return {"path": self._path}
 
 
+def _serving_meaning(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a serving file's digest covers beside the weights: classes, model config,
+    preprocessing and TTA (what gives its predictions their meaning)."""
+    return _meaning(meta["classes"], meta["model_config"], preprocessing=meta["preprocessing"],
+                    tta=meta["tta"], run_id=meta["run_id"])
+
+
 class ServingModelDataset(AbstractDataset["ServingModel", "ServingModel"]):
     """The model a setup serves (:class:`~fer_da.inference.serving.ServingModel`) as one
     ``.safetensors`` file: the weights, and as JSON metadata the run id, class names,
@@ -127,6 +173,8 @@ class ServingModelDataset(AbstractDataset["ServingModel", "ServingModel"]):
 
     def save(self, data: ServingModel) -> None:
         meta = {k: json.dumps(v) for k, v in data.metadata().items()}
+        meta["digest"] = json.dumps(model_digest(data.trained.state,
+                                                 _serving_meaning(data.metadata())))
         with atomic_file(Path(self._filepath)) as tmp:
             save_file(data.trained.state, str(tmp), metadata=meta)
 
@@ -147,11 +195,12 @@ class ServingModelDataset(AbstractDataset["ServingModel", "ServingModel"]):
         missing = sorted(known - set(meta))
         if missing:
             raise DatasetError(f"{path} is not a fer-da serving model (no {missing})")
+        _verify(path, meta, state, _serving_meaning(meta))
         trained = TrainedModel(meta["run_id"], meta["plan"], meta["model_config"], state, [],
-                               meta["provenance"])
+                               meta["provenance"], meta["classes"])
         return ServingModel(trained, meta["classes"], meta["preprocessing"],
                             meta["preprocessing_domain"], meta["tta"], meta["selected_by"],
-                            {k: v for k, v in meta.items() if k not in known})
+                            {k: v for k, v in meta.items() if k not in known | {"digest"}})
 
     def _exists(self) -> bool:
         return Path(self._filepath).is_file()

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from fer_da.ingest.tree import IGNORED_NAMES, IMAGE_SUFFIXES, RawTree
+from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree
 from fer_da.preprocess.image import to_rgb
 
 logger = logging.getLogger(__name__)
@@ -73,14 +74,19 @@ def _listed(path: Path) -> list[Path]:
 def list_media(source: str | Path | list[str]) -> Media:
     """A folder (every file under it, sorted), a list file (``.txt``/``.csv``), one image or
     video, or a list of such paths. A path that does not exist at the top level is an error
-    naming it; inside a folder or list it is a reject."""
+    naming it; inside a folder or list it is a reject. A folder is listed as ingestion lists
+    a dataset root (:class:`~fer_da.ingest.tree.RawTree`): links inside it are followed while
+    they stay inside it; a link out of it, a broken link or an unreadable folder is a reject.
+    """
     entries = list(source) if isinstance(source, list | tuple) else [source]
     media = Media(files=[], source=";".join(str(e) for e in entries))
     for entry in map(Path, entries):
-        if entry.is_dir():
-            for path in sorted(p for p in entry.rglob("*") if p.is_file()):
-                if path.name not in IGNORED_NAMES:  # as ingestion: the generator's stamp
-                    _classify(path, media)
+        if entry.is_dir():  # listed as ingestion lists a root: links confined to the folder
+            tree = RawTree(entry)
+            for rel in tree.files:  # the generator's stamp is left out, as in ingestion
+                _classify(entry / rel, media)
+            media.rejects += [_reject(str(entry / p.path), p.reason, p.detail)
+                              for p in tree.problems]
         elif entry.is_file() and entry.suffix.lower() in LIST_SUFFIXES:
             for path in _listed(entry):
                 if path.is_dir():
@@ -100,6 +106,20 @@ def read_image(file: str) -> np.ndarray:
     """RGB uint8 (H, W, 3), decoded as ingestion decodes images."""
     path = Path(file)
     return to_rgb(RawTree(path.parent).open_image(path.name))
+
+
+def read_frames(file: str) -> list[np.ndarray]:
+    """Every frame of an image file (an animated GIF or WebP, a multi-page TIFF) as RGB
+    uint8; a still image is one frame, decoded as :func:`read_image`."""
+    with Image.open(file) as img:
+        count = int(getattr(img, "n_frames", 1))
+        if count == 1:
+            return [read_image(file)]
+        frames = []
+        for index in range(count):
+            img.seek(index)
+            frames.append(to_rgb(img.copy()))
+        return frames
 
 
 def video_frames(file: str, every_s: float) -> Iterator[tuple[int, float, np.ndarray]]:
@@ -148,8 +168,12 @@ def iter_frames(media: Media, every_s: float) -> Iterator[Frame | dict]:
                 yield _reject(file, "unreadable_video", f"{type(exc).__name__}: {exc}")
             continue
         try:
-            rgb = read_image(file)
+            frames = read_frames(file)
         except Exception as exc:  # noqa: BLE001 - a reject naming the file
             yield _reject(file, "unreadable_image", f"{type(exc).__name__}: {exc}")
             continue
-        yield Frame(file, None, None, rgb)
+        if len(frames) == 1:
+            yield Frame(file, None, None, frames[0])
+        else:  # an animation: every frame, numbered like a video's
+            logger.info("%s: %d frames, each predicted", file, len(frames))
+            yield from (Frame(file, i, None, rgb) for i, rgb in enumerate(frames))

@@ -70,6 +70,9 @@ def predict_media(serving: ServingModel, media: Media, cfg: InferenceConfig,
     others of the input; recorded in the ``bn_stats`` column."""
     from fer_da.training.evaluate import load_model, predict
 
+    if not media.files and not media.rejects:
+        raise ValueError(f"inference input {media.source or '(none)'} holds no file: nothing "
+                         "to predict (set inference.input to a folder, list, image or video)")
     pre = serving.preprocess_config()
     det_cfg = pre.detector
     detector = detector_factory(det_cfg.backend, det_cfg.fallback, **det_cfg.build_args())
@@ -134,4 +137,7 @@ def predict_media(serving: ServingModel, media: Media, cfg: InferenceConfig,
         table[f"p_{name}"] = probs[:, c]
     logger.info("Inference: %d faces from %d files (%d rejects) with %s", len(table),
                 len(media.files), len(rejects), serving.run_id)
+    if not len(table):
+        logger.warning("Inference: no face predicted in %s — every input is a reject (the "
+                       "rejects table says why for each)", media.source or "the input")
     return table, images, pd.DataFrame(rejects, columns=REJECT_COLUMNS)

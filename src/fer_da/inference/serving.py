@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_da.digest import check_classes
 from fer_da.facesets import FaceSet
 from fer_da.preprocess.config import PreprocessConfig, preprocess_config
 from fer_da.training.loop import TrainedModel
@@ -114,6 +115,9 @@ def serving_preprocessing(trained: TrainedModel, face_sets: dict[str, FaceSet],
 
 def serving_model(trained: TrainedModel, classes: list[str], preprocessing_domain: str,
                   preprocessing: dict[str, Any], tta: str, selected_by: str) -> ServingModel:
+    """The model to serve with its own class names; ``classes`` (the configuration) must
+    agree with them (:func:`~fer_da.digest.check_classes`)."""
+    classes = check_classes(trained.run_id, trained.classes, classes)
     n_classes = int(trained.model_config.get("n_classes", len(classes)))
     if n_classes != len(classes):
         raise ValueError(f"{trained.run_id} predicts {n_classes} classes but labels.classes "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -11,7 +12,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from fer_da.ingest.parsers import LAYOUT_OPTIONS, NEEDS_VOCABULARY, PARSERS, Parsed
-from fer_da.ingest.tree import RawTree
+from fer_da.ingest.tree import RawTree, frame_count
 from fer_da.labels import KNOWN_LABELS
 from fer_da.validate import ConfigError, as_choice, check_keys
 
@@ -59,6 +60,9 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return dict(value)
 
 
+DOMAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
 def parse_domain_specs(domains: Mapping[str, Mapping[str, Any]]) -> list[DomainSpec]:
     """Validate ``params:domains``: a mapping name -> {layout, role, options, labels,
     preprocessing}."""
@@ -66,6 +70,10 @@ def parse_domain_specs(domains: Mapping[str, Mapping[str, Any]]) -> list[DomainS
         raise ConfigError("params:domains is empty; declare at least one domain (docs/labs.md)")
     specs = []
     for name, raw in domains.items():
+        if not isinstance(name, str) or not DOMAIN_NAME.fullmatch(name):
+            raise ConfigError(f"domains.{name}: a domain name becomes a folder and a file "
+                              "name; use letters, digits, '_' and '-' (starting with a "
+                              f"letter or digit), got {name!r}")
         body = check_keys(raw, DOMAIN_KEYS, f"domains.{name}")
         specs.append(DomainSpec(
             name=name, layout=body.get("layout", ""), role=body.get("role", "target"),
@@ -91,15 +99,23 @@ class IngestResult:
 
 
 def _dedupe_names(parsed: Parsed) -> Parsed:
-    kept: dict[str, str] = {}
-    rows = []
+    """One row per image name (case-insensitive): a second row of the same name with the
+    same label is a ``duplicate``; rows of one name with different labels (a csv listing
+    a file twice) are all ``conflicting_duplicate``: no label is guessed."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for row in sorted(parsed.rows, key=lambda r: r["path"]):
-        key = row["key"].lower()
-        if key in kept:
-            parsed.reject(row["path"], "duplicate", f"same image name as {kept[key]}")
-        else:
-            kept[key] = row["path"]
-            rows.append(row)
+        groups.setdefault(row["key"].lower(), []).append(row)
+    rows = []
+    for copies in groups.values():
+        labels = sorted({str(c.get("label")) for c in copies})
+        if len(labels) > 1:
+            for c in copies:
+                parsed.reject(c["path"], "conflicting_duplicate",
+                              f"listed {len(copies)} times with the labels {labels}")
+            continue
+        rows.append(copies[0])
+        for c in copies[1:]:
+            parsed.reject(c["path"], "duplicate", f"same image name as {copies[0]['path']}")
     parsed.rows = rows
     return parsed
 
@@ -134,8 +150,14 @@ def _validate_images(parsed: Parsed, tree: RawTree) -> Parsed:
                 parsed.reject(path, "empty_file", "zero bytes")
                 continue
             img = tree.open_image(path, data if "#line=" not in path else None)
+            frames = 1 if "#line=" in path else frame_count(data)
         except Exception as exc:  # noqa: BLE001 - any read or decoder error means unreadable
             parsed.reject(path, "unreadable_image", f"{type(exc).__name__}: {exc}"[:200])
+            continue
+        if frames > 1:
+            parsed.reject(path, "multi_frame", f"{frames} frames (an animation or a "
+                          "multi-page file): a face set takes still images; save the "
+                          "frames as files (inference reads every frame)")
             continue
         rows.append({**row, "width": img.width, "height": img.height, "mode": img.mode,
                      "sha256": hashlib.sha256(data).hexdigest()})

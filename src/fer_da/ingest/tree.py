@@ -32,9 +32,12 @@ class ListingProblem:
 class RawTree:
     """A dataset root on disk. Paths are POSIX strings relative to the root.
 
-    Symbolic links are followed (a link that leads back into a folder already listed is a
-    ``folder_listed_twice`` problem, so loops end); broken links, unreadable folders and
-    special files are :attr:`problems`, never skipped silently.
+    Symbolic links inside the root are followed when they stay inside it (a link that leads
+    back into a folder already listed is a ``folder_listed_twice`` problem, so loops end); a
+    link pointing outside the root is a ``link_outside_root`` problem naming its target (the
+    root itself may be a link). Broken links, unreadable folders, special files and names
+    that are not UTF-8 (``non_utf8_name``, the bytes shown escaped) are :attr:`problems`,
+    never skipped silently.
     """
 
     def __init__(self, root: str | Path):
@@ -100,6 +103,12 @@ def _listing(root: Path) -> tuple[list[str], list[ListingProblem]]:
     if not root.is_dir():
         return files, problems
     visited: set[str] = set()
+    top = os.path.realpath(root)
+
+    def outside(path: str) -> str | None:
+        """Where a link leads when that is outside the root, else None."""
+        real = os.path.realpath(path)
+        return None if real == top or real.startswith(top + os.sep) else real
 
     def walk(folder: str, rel: str) -> None:
         real = os.path.realpath(folder)
@@ -117,8 +126,19 @@ def _listing(root: Path) -> tuple[list[str], list[ListingProblem]]:
             return
         for entry in entries:
             path = f"{rel}/{entry.name}" if rel else entry.name
+            if not _utf8(path):
+                shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+                problems.append(ListingProblem(shown, "non_utf8_name",
+                                               f"the name's bytes are not UTF-8: "
+                                               f"{os.fsencode(entry.name)!r}; rename it"))
+                continue
             try:
-                if entry.is_dir(follow_symlinks=True):
+                target = outside(entry.path) if entry.is_symlink() else None
+                if target is not None and os.path.exists(entry.path):
+                    problems.append(ListingProblem(path, "link_outside_root",
+                                                   f"a link to {target}, outside the root "
+                                                   f"{top}; link the root itself instead"))
+                elif entry.is_dir(follow_symlinks=True):
                     walk(entry.path, path)
                 elif entry.is_file(follow_symlinks=True):
                     if entry.name not in IGNORED_NAMES:
@@ -134,6 +154,20 @@ def _listing(root: Path) -> tuple[list[str], list[ListingProblem]]:
 
     walk(str(root), "")
     return sorted(files), problems
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # os.scandir maps undecodable bytes to lone surrogates
+        return False
+    return True
+
+
+def frame_count(data: bytes) -> int:
+    """How many frames an image file holds (animated GIF/WebP, multi-page TIFF: > 1)."""
+    with Image.open(io.BytesIO(data)) as img:
+        return int(getattr(img, "n_frames", 1))
 
 
 def parse_pixel_string(text: str, side: int = 48) -> np.ndarray:

@@ -103,6 +103,17 @@ class ResNetTaps(nn.Module):
 RESNETS: dict[str, tuple[int, int]] = {"resnet18": (64, 512), "resnet18_slim": (16, 256)}
 
 
+def min_input_size(name: str) -> int:
+    """The smallest square input a backbone takes: a VGG halves it at each of its five
+    max-pools (32 px); the ResNets pool adaptively (8 px, the preprocessing minimum)."""
+    if name in BACKBONES:
+        return 2 ** BACKBONES[name].layers.count("M")
+    if name in RESNETS:
+        return 8
+    raise ValueError(f"unknown backbone {name!r}; choose one of "
+                     f"{sorted([*BACKBONES, *RESNETS])}")
+
+
 def build_taps(name: str) -> nn.Module:
     """The tap module of a registered backbone (VGG or ResNet family)."""
     if name in BACKBONES:

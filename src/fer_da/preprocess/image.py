@@ -9,13 +9,26 @@ from PIL import Image
 
 from fer_da.detect.base import Detection
 
+BIT_DEPTHS = (8, 10, 12, 14, 16)  # what sensors and scanners write into 16-bit files
+
+
+def sample_depth(peak: float) -> int:
+    """The smallest common bit depth that holds ``peak``: a 16-bit file holding 12-bit data
+    (peak <= 4095) is scaled as 12-bit, not by 65535 (which would make it near-black)."""
+    for bits in BIT_DEPTHS:
+        if peak <= 2 ** bits - 1:
+            return bits
+    return 32
+
 
 def _to_8bit(img: Image.Image) -> Image.Image:
-    """16-bit and float images scaled to 0..255 by their value range."""
+    """Integer images scaled to 0..255 by the bit depth their values use
+    (:func:`sample_depth`); float images by their maximum."""
     arr = np.asarray(img, dtype=np.float64)
-    top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
     if img.mode == "F":
         top = max(1.0, float(arr.max()))
+    else:
+        top = 2.0 ** sample_depth(float(arr.max()) if arr.size else 0.0) - 1.0
     return Image.fromarray(np.clip(np.rint(arr * 255.0 / top), 0, 255).astype(np.uint8), "L")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ class CheckpointStore:
 
     def save(self, run_id: str, state: dict[str, Any]) -> None:
         path = self.path(run_id)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # one per process: two runs
+        # of the same setup at once never write through the same file
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             torch.save(state, tmp)

@@ -72,6 +72,10 @@ class TrainConfig:
             if isinstance(seeds, str | int) or not isinstance(seeds, list | tuple):
                 raise ConfigError(f"{where}.seeds must be a list of integers, got {seeds!r}")
             merged["seeds"] = tuple(as_int(s, f"{where}.seeds[]") for s in seeds)
+            if not merged["seeds"]:
+                raise ConfigError(f"{where}.seeds is empty: list at least one seed (e.g. [0])")
+            if len(set(merged["seeds"])) != len(merged["seeds"]):
+                raise ConfigError(f"{where}.seeds lists a seed twice: {list(seeds)}")
         if "domain_hidden" in merged:
             widths = merged["domain_hidden"]
             if isinstance(widths, str | int) or not isinstance(widths, list | tuple):

@@ -57,6 +57,7 @@ class TrainedModel:
     state: dict[str, torch.Tensor]
     history: list[dict[str, float]]
     provenance: dict[str, Any] = field(default_factory=dict)
+    classes: list[str] | None = None  # what its outputs mean, in order (None: saved before)
 
 
 def run_provenance(plan: RunPlan, data: list[DomainData], data_digest: str,

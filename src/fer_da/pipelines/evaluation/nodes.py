@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fer_da.digest import check_classes
 from fer_da.facesets import FaceSet, content_digest
 from fer_da.labels import vocabulary
 from fer_da.pipelines._types import TrainedModel
-from fer_da.validate import as_bool, as_choice, as_str_list, check_keys
+from fer_da.preflight import evaluation_splits
+from fer_da.validate import as_bool, as_choice, check_keys
 
 METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domain", "role",
                   "split", "n", "accuracy", "balanced_accuracy", "macro_f1", "nll"]
@@ -57,7 +59,7 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     cfg = TrainConfig.from_params(training)
     evaluation = check_keys(evaluation, ("splits", "allow_other_faceset", "tta"), "evaluation")
     tta = as_choice(evaluation.get("tta", "none"), "evaluation.tta", TTA)
-    splits = as_str_list(evaluation.get("splits", ["test"]), "evaluation.splits")
+    splits = evaluation_splits(evaluation)
     allow = as_bool(evaluation.get("allow_other_faceset", False),
                     "evaluation.allow_other_faceset")
     scored = "+".join(sorted({fs.version for fs in face_sets.values() if fs.version})) or None
@@ -66,6 +68,7 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     columns = METRIC_COLUMNS + [f"recall_{c}" for c in classes] + PROVENANCE_COLUMNS
     rows, preds = [], []
     for run_id, trained in sorted(models.items()):
+        check_classes(run_id, trained.classes, classes)  # its outputs mean its own classes
         model = load_model(trained.model_config, trained.state)
         plan = trained.plan
         prov = trained.provenance

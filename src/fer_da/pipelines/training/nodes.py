@@ -4,6 +4,7 @@ papers' jm, atf, ed2l, sna, hagan)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -164,6 +165,9 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
                 preprocessing={d: prep[d] for d in r.get("labelled", r["train"])
                                if d in prep},
                 target_bn=r.get("target_bn", False)).to_dict())
+    if not plans:  # saved, an empty model version would hide every earlier one
+        raise ConfigError(f"{where} plans no run (its methods, clamps, targets or "
+                          "training.seeds are empty)")
     wanted = check_keys(job, ("run",), "job").get("run")
     if wanted and str(wanted).startswith(f"{name}/"):
         kept = [p for p in plans if p["run_id"] == wanted]
@@ -257,7 +261,7 @@ def train_models(
         else:
             trained = train_run(plan, training_data[plan.run_id], n_classes, checkpoints,
                                 init, autoencoder=(autoencoders or {}).get(plan.run_id))
-        models[plan.run_id] = trained
+        models[plan.run_id] = replace(trained, classes=list(vocabulary(labels)))
         rows += [{"setup": plan.setup, "run": plan.run, "seed": plan.seed,
                   "run_id": plan.run_id, **h} for h in trained.history]
     return models, pd.DataFrame(rows)
