@@ -101,10 +101,16 @@ def test_an_input_folder_is_confined_and_its_links_are_rows_or_rejects(tmp_path)
 
 
 def test_an_empty_input_is_an_error_and_an_input_without_faces_says_so(tmp_path, caplog):
+    from fer_da.pipelines.inference.nodes import predict_media as predict_node
+
     (tmp_path / "empty").mkdir()
     serving = _serving(_trained())
     with pytest.raises(ValueError, match=r"empty holds no file: nothing to predict"):
-        predict_media(serving, list_media(tmp_path / "empty"), InferenceConfig(device="cpu"))
+        predict_node(list_media(tmp_path / "empty"), serving, {"device": "cpu"})
+    # the MLflow model's table of paths may be empty: an empty answer with its columns
+    table, _, rejects = predict_media(serving, media_from_table(pd.DataFrame({"path": []})),
+                                      InferenceConfig(device="cpu"))
+    assert table.empty and rejects.empty and "p_anger" in table.columns
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "notes.txt").write_text("no face here")
     with caplog.at_level("WARNING"):

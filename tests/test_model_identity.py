@@ -66,6 +66,12 @@ def test_a_flipped_bit_in_a_trained_model_file_is_refused_naming_it(tmp_path):
     _flip_a_weight_bit(path)
     with pytest.raises(DatasetError, match=rf"{path.name}.*does not match the digest"):
         ds.load()
+    ds.save({trained.run_id: trained})
+    path = next((tmp_path / "m").glob("*.safetensors"))
+    # the plan decides how serving preprocesses faces: an edited plan is refused too
+    _edit_metadata(path, plan={**trained.plan, "labelled_domains": ["tgt"]})
+    with pytest.raises(DatasetError, match="does not match the digest"):
+        ds.load()
 
 
 def test_edited_class_names_in_a_serving_file_are_refused(tmp_path):

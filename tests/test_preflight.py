@@ -31,6 +31,17 @@ def _with(**changes) -> dict:
     return params
 
 
+@pytest.mark.parametrize("env", ["paper", "realbench", "realfaces", "example_lab"])
+def test_every_shipped_environment_passes(env):
+    from fer_da.config_loader import LabConfigLoader
+
+    params = LabConfigLoader(str(PROJECT / "conf"), env=env, base_env="base",
+                             default_run_env="local",
+                             merge_strategy={"parameters": "soft"})["parameters"]
+    assert preflight(params, {k for k, v in params.items()
+                              if isinstance(v, dict) and "setup" in v})
+
+
 def test_the_shipped_configuration_passes_for_every_setup():
     setups = preflight(BASE, {k for k, v in BASE.items()
                               if isinstance(v, dict) and "setup" in v})

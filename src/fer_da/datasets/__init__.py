@@ -8,13 +8,14 @@ from importlib import import_module
 from typing import Any
 
 _WHERE = {
-    "BinaryFileDataset": "binary", "CheckpointStoreDataset": "models",
+    "BinaryFileDataset": "binary", "CacheShardsDataset": "cache",
+    "CheckpointStoreDataset": "models",
     "FaceSetsDataset": "facesets", "JobTablesDataset": "jobs", "MediaDataset": "media",
     "RawDomainsDataset": "raw", "RunModelsDataset": "models",
     "ServingModelDataset": "models", "TableCacheDataset": "cache", "TableDataset": "tables",
     "TablesDataset": "tables", "TrainedModelsDataset": "models",
 }
-__all__ = ["BinaryFileDataset", "CheckpointStoreDataset", "FaceSetsDataset",
+__all__ = ["BinaryFileDataset", "CacheShardsDataset", "CheckpointStoreDataset", "FaceSetsDataset",
            "JobTablesDataset", "MediaDataset", "RawDomainsDataset", "RunModelsDataset",
            "ServingModelDataset", "TableCacheDataset", "TableDataset", "TablesDataset",
            "TrainedModelsDataset"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,12 +14,26 @@ from kedro.io import DatasetError
 
 
 @contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """An OSError before anything is written (a read-only or full folder) names ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise DatasetError(f"could not write {path}: {type(exc).__name__}: {exc}; the previous "
+                           "output (if any) is unchanged") from exc
+
+
+@contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with _named(path):  # unique across processes and hosts sharing the folder
         path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                        dir=path.parent)
+        os.close(handle)
+    tmp = Path(name)
+    try:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
@@ -39,11 +54,11 @@ def write_file(path: str | Path, write: Callable[[Path], None]) -> None:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``path``; on success it replaces ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    with _named(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = tmp.with_name(tmp.name[:-len(".tmp")] + ".old")
     try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
         yield tmp
         if path.exists():
             os.replace(path, old)

@@ -24,11 +24,12 @@ logger = logging.getLogger(__name__)
 
 def _metadata(run_id: str, model: TrainedModel) -> dict[str, str]:
     """A model file's JSON metadata: everything but the weights, and the digest of the
-    weights with the class names and model config (checked at load)."""
+    weights with the class names, model config and plan (checked at load)."""
     meta = {"run_id": run_id, "plan": json.dumps(model.plan),
             "model_config": json.dumps(model.model_config),
             "history": json.dumps(model.history), "provenance": json.dumps(model.provenance),
-            "digest": model_digest(model.state, _meaning(model.classes, model.model_config))}
+            "digest": model_digest(model.state, _meaning(model.classes, model.model_config,
+                                                         plan=model.plan))}
     if model.classes is not None:
         meta["classes"] = json.dumps(model.classes)
     return meta
@@ -105,10 +106,10 @@ class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
             provenance["model_version"] = version
             classes = json.loads(meta["classes"]) if "classes" in meta else None
             config = json.loads(meta["model_config"])
-            _verify(f, meta, state, _meaning(classes, config))
-            out[meta["run_id"]] = TrainedModel(meta["run_id"], json.loads(meta["plan"]),
-                                               config, state, json.loads(meta["history"]),
-                                               provenance, classes)
+            plan = json.loads(meta["plan"])
+            _verify(f, meta, state, _meaning(classes, config, plan=plan))
+            out[meta["run_id"]] = TrainedModel(meta["run_id"], plan, config, state,
+                                               json.loads(meta["history"]), provenance, classes)
         return out
 
     def _exists(self) -> bool:
@@ -155,10 +156,11 @@ class CheckpointStoreDataset(AbstractDataset[None, CheckpointStore]):
 
 
 def _serving_meaning(meta: dict[str, Any]) -> dict[str, Any]:
-    """What a serving file's digest covers beside the weights: classes, model config,
-    preprocessing and TTA (what gives its predictions their meaning)."""
+    """What a serving file's digest covers beside the weights: classes, model config, plan,
+    preprocessing (and its domain) and TTA (what gives its predictions their meaning)."""
     return _meaning(meta["classes"], meta["model_config"], preprocessing=meta["preprocessing"],
-                    tta=meta["tta"], run_id=meta["run_id"])
+                    preprocessing_domain=meta["preprocessing_domain"], tta=meta["tta"],
+                    run_id=meta["run_id"], plan=meta["plan"])
 
 
 class ServingModelDataset(AbstractDataset["ServingModel", "ServingModel"]):

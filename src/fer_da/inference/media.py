@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree
+from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree, frames_of
 from fer_da.preprocess.image import to_rgb
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def read_frames(file: str) -> list[np.ndarray]:
     """Every frame of an image file (an animated GIF or WebP, a multi-page TIFF) as RGB
     uint8; a still image is one frame, decoded as :func:`read_image`."""
     with Image.open(file) as img:
-        count = int(getattr(img, "n_frames", 1))
+        count = frames_of(img)
         if count == 1:
             return [read_image(file)]
         frames = []

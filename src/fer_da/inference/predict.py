@@ -70,9 +70,6 @@ def predict_media(serving: ServingModel, media: Media, cfg: InferenceConfig,
     others of the input; recorded in the ``bn_stats`` column."""
     from fer_da.training.evaluate import load_model, predict
 
-    if not media.files and not media.rejects:
-        raise ValueError(f"inference input {media.source or '(none)'} holds no file: nothing "
-                         "to predict (set inference.input to a folder, list, image or video)")
     pre = serving.preprocess_config()
     det_cfg = pre.detector
     detector = detector_factory(det_cfg.backend, det_cfg.fallback, **det_cfg.build_args())

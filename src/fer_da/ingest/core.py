@@ -160,9 +160,23 @@ def _validate_images(parsed: Parsed, tree: RawTree) -> Parsed:
                           "frames as files (inference reads every frame)")
             continue
         rows.append({**row, "width": img.width, "height": img.height, "mode": img.mode,
+                     "bit_depth": image_depth(img),
                      "sha256": hashlib.sha256(data).hexdigest()})
     parsed.rows = rows
     return parsed
+
+
+def image_depth(img) -> int:
+    """The bit depth an image is read at (:func:`fer_da.preprocess.image.sample_depth` for
+    16- and 32-bit integer images, 8 otherwise): a 12-bit camera file says 12."""
+    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        return 8
+    import numpy as np
+
+    from fer_da.preprocess.image import sample_depth
+
+    arr = np.asarray(img)
+    return sample_depth(float(arr.max()) if arr.size else 0.0)
 
 
 def _dedupe_content(parsed: Parsed) -> Parsed:

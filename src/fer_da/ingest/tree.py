@@ -164,10 +164,22 @@ def _utf8(text: str) -> bool:
     return True
 
 
+ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP", "TIFF"})  # GIF, APNG, WebP, multi-page
+
+
+def frames_of(img: Image.Image) -> int:
+    """The frames of an opened image that are pictures of their own: an animation's or a
+    multi-page file's. A JPEG's MPF preview or depth map (Pillow's ``MPO``, written by many
+    phones and cameras) is not a second picture: one frame."""
+    if img.format not in ANIMATED_FORMATS:
+        return 1
+    return int(getattr(img, "n_frames", 1))
+
+
 def frame_count(data: bytes) -> int:
-    """How many frames an image file holds (animated GIF/WebP, multi-page TIFF: > 1)."""
+    """How many frames an image file holds (animated GIF/PNG/WebP, multi-page TIFF: > 1)."""
     with Image.open(io.BytesIO(data)) as img:
-        return int(getattr(img, "n_frames", 1))
+        return frames_of(img)
 
 
 def parse_pixel_string(text: str, side: int = 48) -> np.ndarray:

@@ -14,7 +14,9 @@ BIT_DEPTHS = (8, 10, 12, 14, 16)  # what sensors and scanners write into 16-bit 
 
 def sample_depth(peak: float) -> int:
     """The smallest common bit depth that holds ``peak``: a 16-bit file holding 12-bit data
-    (peak <= 4095) is scaled as 12-bit, not by 65535 (which would make it near-black)."""
+    (peak <= 4095) is scaled as 12-bit, not by 65535 (which would make it near-black). Per
+    image: a genuinely 16-bit but dark image (peak <= 4095) is brightened as if 12-bit; the
+    manifest's ``bit_depth`` column records the depth each image was read at."""
     for bits in BIT_DEPTHS:
         if peak <= 2 ** bits - 1:
             return bits
@@ -28,7 +30,9 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     if img.mode == "F":
         top = max(1.0, float(arr.max()))
     else:
-        top = 2.0 ** sample_depth(float(arr.max()) if arr.size else 0.0) - 1.0
+        peak = float(arr.max()) if arr.size else 0.0
+        bits = sample_depth(peak)
+        top = 2.0 ** bits - 1.0 if bits <= 16 else peak  # 32-bit integers: their own range
     return Image.fromarray(np.clip(np.rint(arr * 255.0 / top), 0, 255).astype(np.uint8), "L")
 
 

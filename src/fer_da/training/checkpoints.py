@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,20 @@ class CheckpointStore:
 
     def save(self, run_id: str, state: dict[str, Any]) -> None:
         path = self.path(run_id)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # one per process: two runs
-        # of the same setup at once never write through the same file
+        tmp = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            # a file of its own for each save (unique across processes and hosts): two runs
+            # of one setup at once never write through the same file
+            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                            dir=self.root)
+            os.close(handle)
+            tmp = Path(name)
             torch.save(state, tmp)
             tmp.replace(path)  # atomic: a kill never leaves half a checkpoint
         except (OSError, RuntimeError) as exc:  # a full disk surfaces as either
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
             raise OSError(f"could not write the checkpoint {path}: {type(exc).__name__}: "
                           f"{exc}; the previous checkpoint (if any) is unchanged") from exc
 

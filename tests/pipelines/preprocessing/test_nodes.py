@@ -104,3 +104,58 @@ def test_preprocessing_routes_every_bad_case_and_caches_detection(tree):
                                      {**PARAMS, "margin": 0.5}, DOMAINS, {}, TRAINING)
     assert not np.array_equal(wider["lab"].images, fs.images)
     assert contact_sheet(faces).axes
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9 mid-detection (the process ends in the middle of a batch)."""
+
+
+class KilledAfter:
+    """Detects ``batches`` batches with the real detector, then the run is 'killed'."""
+
+    def __init__(self, inner, batches: int):
+        self.inner, self.name, self.left, self.calls = inner, inner.name, batches, 0
+
+    def detect(self, images):
+        if self.left == 0:
+            raise _Killed
+        self.left -= 1
+        self.calls += len(images)
+        return self.inner.detect(images)
+
+
+def test_a_killed_detection_run_resumes_from_what_it_flushed(tree, tmp_path):
+    """Detections are flushed to the cache every 2 images; a run killed after its first
+    batch of 4 leaves those 4 in the cache, and the next run detects only the other 2."""
+    import pandas as pd
+
+    from fer_da.datasets import CacheShardsDataset, TableCacheDataset
+
+    manifests, _, _ = ingest_domains({"lab": tree}, DOMAINS, {})
+    cache = TableCacheDataset(str(tmp_path / "cache"))
+    shards = CacheShardsDataset(str(tmp_path / "cache"), every=2, seconds=3600)
+    made = []
+
+    def killed_factory(backend, fallback=None, **kw):
+        made.append(KilledAfter(build_detector(backend, fallback, **kw), batches=1))
+        return made[-1]
+
+    with pytest.raises(_Killed):
+        detect_faces(manifests, {"lab": tree}, cache.load(), PARAMS, DOMAINS, killed_factory,
+                     shards=shards.load())
+    kept = cache.load()
+    assert len(kept) == 4  # the first batch (batch_size 4), flushed before the kill
+
+    def factory(backend, fallback=None, **kw):
+        made.append(CountingDetector(build_detector(backend, fallback, **kw)))
+        return made[-1]
+
+    writer = shards.load()
+    detections, rest = detect_faces(manifests, {"lab": tree}, kept, PARAMS, DOMAINS, factory,
+                                    shards=writer)
+    assert made[-1].calls == 2  # resumed: only the two images the killed run never reached
+    assert writer.written == 2 and rest.empty  # flushed as they came, nothing left over
+    whole, fresh = detect_faces(manifests, {"lab": tree}, pd.DataFrame(), PARAMS, DOMAINS,
+                                factory)
+    assert detections["faces"].tolist() == whole["faces"].tolist()  # same as one whole run
+    assert len(fresh) == 6 and len(cache.load()) == 6

@@ -61,6 +61,9 @@ def predict_media(media: Media, model: ServingModel, inference: dict[str, Any]
     from fer_da.inference.predict import InferenceConfig
     from fer_da.inference.predict import predict_media as run
 
+    if not media.files and not media.rejects:  # exit 0 with empty outputs said nothing
+        raise ValueError(f"inference input {media.source or '(none)'} holds no file: nothing "
+                         "to predict (set inference.input to a folder, list, image or video)")
     return run(model, media, InferenceConfig.from_params(inference))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from fer_da.datasets.cache import CacheShards
 from fer_da.detect import build_detector
 from fer_da.facesets import FaceSet
 from fer_da.ingest import RawTree, parse_domain_specs
@@ -57,13 +58,16 @@ def detect_faces(
     params: dict[str, Any],
     domains: dict[str, Any],
     detector_factory: Callable[..., Any] = build_detector,
+    shards: CacheShards | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Boxes, landmarks and scores for every manifest image, with each domain's detector.
 
     Keyed on the image content hash and the detector settings: images already in ``cache``
     are not detected again. An image the detector fails on is a ``failed`` row naming the
-    error (a reject at normalisation); the rest of its batch is kept. Returns (detections of
-    this run, new cache entries).
+    error (a reject at normalisation); the rest of its batch is kept. ``shards``: new
+    entries are flushed to the cache as detection goes (every N images or seconds), so a
+    killed run keeps them. Returns (detections of this run, new cache entries not yet
+    flushed).
     """
     configs = _configs(params, domains)
     built: dict[tuple, Any] = {}
@@ -91,6 +95,7 @@ def detect_faces(
     logger.info("Face detection: %d images, %d cached, %d to detect", len(rows),
                 len(rows) - n_todo, n_todo)
     new: dict[str, str] = {}
+    pending: dict[str, str] = {}  # detected, not yet flushed to the cache
     start = time.perf_counter()
     with tqdm(total=n_todo, desc="detect", unit="img", disable=not n_todo) as bar:
         for signature, items in todo.items():
@@ -109,17 +114,24 @@ def detect_faces(
                         rows[i].update(status="failed",
                                        detail=f"{type(faces).__name__}: {faces}"[:200])
                     else:
-                        new[rows[i]["key"]] = faces_to_json(faces)
+                        new[rows[i]["key"]] = pending[rows[i]["key"]] = faces_to_json(faces)
                 bar.update(len(items[b: b + cfg.batch_size]))
+                if shards is not None and shards.due(len(pending)):
+                    shards.append(_cache_entries(pending))
+                    pending = {}
     if n_todo:
         rate = n_todo / max(time.perf_counter() - start, 1e-9)
-        logger.info("Detected %d images at %.1f images/s", n_todo, rate)
+        logger.info("Detected %d images at %.1f images/s (%d flushed to the cache as they "
+                    "came)", n_todo, rate, shards.written if shards is not None else 0)
     known.update(new)
     detections = pd.DataFrame(rows, columns=["image_id", "domain", "key", "detector", "status",
                                              "detail"])
     detections["faces"] = detections["key"].map(known)
-    new_entries = pd.DataFrame({"key": list(new), "faces": list(new.values())})
-    return detections, new_entries
+    return detections, _cache_entries(pending if shards is not None else new)
+
+
+def _cache_entries(entries: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({"key": list(entries), "faces": list(entries.values())})
 
 
 def _split_columns(table: pd.DataFrame, cfg: PreprocessConfig, domain: str,

@@ -14,8 +14,9 @@ from fer_da.pipelines.preprocessing.nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     return ingestion() + pipeline([
         node(detect_faces,
-             inputs=["manifests", "raw_domains", "detection_cache", "params:preprocessing",
-                     "params:domains"],
+             inputs={"manifests": "manifests", "raw": "raw_domains",
+                     "cache": "detection_cache", "params": "params:preprocessing",
+                     "domains": "params:domains", "shards": "detection_cache_shards"},
              outputs=["detections", "detection_cache_new"], name="detect_faces"),
         node(normalise_faces,
              inputs=["manifests", "raw_domains", "detections", "params:preprocessing",
