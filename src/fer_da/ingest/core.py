@@ -14,6 +14,7 @@ import pandas as pd
 from fer_da.ingest.parsers import LAYOUT_OPTIONS, NEEDS_VOCABULARY, PARSERS, Parsed
 from fer_da.ingest.tree import RawTree, frame_count
 from fer_da.labels import KNOWN_LABELS
+from fer_da.preprocess.image import image_depth
 from fer_da.validate import ConfigError, as_choice, check_keys
 
 logger = logging.getLogger(__name__)
@@ -164,19 +165,6 @@ def _validate_images(parsed: Parsed, tree: RawTree) -> Parsed:
                      "sha256": hashlib.sha256(data).hexdigest()})
     parsed.rows = rows
     return parsed
-
-
-def image_depth(img) -> int:
-    """The bit depth an image is read at (:func:`fer_da.preprocess.image.sample_depth` for
-    16- and 32-bit integer images, 8 otherwise): a 12-bit camera file says 12."""
-    if img.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        return 8
-    import numpy as np
-
-    from fer_da.preprocess.image import sample_depth
-
-    arr = np.asarray(img)
-    return sample_depth(float(arr.max()) if arr.size else 0.0)
 
 
 def _dedupe_content(parsed: Parsed) -> Parsed:

@@ -23,22 +23,33 @@ def sample_depth(peak: float) -> int:
     return 32
 
 
+INTEGER_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")  # 16- and 32-bit grey
+
+
+def image_depth(img: Image.Image) -> int:
+    """The bit depth an image is read at: :func:`sample_depth` of its peak for 16- and 32-bit
+    integer images, 8 otherwise (the manifest records it: a 12-bit camera file says 12)."""
+    if img.mode not in INTEGER_MODES:
+        return 8
+    arr = np.asarray(img)
+    return sample_depth(float(arr.max()) if arr.size else 0.0)
+
+
 def _to_8bit(img: Image.Image) -> Image.Image:
     """Integer images scaled to 0..255 by the bit depth their values use
-    (:func:`sample_depth`); float images by their maximum."""
+    (:func:`image_depth`); float images by their maximum."""
     arr = np.asarray(img, dtype=np.float64)
     if img.mode == "F":
         top = max(1.0, float(arr.max()))
     else:
-        peak = float(arr.max()) if arr.size else 0.0
-        bits = sample_depth(peak)
-        top = 2.0 ** bits - 1.0 if bits <= 16 else peak  # 32-bit integers: their own range
+        bits = image_depth(img)
+        top = 2.0 ** bits - 1.0 if bits <= 16 else max(1.0, float(arr.max()))  # 32-bit: own
     return Image.fromarray(np.clip(np.rint(arr * 255.0 / top), 0, 255).astype(np.uint8), "L")
 
 
 def to_rgb(img: Image.Image) -> np.ndarray:
     """Any PIL mode (grey, RGB, RGBA, palette, CMYK, 16-bit, float) as RGB uint8 (H, W, 3)."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    if img.mode in (*INTEGER_MODES, "F"):
         img = _to_8bit(img)
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
