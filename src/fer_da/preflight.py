@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fer_da.preprocess.splits import SPLITS
 from fer_da.validate import ConfigError, as_str_list
-
-SPLITS = ("train", "val", "test")
-MAX_IMAGE_SIZE = 512  # a face crop; every face set is held in memory at this size
 
 
 def evaluation_splits(evaluation: Mapping[str, Any] | None) -> list[str]:
@@ -43,9 +41,6 @@ def check_data(params: Mapping[str, Any]) -> None:
     for name, cfg in configs.items():
         where = f"domains.{name}.preprocessing" if any(
             s.name == name and s.preprocessing for s in specs) else "preprocessing"
-        if cfg.image_size > MAX_IMAGE_SIZE:
-            raise ConfigError(f"{where}.image_size must be at most {MAX_IMAGE_SIZE} (each "
-                              f"face is held in memory at that size), got {cfg.image_size}")
         if "test" in splits and cfg.split.test_fraction == 0 and cfg.split.mode != "source":
             raise ConfigError(f"{where}.split.test_fraction is 0 with split mode "
                               f"{cfg.split.mode!r}: domain {name!r} would have no test split, "

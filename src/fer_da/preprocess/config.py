@@ -17,6 +17,7 @@ from fer_da.validate import (
 
 BACKENDS = ("retinaface", "mtcnn", "none")
 SPLIT_MODES = ("subject", "group", "random", "source")
+MAX_IMAGE_SIZE = 512  # a face crop; every face set is held in memory at this size
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,9 @@ def preprocess_config(params: Mapping[str, Any], override: Mapping[str, Any] | N
         align=as_bool(p.get("align", False), f"{where}.align"),
         image_size=as_int(p.get("image_size", 48), f"{where}.image_size", minimum=8),
         split=_split(p.get("split"), f"{where}.split"))
+    if cfg.image_size > MAX_IMAGE_SIZE:
+        raise ConfigError(f"{where}.image_size must be at most {MAX_IMAGE_SIZE} (each face is "
+                          f"held in memory at that size), got {cfg.image_size}")
     return cfg
 
 
