@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         domains = {k: {**v, "path": str(Path(tmp) / k)} for k, v in catalog.items()}
         raw = RawDomainsDataset(domains).load()
-        manifests, _, _ = ingest_domains(raw, params["domains"], params["labels"])
+        manifests, _, _, _ = ingest_domains(raw, params["domains"], params["labels"])
         n = sum(len(m) for m in manifests.values())
         args_ = (params["domains"], params["labels"])
         new, det1, norm1 = _preprocess(raw, manifests, pd.DataFrame(), prep, *args_)

@@ -109,3 +109,12 @@ def run_in_project(root: Path, env: str, pipeline: str, params: dict | None = No
         bootstrap_project(PROJECT)
         with KedroSession.create(root, env=env, runtime_params=params) as session:
             session.run(pipeline_names=[pipeline])
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A copy of the project on the synthetic default (fewer subjects, two short epochs),
+    with the baseline trained: what a lab has after ``kedro run --pipeline=baseline``."""
+    root = make_tiny_project(tmp_path_factory.mktemp("project"))
+    run_in_project(root, "tiny", "baseline")
+    return root

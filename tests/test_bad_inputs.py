@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,7 @@ def test_a_domain_whose_every_file_is_rejected(tmp_path):
     result = _ingest(tmp_path, "jaffe")  # used to crash: cannot insert domain
     assert result.manifest.empty and set(_reasons(result).values()) == {"non_image",
                                                                          "unknown_name"}
-    manifests, rejects, _ = ingest_domains({"a": RawTree(tmp_path)}, DOMAINS, {})
+    manifests, rejects, _, _ = ingest_domains({"a": RawTree(tmp_path)}, DOMAINS, {})
     assert len(rejects) == 2  # written before the check below refuses the domain
     with pytest.raises(ValueError, match=r"domains \['a'\]: every file was rejected.*"
                                          r"ingestion_rejects.csv"):
@@ -324,12 +325,12 @@ def test_a_save_that_fails_leaves_the_previous_output_intact(tmp_path, monkeypat
     def disk_full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_full)
+    monkeypatch.setattr(Path, "write_bytes", disk_full)  # tables are encoded, then written
     with pytest.raises(DatasetError, match=r"could not write .*metrics.csv.*No space left"):
         table.save(pd.DataFrame({"a": [9]}))
     with pytest.raises(DatasetError, match=r"could not write .*manifests.*No space left"):
         tables.save({"d": pd.DataFrame({"a": [9]}), "e": pd.DataFrame({"a": [9]})})
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_full)
     with pytest.raises(DatasetError, match=r"could not write .*faces.*No space left"):
         faces.save({"d": FaceSet(np.ones((1, 4, 4), np.uint8),
                                  pd.DataFrame({"split": ["val"]}))})

@@ -26,7 +26,7 @@ from fer_da.preprocess.config import PreprocessConfig
 from fer_da.training.evaluate import predict
 from fer_da.training.loop import TrainedModel
 from fer_da.validate import ConfigError
-from tests.conftest import PROJECT, make_face_sets, make_tiny_project, run_in_project, write_image
+from tests.conftest import PROJECT, make_face_sets, run_in_project, write_image
 
 CLASSES = ["anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral"]
 
@@ -247,15 +247,6 @@ def test_inference_options_are_validated():
         InferenceConfig.from_params({"faces": "some"})
     with pytest.raises(ConfigError, match=r"inference: unknown keys \['every_sec'\]"):
         InferenceConfig.from_params({"every_sec": 1})
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A copy of the project on the synthetic default (fewer subjects, two short epochs),
-    with the baseline trained: what a lab has after ``kedro run --pipeline=baseline``."""
-    root = make_tiny_project(tmp_path_factory.mktemp("project"))
-    run_in_project(root, "tiny", "baseline")
-    return root
 
 
 def _infer(root: Path, params: dict) -> None:

@@ -41,6 +41,7 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
 class TrainingTrackingHooks:
     def __init__(self):
         self._mlflow_ids: dict[str, str] = {}  # our run_id -> MLflow run id
+        self._serving: dict[str, str] = {}  # setup -> digest of the model it serves now
 
     @staticmethod
     def _mlflow():
@@ -49,6 +50,11 @@ class TrainingTrackingHooks:
         import mlflow
 
         return mlflow if mlflow.active_run() is not None else None
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
+                            catalog: Any) -> None:
+        self._mlflow_ids, self._serving = {}, {}  # one session's runs, not an earlier one's
 
     @hook_impl
     def after_node_run(self, node, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
@@ -70,11 +76,48 @@ class TrainingTrackingHooks:
         mlflow = self._mlflow()
         if mlflow is None:
             return
+        from fer_da.datasets.models import serving_digest
+
         card = {k: v for k, v in serving.metadata().items() if k != "plan"}
         mlflow.log_dict(card, f"serving/{namespace}.json")
-        mlflow.set_tags({f"serving.{namespace}.run_id": serving.run_id,
+        self._serving[namespace] = serving_digest(serving)
+        mlflow.set_tags({f"serving.{namespace}.digest": self._serving[namespace],
+                         f"serving.{namespace}.run_id": serving.run_id,
                          f"serving.{namespace}.selected_by": serving.selected_by,
                          f"serving.{namespace}.classes": ",".join(serving.classes)})
+
+    @hook_impl(hookwrapper=True)
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
+                           catalog: Any) -> Any:
+        """Around kedro-mlflow's model logging: a setup whose served model is the one its
+        latest registered MLflow version holds (same digest) registers no new version."""
+        kwargs = getattr(pipeline, "log_model_kwargs", None)
+        unchanged = kwargs is not None and self._registered_unchanged(kwargs)
+        if unchanged:
+            pipeline.log_model_kwargs = {k: v for k, v in kwargs.items()
+                                         if k != "registered_model_name"}
+        try:
+            yield
+        finally:
+            if unchanged:
+                pipeline.log_model_kwargs = kwargs
+
+    def _registered_unchanged(self, kwargs: dict[str, Any]) -> bool:
+        name = kwargs.get("registered_model_name")
+        mlflow = self._mlflow()
+        if not name or mlflow is None:
+            return False
+        digest = self._serving.get(str(name).split(".", 1)[-1])
+        if digest is None:
+            return False
+        version = latest_registered(mlflow.tracking.MlflowClient(), name,
+                                    f"serving.{str(name).split('.', 1)[-1]}.digest")
+        if version is None or version[1] != digest:
+            return False
+        logger.info("MLflow: %s unchanged (digest %s), keeping version %s; no new version "
+                    "registered", name, digest[:12], version[0])
+        mlflow.set_tag(f"registered.{name}", f"version {version[0]} (unchanged)")
+        return True
 
     def _log_models(self, namespace: str, inputs: dict, outputs: dict) -> None:
         mlflow = self._mlflow()
@@ -128,6 +171,21 @@ class TrainingTrackingHooks:
             key = f"{kind}_{run_id.replace('/', '_')}.png"
             if key in figures:
                 client.log_figure(mlflow_id, figures[key], f"{kind}.png")
+
+
+def latest_registered(client: Any, name: str, tag: str) -> tuple[str, str | None] | None:
+    """(version, the ``tag`` of the run that logged it) of the newest version of registered
+    model ``name``; None when there is none (or the registry cannot be read)."""
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+        if not versions:
+            return None
+        newest = max(versions, key=lambda v: int(v.version))
+        return str(newest.version), client.get_run(newest.run_id).data.tags.get(tag)
+    except Exception as exc:  # noqa: BLE001 - no registry: register as kedro-mlflow would
+        logger.warning("MLflow registry of %s not readable (%s): registering as usual",
+                       name, exc)
+        return None
 
 
 class PreflightHook:

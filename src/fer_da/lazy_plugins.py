@@ -16,11 +16,14 @@ free of mlflow, and behave as kedro-mlflow everywhere else:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
 import sys
 import types
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -41,6 +44,32 @@ def _untracked(context: Any) -> set[str]:
         return set()
     tracking = (conf or {}).get("tracking") or {}
     return set((tracking.get("disable_tracking") or {}).get("pipelines") or [])
+
+
+@contextlib.contextmanager
+def _store_lock(context: Any) -> Iterator[None]:
+    """An exclusive lock beside a SQLite tracking store while kedro-mlflow opens it: MLflow
+    creates the schema of a new store without one, and two jobs starting at once on a fresh
+    project (a grid) failed with "table ... already exists". Other stores: no lock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: kedro-mlflow as is
+        yield
+        return
+    uri = str(((context.config_loader["mlflow"] or {}).get("server") or {})
+              .get("mlflow_tracking_uri") or "")
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    path = Path(uri[len("sqlite:///"):])
+    path = path if path.is_absolute() else Path(context.project_path) / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class LazyMlflowHook:
@@ -84,10 +113,11 @@ class LazyMlflowHook:
 
         self._outer_run = mlflow.active_run() is not None
         self.real = MlflowHook()
-        for name, kwargs in self._recorded:
-            getattr(self.real, name)(**kwargs)
-        self.real.before_pipeline_run(run_params=run_params, pipeline=pipeline,
-                                      catalog=catalog)
+        with _store_lock(self._recorded[0][1]["context"]):  # jobs starting at once
+            for name, kwargs in self._recorded:
+                getattr(self.real, name)(**kwargs)
+            self.real.before_pipeline_run(run_params=run_params, pipeline=pipeline,
+                                          catalog=catalog)
 
     @hook_impl
     def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any],

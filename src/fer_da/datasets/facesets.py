@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from kedro.io import AbstractVersionedDataset, DatasetError, Version
-from safetensors.torch import load_file, save_file
+from kedro.io import DatasetError, Version
+from safetensors.numpy import load_file, save_file
 
-from fer_da.datasets.atomic import atomic_dir
+from fer_da.datasets.versions import ContentVersioned
 from fer_da.facesets import FaceSet
 
 
-class FaceSetsDataset(AbstractVersionedDataset[dict[str, FaceSet], dict[str, FaceSet]]):
+def face_sets_digest(data: dict[str, FaceSet]) -> str:
+    """sha256 of everything a face-set version holds: per domain its crops (shape, bytes)
+    and its whole table (columns, dtypes, values) — manifests, detector, splits included."""
+    h = hashlib.sha256()
+    for domain, faces in sorted(data.items()):
+        images = np.ascontiguousarray(faces.images)
+        h.update(f"{domain}\0{images.dtype}{images.shape}\0".encode())
+        h.update(memoryview(images).cast("B"))
+        table = faces.table
+        h.update(json.dumps([[str(c), str(t)] for c, t in table.dtypes.items()]).encode())
+        h.update(pd.util.hash_pandas_object(_hashable(table), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _hashable(table: pd.DataFrame) -> pd.DataFrame:
+    """Object columns (lists of landmarks, mixed values) as JSON text, so pandas hashes them."""
+    out = table.copy()
+    for column in [c for c, t in out.dtypes.items() if t == np.dtype(object)]:
+        out[column] = out[column].map(lambda v: json.dumps(
+            v.tolist() if isinstance(v, np.ndarray) else v, default=str, sort_keys=True))
+    return out
+
+
+class FaceSetsDataset(ContentVersioned):
     """``{domain: FaceSet}`` as ``<filepath>/<version>/<name>/<domain>.{safetensors,parquet}``.
 
     No pickle anywhere: images are a uint8 safetensors tensor, the table is parquet.
+    Content-addressed: a save identical to the latest version (:func:`face_sets_digest`)
+    writes nothing and reuses it ("unchanged, reusing <version>").
     """
 
     def __init__(self, filepath: str, version: Version | None = None,
@@ -37,17 +62,19 @@ class FaceSetsDataset(AbstractVersionedDataset[dict[str, FaceSet], dict[str, Fac
         out = {}
         for tensor_file in sorted(folder.glob("*.safetensors")):
             images = (map_uint8(tensor_file, "images") if self._mmap
-                      else load_file(tensor_file)["images"].numpy())
+                      else load_file(tensor_file)["images"])
             table = pd.read_parquet(tensor_file.with_suffix(".parquet"))
             out[tensor_file.stem] = FaceSet(images, table, version)
         return out
 
-    def save(self, data: dict[str, FaceSet]) -> None:
-        with atomic_dir(self._get_save_path()) as folder:
-            for domain, faces in data.items():
-                save_file({"images": torch.from_numpy(faces.images).contiguous()},
-                          folder / f"{domain}.safetensors")
-                faces.table.to_parquet(folder / f"{domain}.parquet", index=False)
+    def content_digest(self, data: dict[str, FaceSet]) -> str:
+        return face_sets_digest(data)
+
+    def _write(self, folder: Path, data: dict[str, FaceSet]) -> None:
+        for domain, faces in data.items():
+            save_file({"images": np.ascontiguousarray(faces.images)},
+                      str(folder / f"{domain}.safetensors"))
+            faces.table.to_parquet(folder / f"{domain}.parquet", index=False)
 
     def _exists(self) -> bool:
         try:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+from kedro.io import AbstractDataset, DatasetError, Version
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fer_da.datasets.atomic import atomic_dir, atomic_file
+from fer_da.datasets.atomic import atomic_file
+from fer_da.datasets.versions import ContentVersioned
 from fer_da.digest import model_digest
 from fer_da.training.checkpoints import CheckpointStore, safe_name
 from fer_da.training.loop import TrainedModel
@@ -59,12 +61,34 @@ def _verify(path: Path, meta: dict[str, Any], state: dict[str, Any],
                            f"{n} outputs")
 
 
-class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
-                                                    dict[str, TrainedModel]]):
+# provenance fields that do not change what a model is: a doc-only commit or the folder it
+# was loaded from leaves an unchanged run's version in place (it was trained at that commit)
+VOLATILE_PROVENANCE = frozenset({"git_commit", "git_dirty", "model_version"})
+VOLATILE_HISTORY = frozenset({"seconds", "images_per_s"})  # timings of an epoch
+
+
+def models_digest(data: dict[str, TrainedModel]) -> str:
+    """sha256 of a models version: per run its weights digest (with classes, config, plan),
+    history (less its timings) and provenance (less :data:`VOLATILE_PROVENANCE`)."""
+    h = hashlib.sha256()
+    for run_id, model in sorted(data.items()):
+        meta = _metadata(run_id, model)
+        provenance = {k: v for k, v in model.provenance.items()
+                      if k not in VOLATILE_PROVENANCE}
+        history = [{k: v for k, v in epoch.items() if k not in VOLATILE_HISTORY}
+                   for epoch in model.history]
+        h.update(json.dumps([run_id, meta["digest"], history, provenance],
+                            sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class TrainedModelsDataset(ContentVersioned):
     """``{run_id: TrainedModel}`` as one ``.safetensors`` file per run, versioned like the
     face sets: ``<path>/<version>/<name>/<run>.safetensors``. A run never overwrites an
     earlier one; the latest is loaded by default, an earlier one with
-    ``--load-versions <setup>.models:<version>``.
+    ``--load-versions <setup>.models:<version>``. A save identical to the latest version
+    (:func:`models_digest`: an unchanged re-run resumed from its finished checkpoints)
+    writes nothing and reuses it.
 
     Loading never unpickles: tensors come from safetensors, the rest is JSON metadata
     (plan, model config, history and provenance).
@@ -75,14 +99,16 @@ class TrainedModelsDataset(AbstractVersionedDataset[dict[str, TrainedModel],
         super().__init__(PurePosixPath(path), version)
         self.metadata = metadata
 
-    def save(self, data: dict[str, TrainedModel]) -> None:
+    def content_digest(self, data: dict[str, TrainedModel]) -> str:
         if not data:  # an empty version would become the latest and hide the trained ones
             raise DatasetError(f"no trained model to save under {self._filepath}: the setup "
                                "planned no run; nothing was written")
-        with atomic_dir(self._get_save_path()) as folder:
-            for run_id, model in data.items():
-                save_file(model.state, folder / f"{safe_name(run_id)}.safetensors",
-                          metadata=_metadata(run_id, model))
+        return models_digest(data)
+
+    def _write(self, folder: Path, data: dict[str, TrainedModel]) -> None:
+        for run_id, model in data.items():
+            save_file(model.state, folder / f"{safe_name(run_id)}.safetensors",
+                      metadata=_metadata(run_id, model))
 
     def load(self) -> dict[str, TrainedModel]:
         try:
@@ -163,6 +189,13 @@ def _serving_meaning(meta: dict[str, Any]) -> dict[str, Any]:
                     run_id=meta["run_id"], plan=meta["plan"])
 
 
+def serving_digest(data: ServingModel) -> str:
+    """The digest a serving file records: its weights and what gives its predictions their
+    meaning (not its provenance: an unchanged model retrained at a new commit is the same
+    model). MLflow registers a new model version only when it changes (``hooks.py``)."""
+    return model_digest(data.trained.state, _serving_meaning(data.metadata()))
+
+
 class ServingModelDataset(AbstractDataset["ServingModel", "ServingModel"]):
     """The model a setup serves (:class:`~fer_da.inference.serving.ServingModel`) as one
     ``.safetensors`` file: the weights, and as JSON metadata the run id, class names,
@@ -175,8 +208,7 @@ class ServingModelDataset(AbstractDataset["ServingModel", "ServingModel"]):
 
     def save(self, data: ServingModel) -> None:
         meta = {k: json.dumps(v) for k, v in data.metadata().items()}
-        meta["digest"] = json.dumps(model_digest(data.trained.state,
-                                                 _serving_meaning(data.metadata())))
+        meta["digest"] = json.dumps(serving_digest(data))
         with atomic_file(Path(self._filepath)) as tmp:
             save_file(data.trained.state, str(tmp), metadata=meta)
 

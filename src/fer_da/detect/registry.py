@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fer_da.detect.base import Detector, DetectorUnavailable, NoDetector
@@ -28,6 +31,56 @@ BACKENDS: dict[str, Callable[..., Detector]] = {
     "mtcnn": _mtcnn,
     "retinaface": _retinaface,
 }
+
+
+RETINAFACE_WEIGHTS_URL = ("https://github.com/ternaus/retinaface/releases/download/0.01/"
+                          "retinaface_resnet50_2020-07-20-f168fae3c.zip")
+
+
+def torch_hub_checkpoints() -> Path:
+    """``torch.hub.get_dir()/checkpoints`` worked out without importing torch."""
+    if os.environ.get("TORCH_HOME"):
+        base = Path(os.environ["TORCH_HOME"])
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torch"
+    return base / "hub" / "checkpoints"
+
+
+def _retinaface_ready(weights: str | None = None, download: bool = True,
+                      **_: Any) -> bool | None:
+    if weights:
+        return Path(weights).is_file() or False
+    if (torch_hub_checkpoints() / RETINAFACE_WEIGHTS_URL.rsplit("/", 1)[-1]).is_file():
+        return True
+    return None if download else False  # online or not is only known by trying
+
+
+# Without building a backend (no torch import): True if it would build, False if it would
+# be unavailable, None if only building tells.
+READY: dict[str, Callable[..., bool | None]] = {
+    "none": lambda **_: True,
+    "mtcnn": lambda **_: importlib.util.find_spec("facenet_pytorch") is not None or None,
+    "retinaface": _retinaface_ready,
+}
+
+
+def resolve_backend(backend: str, fallback: str | None = None, **kwargs: Any) -> str | None:
+    """The name of the detector :func:`build_detector` would build, when that is known
+    without building it (a run whose every image is cached then imports no torch); None
+    when only building tells. Warns of a fallback as :func:`build_detector` does."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown detector {backend!r}; choose one of {sorted(BACKENDS)}")
+    ready = READY[backend](**kwargs)
+    if ready:
+        return backend
+    if ready is None or not fallback:
+        return None
+    found = resolve_backend(fallback, None, **kwargs)
+    if found is not None:
+        logger.warning("Face detector %r is unavailable (no weights file here); falling back "
+                       "to %r. Every preprocessed row records the detector that produced it.",
+                       backend, found)
+    return found
 
 
 def build_detector(backend: str, fallback: str | None = None, **kwargs: Any) -> Detector:

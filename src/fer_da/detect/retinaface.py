@@ -17,12 +17,12 @@ import torch.nn.functional as F
 from torchvision.ops import nms
 
 from fer_da.detect.base import Detection, DetectorUnavailable
+from fer_da.detect.registry import RETINAFACE_WEIGHTS_URL
 from fer_da.devices import resolve_device
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_URL = ("https://github.com/ternaus/retinaface/releases/download/0.01/"
-               "retinaface_resnet50_2020-07-20-f168fae3c.zip")
+WEIGHTS_URL = RETINAFACE_WEIGHTS_URL
 MIN_SIZES = ((16, 32), (64, 128), (256, 512))
 STEPS = (8, 16, 32)
 VARIANCES = (0.1, 0.2)

@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["domain", "image_id", "path", "subject", "label", "width", "height", "mode",
                     "sha256"]
+# what decoding a file told, reused while its (size, mtime_ns, inode) stay the same
+PROBED = ("width", "height", "mode", "bit_depth", "sha256")
+INDEX_COLUMNS = ["root", "path", "size", "mtime_ns", "inode", *PROBED]
 REJECT_COLUMNS = ["domain", "path", "reason", "detail"]
 DOMAIN_KEYS = ("layout", "role", "options", "labels", "preprocessing")
 
@@ -92,6 +95,8 @@ class IngestResult:
     rejects: pd.DataFrame
     seen: int
     metadata_files: int
+    index: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INDEX_COLUMNS))
+    rehashed: int = 0  # images read and decoded (the rest came from the index)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -140,11 +145,27 @@ def _map_labels(parsed: Parsed, spec: DomainSpec, vocabulary: tuple[str, ...]) -
     return parsed
 
 
-def _validate_images(parsed: Parsed, tree: RawTree) -> Parsed:
-    """Decode every image once: size, mode and the sha256 of its content."""
-    rows = []
+def _validate_images(parsed: Parsed, tree: RawTree,
+                     index: Mapping[str, dict[str, Any]] | None = None
+                     ) -> tuple[Parsed, list[dict[str, Any]], int]:
+    """Decode every image once: size, mode and the sha256 of its content.
+
+    ``index`` (path -> an earlier probe with the file's size, mtime_ns and inode): a file
+    whose signature is unchanged is not read again. Returns the parsed rows, this tree's
+    index rows and how many files were read."""
+    rows, index_rows, read = [], [], 0
+    root = str(tree.root.resolve())
     for row in parsed.rows:
         path = row["path"]
+        signature = tree.signature(path)
+        earlier = (index or {}).get(path)
+        if (signature is not None and earlier is not None
+                and (earlier["size"], earlier["mtime_ns"], earlier["inode"]) == signature):
+            probed = {k: earlier[k] for k in PROBED}
+            rows.append({**row, **probed})
+            index_rows.append(earlier)
+            continue
+        read += 1
         try:
             data = tree.content_bytes(path)
             if not data:
@@ -160,11 +181,14 @@ def _validate_images(parsed: Parsed, tree: RawTree) -> Parsed:
                           "multi-page file): a face set takes still images; save the "
                           "frames as files (inference reads every frame)")
             continue
-        rows.append({**row, "width": img.width, "height": img.height, "mode": img.mode,
-                     "bit_depth": image_depth(img),
-                     "sha256": hashlib.sha256(data).hexdigest()})
+        probed = {"width": img.width, "height": img.height, "mode": img.mode,
+                  "bit_depth": image_depth(img), "sha256": hashlib.sha256(data).hexdigest()}
+        rows.append({**row, **probed})
+        if signature is not None:
+            index_rows.append({"root": root, "path": path, "size": signature[0],
+                               "mtime_ns": signature[1], "inode": signature[2], **probed})
     parsed.rows = rows
-    return parsed
+    return parsed, index_rows, read
 
 
 def _dedupe_content(parsed: Parsed) -> Parsed:
@@ -189,11 +213,14 @@ def _dedupe_content(parsed: Parsed) -> Parsed:
     return parsed
 
 
-def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...]) -> IngestResult:
+def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...],
+                  index: pd.DataFrame | None = None) -> IngestResult:
     """Parse one domain; every file of the tree ends in the manifest, the metadata or rejects.
 
     A domain whose every file is rejected returns an empty manifest; the caller decides
-    (after writing the rejects) that this is an error.
+    (after writing the rejects) that this is an error. ``index``: earlier probes
+    (:data:`INDEX_COLUMNS`, any roots); files of this root whose size, modification time and
+    inode are unchanged are not read again.
     """
     tree.check()
     parser = PARSERS[spec.layout]
@@ -205,8 +232,9 @@ def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...]) 
         parsed = parser(tree, spec.options)
     for problem in tree.problems:
         parsed.reject(problem.path, problem.reason, problem.detail)
-    parsed = _dedupe_content(_validate_images(
-        _map_labels(_dedupe_names(parsed), spec, vocabulary), tree))
+    parsed, index_rows, read = _validate_images(
+        _map_labels(_dedupe_names(parsed), spec, vocabulary), tree, _index_of(index, tree))
+    parsed = _dedupe_content(parsed)
     covered = ({r["path"] for r in parsed.rows} | {r["path"] for r in parsed.rejects}
                | set(parsed.metadata_files))
     for rel in tree.files:
@@ -224,9 +252,19 @@ def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...]) 
     rejects.insert(0, "domain", spec.name)
     rejects = rejects.sort_values("path").reset_index(drop=True)
     result = IngestResult(manifest, rejects, seen=len(manifest) + len(rejects)
-                          + len(parsed.metadata_files), metadata_files=len(parsed.metadata_files))
+                          + len(parsed.metadata_files), metadata_files=len(parsed.metadata_files),
+                          index=pd.DataFrame(index_rows, columns=INDEX_COLUMNS), rehashed=read)
     c = result.counts
-    logger.info("%s (%s): %d seen = %d accepted + %d label/index files + %d rejected",
+    logger.info("%s (%s): %d seen = %d accepted + %d label/index files + %d rejected "
+                "(%d images read, the rest unchanged since the last ingestion)",
                 spec.name, spec.layout, c["seen"], c["accepted"], c["metadata_files"],
-                c["rejected"])
+                c["rejected"], read)
     return result
+
+
+def _index_of(index: pd.DataFrame | None, tree: RawTree) -> dict[str, dict[str, Any]]:
+    """The earlier probes of this tree's root, by path."""
+    if index is None or index.empty:
+        return {}
+    mine = index[index["root"] == str(tree.root.resolve())]
+    return {r["path"]: r for r in mine.to_dict("records")}

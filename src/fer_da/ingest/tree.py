@@ -81,6 +81,17 @@ class RawTree:
             return _fer2013_pixels(self.root / match["file"])[int(match["line"])].tobytes()
         return self.read_bytes(ref)
 
+    def signature(self, ref: str) -> tuple[int, int, int] | None:
+        """(size, mtime_ns, inode) of the file an image reference reads (a FER2013 row: its
+        csv), followed through links; None when it cannot be stat-ed. While it is unchanged,
+        ingestion trusts what it read before (docs/preprocessing.md, "Re-runs")."""
+        match = LINE_REF.match(ref)
+        try:
+            st = os.stat(self.root / (match["file"] if match else ref))
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns, st.st_ino
+
     def content_hash(self, ref: str) -> str:
         """sha256 of what an image reference points at (file bytes, or a FER2013 row)."""
         return hashlib.sha256(self.content_bytes(ref)).hexdigest()

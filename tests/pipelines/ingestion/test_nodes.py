@@ -14,7 +14,7 @@ def test_synthetic_default_ingests_every_label_and_reports_rejects(tmp_path):
         "jaffe": {"path": str(tmp_path / "jaffe"), "synthetic": {"preset": "jaffe", "seed": 1,
                                                                  "subjects": 2}},
     }).load()
-    manifests, rejects, summary = ingest_domains(raw, DOMAINS, {"keep_contempt": False})
+    manifests, rejects, summary, _ = ingest_domains(raw, DOMAINS, {"keep_contempt": False})
     assert set(manifests) == {"kdef", "jaffe"}
     for m in manifests.values():
         assert m["label"].nunique() == 7 and m["subject"].nunique() == 2

@@ -54,7 +54,7 @@ class CountingDetector:
 
 
 def test_preprocessing_routes_every_bad_case_and_caches_detection(tree):
-    manifests, rejects, summary = ingest_domains({"lab": tree}, DOMAINS, {})
+    manifests, rejects, summary, _ = ingest_domains({"lab": tree}, DOMAINS, {})
     assert rejects[["path", "reason"]].values.tolist() == [
         ["sadness/p7_broken.png", "unreadable_image"]]
     assert summary["seen"].tolist() == [7] and summary["accepted"].tolist() == [6]
@@ -131,7 +131,7 @@ def test_a_killed_detection_run_resumes_from_what_it_flushed(tree, tmp_path):
 
     from fer_da.datasets import CacheShardsDataset, TableCacheDataset
 
-    manifests, _, _ = ingest_domains({"lab": tree}, DOMAINS, {})
+    manifests, _, _, _ = ingest_domains({"lab": tree}, DOMAINS, {})
     cache = TableCacheDataset(str(tmp_path / "cache"))
     shards = CacheShardsDataset(str(tmp_path / "cache"), every=2, seconds=3600)
     made = []

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from fer_da.ingest import RawTree, ingest_domain, parse_domain_specs
+from fer_da.ingest.core import INDEX_COLUMNS
 from fer_da.labels import vocabulary
 from fer_da.validate import ConfigError
 
@@ -15,9 +16,14 @@ logger = logging.getLogger(__name__)
 
 
 def ingest_domains(
-    raw: dict[str, RawTree], domains: dict[str, Any], labels: dict[str, Any]
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
-    """Parse every declared domain into a manifest; collect rejects and per-domain counts."""
+    raw: dict[str, RawTree], domains: dict[str, Any], labels: dict[str, Any],
+    index: pd.DataFrame | None = None,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Parse every declared domain into a manifest; collect rejects and per-domain counts.
+
+    ``index``: what the last ingestion read of each file (content hash, size, mode) with
+    the file's size, mtime and inode; unchanged files are not read again. Returns the
+    manifests, rejects, summary and the new index (other roots' entries kept)."""
     specs = parse_domain_specs(domains)
     declared = {s.name for s in specs}
     missing = sorted(declared - set(raw))
@@ -31,9 +37,10 @@ def ingest_domains(
                           f"in params:domains declares (declared: {sorted(declared)}); declare "
                           "them or remove the roots (see docs/labs.md)")
     classes = vocabulary(labels)
-    manifests, rejects, summary = {}, [], []
+    manifests, rejects, summary, probes = {}, [], [], []
     for spec in specs:
-        result = ingest_domain(spec, raw[spec.name], classes)
+        result = ingest_domain(spec, raw[spec.name], classes, index)
+        probes.append(result.index)
         manifest = result.manifest.assign(role=spec.role)
         absent = sorted(set(classes) - set(manifest["label"]))
         if absent and len(manifest):
@@ -42,10 +49,23 @@ def ingest_domains(
         rejects.append(result.rejects)
         summary.append({"domain": spec.name, "layout": spec.layout, "role": spec.role,
                         **result.counts, "subjects": manifest["subject"].nunique(),
-                        "labels": manifest["label"].nunique(),
+                        "labels": manifest["label"].nunique(), "read": result.rehashed,
                         "missing_classes": ",".join(absent)})
-    return manifests, pd.concat(rejects, ignore_index=True), pd.DataFrame(summary)
+    return (manifests, pd.concat(rejects, ignore_index=True), pd.DataFrame(summary),
+            merge_index(index, probes, [str(raw[s.name].root.resolve()) for s in specs]))
 
+
+def merge_index(old: pd.DataFrame | None, new: list[pd.DataFrame],
+                roots: list[str]) -> pd.DataFrame:
+    """This run's probes of ``roots`` replace the old ones; other roots' entries stay (two
+    envs sharing the index do not evict each other). Sorted: an unchanged index is the
+    same bytes, so it is not rewritten."""
+    kept = [] if old is None or old.empty else [old[~old["root"].isin(roots)]]
+    frames = [f for f in kept + new if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=INDEX_COLUMNS)
+    merged = pd.concat(frames, ignore_index=True)[INDEX_COLUMNS]
+    return merged.sort_values(["root", "path"]).reset_index(drop=True)
 
 def require_images(manifests: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Refuse a domain whose every file was rejected (the rejects report is already written)."""

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from fer_da.datasets.cache import CacheShards
 from fer_da.detect import build_detector
+from fer_da.detect.registry import resolve_backend
 from fer_da.facesets import FaceSet
 from fer_da.ingest import RawTree, parse_domain_specs
 from fer_da.labels import vocabulary
@@ -70,27 +71,29 @@ def detect_faces(
     flushed).
     """
     configs = _configs(params, domains)
-    built: dict[tuple, Any] = {}
+    built: dict[tuple, Any] = {}  # detectors, built only when an image needs detecting
+    names: dict[tuple, str] = {}  # the backend that runs for each detector configuration
     known = dict(zip(cache.get("key", []), cache.get("faces", []), strict=False))
-    rows: list[dict[str, Any]] = []
-    todo: dict[tuple, list[tuple[int, RawTree, str]]] = {}
+    groups: dict[tuple, list[tuple[str, str, RawTree, str, str]]] = {}
     for domain, manifest in _materialise(manifests).items():
         cfg = configs[domain].detector
-        if cfg.signature() not in built:
-            built[cfg.signature()] = (detector_factory(cfg.backend, cfg.fallback,
-                                                       **cfg.build_args()), cfg)
-        detector, _ = built[cfg.signature()]
-        signature = detector_signature(detector.name, cfg)
         tree = raw[domain]
         hashes = (manifest["sha256"] if "sha256" in manifest
                   else manifest["path"].map(tree.content_hash))
-        for image_id, path, sha in zip(manifest["image_id"], manifest["path"], hashes,
-                                       strict=True):
-            key = hashlib.sha256((sha + signature).encode()).hexdigest()
-            rows.append({"image_id": image_id, "domain": domain, "key": key,
-                         "detector": detector.name, "status": "ok", "detail": ""})
-            if key not in known:
-                todo.setdefault(cfg.signature(), []).append((len(rows) - 1, tree, path))
+        groups.setdefault(cfg.signature(), []).extend(
+            (image_id, domain, tree, path, sha) for image_id, path, sha in
+            zip(manifest["image_id"], manifest["path"], hashes, strict=True))
+        if cfg.signature() not in names:
+            names[cfg.signature()] = _backend_name(cfg, detector_factory, built)
+    by_signature = {c.detector.signature(): c.detector for c in configs.values()}
+    rows, todo = _key_rows(groups, by_signature, names, known)
+    for sig in [s for s in todo if s not in built]:  # something to detect: build it now
+        cfg = by_signature[sig]
+        built[sig] = detector_factory(cfg.backend, cfg.fallback, **cfg.build_args())
+        if built[sig].name != names[sig]:  # built another backend than foreseen: re-key
+            names[sig] = built[sig].name
+            rows, todo = _key_rows(groups, by_signature, names, known)
+    built = {sig: (detector, by_signature[sig]) for sig, detector in built.items()}
     n_todo = sum(len(v) for v in todo.values())
     logger.info("Face detection: %d images, %d cached, %d to detect", len(rows),
                 len(rows) - n_todo, n_todo)
@@ -128,6 +131,36 @@ def detect_faces(
                                              "detail"])
     detections["faces"] = detections["key"].map(known)
     return detections, _cache_entries(pending if shards is not None else new)
+
+
+def _backend_name(cfg: DetectorConfig, factory: Callable[..., Any],
+                  built: dict[tuple, Any]) -> str:
+    """The backend this configuration runs, without building it when that can be known
+    (then a run whose every image is cached imports no torch); else built here."""
+    if factory is build_detector:
+        name = resolve_backend(cfg.backend, cfg.fallback, **cfg.build_args())
+        if name is not None:
+            return name
+    built[cfg.signature()] = factory(cfg.backend, cfg.fallback, **cfg.build_args())
+    return built[cfg.signature()].name
+
+
+def _key_rows(groups: dict[tuple, list[tuple[str, str, RawTree, str, str]]],
+              configs: dict[tuple, DetectorConfig], names: dict[tuple, str],
+              known: dict[str, str]) -> tuple[list[dict[str, Any]], dict[tuple, list]]:
+    """One row per image keyed on its content hash and its detector's settings, and per
+    detector configuration the (row, tree, path) of the images the cache lacks."""
+    rows: list[dict[str, Any]] = []
+    todo: dict[tuple, list[tuple[int, RawTree, str]]] = {}
+    for sig, items in groups.items():
+        signature = detector_signature(names[sig], configs[sig])
+        for image_id, domain, tree, path, sha in items:
+            key = hashlib.sha256((sha + signature).encode()).hexdigest()
+            rows.append({"image_id": image_id, "domain": domain, "key": key,
+                         "detector": names[sig], "status": "ok", "detail": ""})
+            if key not in known:
+                todo.setdefault(sig, []).append((len(rows) - 1, tree, path))
+    return rows, todo
 
 
 def _cache_entries(entries: dict[str, str]) -> pd.DataFrame:
@@ -246,24 +279,32 @@ def require_faces(face_sets: dict[str, FaceSet]) -> dict[str, FaceSet]:
 
 
 def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2) -> Figure:
-    """A grid of crops: one row per domain, ``per_label`` columns per expression."""
-    from fer_da.reporting.figures import plt
+    """A grid of crops: one row per domain, ``per_label`` columns per expression (one
+    mosaic image on one axis: cheap to draw however many domains and labels)."""
+    from matplotlib.figure import Figure as MplFigure
 
     vocab = sorted({lab for fs in face_sets.values() for lab in fs.table["label"]})
+    side = max((fs.images.shape[1] for fs in face_sets.values() if len(fs.images)), default=48)
+    cell = side + max(2, side // 16)  # a thin white gutter between crops
     cols = len(vocab) * per_label
-    fig, axes = plt.subplots(len(face_sets), cols, figsize=(cols * 0.9, len(face_sets) * 1.1),
-                             squeeze=False)
-    for r, (domain, fs) in enumerate(sorted(face_sets.items())):
+    mosaic = np.full((len(face_sets) * cell, max(cols, 1) * cell), 255, np.uint8)
+    for r, (_, fs) in enumerate(sorted(face_sets.items())):
+        labels = fs.table["label"].to_numpy()
         for c in range(cols):
-            ax = axes[r][c]
-            ax.axis("off")
-            label = vocab[c // per_label]
-            idx = np.flatnonzero(fs.table["label"].to_numpy() == label)
+            idx = np.flatnonzero(labels == vocab[c // per_label])
             if len(idx) > c % per_label:
-                ax.imshow(fs.images[idx[c % per_label]], cmap="gray", vmin=0, vmax=255)
-            if r == 0 and c % per_label == 0:
-                ax.set_title(label, fontsize=7, loc="left")
-        axes[r][0].text(-0.1, 0.5, domain, transform=axes[r][0].transAxes, ha="right",
-                        va="center", fontsize=8)
-    fig.tight_layout()
+                crop = fs.images[idx[c % per_label]]
+                h, w = crop.shape
+                mosaic[r * cell: r * cell + h, c * cell: c * cell + w] = crop
+    fig = MplFigure(figsize=(max(cols, 1) * 0.9 + 1.2, len(face_sets) * 1.0 + 0.5))
+    ax = fig.add_axes((0.1, 0.02, 0.89, 0.88))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([(i * per_label) * cell + side / 2 for i in range(len(vocab))],
+                  vocab, fontsize=7, ha="left")
+    ax.xaxis.tick_top()
+    ax.set_yticks([r * cell + side / 2 for r in range(len(face_sets))],
+                  sorted(face_sets), fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     return fig
