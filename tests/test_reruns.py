@@ -322,3 +322,41 @@ def test_an_unchanged_baseline_rerun_leaves_one_model_and_one_registered_version
     uri = f"sqlite:///{lab / 'mlflow.db'}"
     client = mlflow.tracking.MlflowClient(uri, registry_uri=uri)
     assert [str(v.version) for v in client.search_model_versions("name='fer_da.baseline'")] == ["1"]
+
+
+def test_normalisation_takes_unchanged_crops_from_the_previous_version(tmp_path,
+                                                                         monkeypatch):
+    from fer_da.pipelines.preprocessing.nodes import detect_faces, normalise_faces
+
+    root = tmp_path / "lab"
+    for i, label in enumerate(["happiness", "sadness", "fear"]):
+        write_image(root / label / f"s{i}_{label}.png", size=(40, 40), value=40 * i)
+    raw = {"lab": RawTree(root)}
+    manifests, _, _, _ = ingest_domains(raw, DOMAINS, {})
+    params = {"detector": {"backend": "none"}, "split": {"mode": "random"}}
+    detections, _ = detect_faces(manifests, raw, pd.DataFrame(), params, DOMAINS)
+    first, *_ = normalise_faces(manifests, raw, detections, params, DOMAINS, {}, {})
+    path = tmp_path / "face_sets"
+    FaceSetsDataset(str(path), version=_version(1)).save(first)
+    previous = FaceSetsDataset(str(path), version=Version(None, None), mmap=True).load()
+    read = _counting_images(monkeypatch)
+    again, *_ = normalise_faces(manifests, raw, detections, params, DOMAINS, {}, {}, previous)
+    assert read == []  # every crop came from the previous version
+    FaceSetsDataset(str(path), version=_version(2)).save(again)
+    assert _saved(path) == ["2026-01-01T00.00.00.000Z"]  # and it is that version, unchanged
+    wider, *_ = normalise_faces(manifests, raw, detections, {**params, "margin": -0.2},
+                                DOMAINS, {}, {}, previous)
+    assert len(read) == 3  # other crop settings: every image is cropped anew
+    assert not np.array_equal(wider["lab"].images, first["lab"].images)
+
+
+def _counting_images(monkeypatch) -> list[str]:
+    read: list[str] = []
+    original = RawTree.open_image
+
+    def open_image(self, ref, data=None):
+        read.append(ref)
+        return original(self, ref, data)
+
+    monkeypatch.setattr(RawTree, "open_image", open_image)
+    return read

@@ -48,13 +48,21 @@ class FaceSetsDataset(ContentVersioned):
     """
 
     def __init__(self, filepath: str, version: Version | None = None,
-                 metadata: dict | None = None, mmap: bool = False):
+                 metadata: dict | None = None, mmap: bool = False, missing_ok: bool = False):
         super().__init__(PurePosixPath(filepath), version)
         self.metadata = metadata
         self._mmap = mmap  # images memory-mapped from the file, not read (docs/scaling.md)
+        self._missing_ok = missing_ok  # no version yet: an empty mapping (a previous run's)
 
     def load(self) -> dict[str, FaceSet]:
-        folder = Path(self._get_load_path())
+        try:
+            folder = Path(self._get_load_path())
+        except DatasetError:
+            if self._missing_ok:
+                return {}
+            raise
+        if self._missing_ok and not folder.is_dir():
+            return {}
         if not folder.is_dir():
             raise DatasetError(f"no preprocessed faces at {folder}; run the preprocessing "
                                "pipeline first")

@@ -23,6 +23,7 @@ from fer_da.labels import vocabulary
 from fer_da.pipelines._types import Figure
 from fer_da.preprocess.config import DetectorConfig, PreprocessConfig, domain_configs
 from fer_da.preprocess.faces import (
+    FaceCrop,
     detect_robustly,
     faces_from_json,
     faces_to_json,
@@ -197,18 +198,23 @@ def normalise_faces(
     domains: dict[str, Any],
     labels: dict[str, Any],
     training: dict[str, Any],
+    previous: dict[str, FaceSet] | None = None,
 ) -> tuple[dict[str, FaceSet], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Crops and splits per domain with that domain's settings; rejects; the protocol.
 
     Returns face sets (a domain may be empty: :func:`require_faces` refuses it after the
     rejects are written), rejects, counts per split and label, and one protocol row per
-    domain (layout, detector, split mode, counts).
+    domain (layout, detector, split mode, counts). ``previous``: the latest face-set
+    version; a face whose ``crop_key`` (image content, detection, crop settings, crop
+    code) it holds is taken from it instead of being decoded and cropped again.
     """
     configs = _configs(params, domains)
     specs = {s.name: s for s in parse_domain_specs(domains)}
     classes = vocabulary(labels)
     seeds = [as_int(s, "training.seeds[]") for s in training.get("seeds", [0])]
     by_id = detections.set_index("image_id")
+    earlier = _earlier_crops(previous)
+    code = crop_code_digest()
     out, rejects, counts, protocol = {}, [], [], []
     for domain, manifest in _materialise(manifests).items():
         cfg, tree, crops, rows = configs[domain], raw[domain], [], []
@@ -218,13 +224,17 @@ def normalise_faces(
                 rejects.append({"domain": domain, "path": rec["path"],
                                 "reason": "detection_failed", "detail": det["detail"]})
                 continue
-            try:
-                rgb = to_rgb(tree.open_image(rec["path"]))
-            except Exception as exc:  # noqa: BLE001 - changed since ingestion
-                rejects.append({"domain": domain, "path": rec["path"],
-                                "reason": "unreadable_image", "detail": str(exc)[:200]})
-                continue
-            face = normalise_face(rgb, faces_from_json(det["faces"]), det["detector"], cfg)
+            key = crop_key(det["key"], cfg, code)
+            face = _reused_crop(earlier, key)
+            if face is None:
+                try:
+                    rgb = to_rgb(tree.open_image(rec["path"]))
+                except Exception as exc:  # noqa: BLE001 - changed since ingestion
+                    rejects.append({"domain": domain, "path": rec["path"],
+                                    "reason": "unreadable_image", "detail": str(exc)[:200]})
+                    continue
+                face = normalise_face(rgb, faces_from_json(det["faces"]), det["detector"],
+                                      cfg)
             if face is None:
                 rejects.append({"domain": domain, "path": rec["path"], "reason": "no_face",
                                 "detail": f"{det['detector']} found no face"})
@@ -235,7 +245,11 @@ def normalise_faces(
                          "label_idx": classes.index(rec["label"]),
                          "detector": det["detector"], "n_faces": face.n_faces,
                          "score": face.score, "flag": face.flag, "box": list(face.box),
-                         "source_split": rec.get("source_split")})
+                         "source_split": rec.get("source_split"), "crop_key": key})
+        if earlier:
+            logger.info("%s: %d of %d crops taken from face-set version %s", domain,
+                        sum(r["crop_key"] in earlier for r in rows), len(rows),
+                        next(iter(previous.values())).version)
         size = cfg.image_size
         images = np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)
         table = pd.DataFrame(rows, columns=None if rows else ["image_id", "domain", "label",
@@ -266,6 +280,41 @@ def normalise_faces(
                if counts else pd.DataFrame(columns=["domain", "split", "label", "n"]))
     return (out, pd.DataFrame(rejects, columns=REJECT_COLUMNS), summary,
             pd.DataFrame(protocol))
+
+
+def crop_code_digest() -> str:
+    """The source of the code that turns an image and its detection into a crop
+    (``fer_da/preprocess``): a change of it makes every crop anew."""
+    from pathlib import Path
+
+    import fer_da.preprocess
+    from fer_da.provenance import source_digest
+
+    return source_digest(Path(fer_da.preprocess.__file__).parent)
+
+
+def crop_key(detection_key: str, cfg: PreprocessConfig, code: str) -> str:
+    """What a crop depends on: the image content and detection settings (the detection
+    key), the crop settings, and the crop code."""
+    return hashlib.sha256(json.dumps([detection_key, cfg.margin, cfg.align, cfg.image_size,
+                                      cfg.no_face, code]).encode()).hexdigest()
+
+
+def _earlier_crops(previous: dict[str, FaceSet] | None) -> dict[str, tuple[FaceSet, int]]:
+    out: dict[str, tuple[FaceSet, int]] = {}
+    for faces in (previous or {}).values():
+        if "crop_key" in faces.table.columns:
+            out.update((k, (faces, i)) for i, k in enumerate(faces.table["crop_key"]))
+    return out
+
+
+def _reused_crop(earlier: dict[str, tuple[FaceSet, int]], key: str) -> FaceCrop | None:
+    if key not in earlier:
+        return None
+    faces, i = earlier[key]
+    row = faces.table.iloc[i]
+    return FaceCrop(np.array(faces.images[i]), tuple(float(v) for v in row["box"]),
+                    float(row["score"]), str(row["flag"]), int(row["n_faces"]))
 
 
 def require_faces(face_sets: dict[str, FaceSet]) -> dict[str, FaceSet]:
