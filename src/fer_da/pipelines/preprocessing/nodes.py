@@ -212,14 +212,14 @@ def normalise_faces(
     specs = {s.name: s for s in parse_domain_specs(domains)}
     classes = vocabulary(labels)
     seeds = [as_int(s, "training.seeds[]") for s in training.get("seeds", [0])]
-    by_id = detections.set_index("image_id")
+    by_id = detections.set_index("image_id").to_dict("index")  # a dict: fast per row
     earlier = _earlier_crops(previous)
     code = crop_code_digest()
     out, rejects, counts, protocol = {}, [], [], []
     for domain, manifest in _materialise(manifests).items():
         cfg, tree, crops, rows = configs[domain], raw[domain], [], []
         for rec in manifest.to_dict("records"):
-            det = by_id.loc[rec["image_id"]]
+            det = by_id[rec["image_id"]]
             if det["status"] != "ok":
                 rejects.append({"domain": domain, "path": rec["path"],
                                 "reason": "detection_failed", "detail": det["detail"]})
@@ -300,21 +300,24 @@ def crop_key(detection_key: str, cfg: PreprocessConfig, code: str) -> str:
                                       cfg.no_face, code]).encode()).hexdigest()
 
 
-def _earlier_crops(previous: dict[str, FaceSet] | None) -> dict[str, tuple[FaceSet, int]]:
-    out: dict[str, tuple[FaceSet, int]] = {}
+def _earlier_crops(previous: dict[str, FaceSet] | None) -> dict[str, tuple]:
+    """crop_key -> (images, row, box, score, flag, n_faces) of the previous version."""
+    out: dict[str, tuple] = {}
     for faces in (previous or {}).values():
-        if "crop_key" in faces.table.columns:
-            out.update((k, (faces, i)) for i, k in enumerate(faces.table["crop_key"]))
+        t = faces.table
+        if "crop_key" in t.columns:
+            out.update((k, (faces.images, i, box, score, flag, n)) for i, (k, box, score, flag, n)
+                       in enumerate(zip(t["crop_key"], t["box"], t["score"], t["flag"],
+                                        t["n_faces"], strict=True)))
     return out
 
 
-def _reused_crop(earlier: dict[str, tuple[FaceSet, int]], key: str) -> FaceCrop | None:
+def _reused_crop(earlier: dict[str, tuple], key: str) -> FaceCrop | None:
     if key not in earlier:
         return None
-    faces, i = earlier[key]
-    row = faces.table.iloc[i]
-    return FaceCrop(np.array(faces.images[i]), tuple(float(v) for v in row["box"]),
-                    float(row["score"]), str(row["flag"]), int(row["n_faces"]))
+    images, i, box, score, flag, n_faces = earlier[key]
+    return FaceCrop(np.array(images[i]), tuple(float(v) for v in box), float(score),
+                    str(flag), int(n_faces))
 
 
 def require_faces(face_sets: dict[str, FaceSet]) -> dict[str, FaceSet]:
