@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 from fer_da.ingest import DomainSpec, RawTree, ingest_domain, parse_domain_specs
@@ -266,3 +268,128 @@ def test_folder_layout_with_a_split_level(tmp_path):
                                 "Train/loose.png": "outside_class_folder"}
     with pytest.raises(ValueError, match=r"options.splits maps folder names"):
         _ingest(tmp_path, "folder", {"splits": {"Train": "training"}})
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_rafdb_basic(tmp_path, nested):
+    root = tmp_path / "RAF-DB"
+    basic = root / "basic" if nested else root
+    for name in ("train_00001", "train_00002", "test_0001", "train_00009"):
+        write_image(basic / "Image" / "aligned" / f"{name}_aligned.jpg", fmt="JPEG")
+    write_image(basic / "Image" / "original" / "train_00001.jpg", fmt="JPEG")
+    (basic / "Annotation").mkdir(parents=True)
+    (basic / "Annotation" / "train_00001_boundingbox.txt").write_text("1 2 3 4\n")
+    (basic / "EmoLabel").mkdir()
+    (basic / "EmoLabel" / "list_patition_label.txt").write_text(
+        "train_00001.jpg 5\ntrain_00002.jpg 1\ntest_0001.jpg 7\n"
+        "train_00003.jpg 4\n"      # no image
+        "train_00004.jpg 9\n"      # no such code
+        "garbage line\n\n")
+    result = _ingest(root, "rafdb")
+    _assert_accounted(result, root)
+    prefix = "basic/" if nested else ""
+    m = result.manifest.set_index("path")
+    assert m["label"].to_dict() == {
+        f"{prefix}Image/aligned/test_0001_aligned.jpg": "neutral",
+        f"{prefix}Image/aligned/train_00001_aligned.jpg": "sadness",
+        f"{prefix}Image/aligned/train_00002_aligned.jpg": "surprise"}
+    assert m["source_split"].tolist() == ["test", "train", "train"]
+    label_file = f"{prefix}EmoLabel/list_patition_label.txt"
+    assert _reasons(result) == {
+        f"{label_file}#line=4": "missing_image", f"{label_file}#line=5": "bad_row",
+        f"{label_file}#line=6": "bad_row",
+        f"{prefix}Image/aligned/train_00009_aligned.jpg": "unreferenced_image",
+        f"{prefix}Image/original/train_00001.jpg": "other_variant",
+        f"{prefix}Annotation/train_00001_boundingbox.txt": "ignored_folder"}
+    original = _ingest(root, "rafdb", {"images": "original"})
+    assert original.manifest["path"].tolist() == [f"{prefix}Image/original/train_00001.jpg"]
+
+
+def test_rafdb_without_its_label_file_or_with_a_bad_option_names_them(tmp_path):
+    write_image(tmp_path / "Image" / "aligned" / "train_00001_aligned.jpg", fmt="JPEG")
+    with pytest.raises(FileNotFoundError, match="list_patition_label.txt"):
+        _ingest(tmp_path, "rafdb")
+    with pytest.raises(Exception, match="options.images must be aligned or original"):
+        _ingest(tmp_path, "rafdb", {"images": "crops"})
+
+
+def _photo(path, size=(80, 60)):
+    """A photo whose pixels differ by place, so two face boxes of it are two images."""
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x = np.arange(size[0] * size[1] * 3, dtype=np.uint32).reshape(size[1], size[0], 3)
+    x = x * 7 + zlib.crc32(path.name.encode())  # each photo its own pixels
+    Image.fromarray((x % 251).astype(np.uint8)).save(path, format="JPEG", quality=95)
+
+
+def test_expw_one_face_per_line_cut_from_its_box(tmp_path):
+    _photo(tmp_path / "image" / "origin" / "party.jpg")
+    _photo(tmp_path / "image" / "origin" / "alone.jpg")
+    _photo(tmp_path / "image" / "origin" / "unlisted.jpg")
+    (tmp_path / "label").mkdir()
+    (tmp_path / "label" / "label.lst").write_text(
+        "party.jpg 0 5 10 40 45 88.5 3\n"        # top left right bottom confidence label
+        "party.jpg 1 10 45 75 50 12.0 0\n"
+        "alone.jpg 0 0 0 30 30 2.5 6\n"          # a low detector confidence
+        "gone.jpg 0 1 1 20 20 50 1\n"            # no such image
+        "party.jpg 2 5 40 10 45 90 4\n"          # right < left
+        "party.jpg 3 5 10 40 45 90 9\n"          # no such label
+        "too few fields\n")
+    (tmp_path / "README.txt").write_text("ExpW\n")
+    result = _ingest(tmp_path, "expw", {"min_confidence": 10})
+    _assert_accounted(result, tmp_path)
+    m = result.manifest.set_index("path")
+    assert m["label"].to_dict() == {"image/origin/party.jpg#box=10,5,40,45": "happiness",
+                                    "image/origin/party.jpg#box=45,10,75,50": "anger"}
+    assert m["width"].tolist() == [30, 30] and m["height"].tolist() == [40, 40]
+    assert m["sha256"].nunique() == 2  # two faces of one photo: two images
+    assert _reasons(result) == {
+        "image/origin/alone.jpg#box=0,0,30,30": "low_confidence",
+        "label/label.lst#line=4": "missing_image", "label/label.lst#line=5": "bad_row",
+        "label/label.lst#line=6": "bad_row", "label/label.lst#line=7": "bad_row",
+        "image/origin/unlisted.jpg": "unreferenced_image", "README.txt": "ignored_folder"}
+    assert len(_ingest(tmp_path, "expw").manifest) == 3  # no confidence floor by default
+    tree = RawTree(tmp_path)
+    assert tree.open_image("image/origin/party.jpg#box=45,10,75,50").size == (30, 40)
+    with pytest.raises(ValueError, match="outside the 80x60 image"):
+        tree.open_image("image/origin/party.jpg#box=90,10,95,50")
+
+
+def test_affectnet_maps_0_to_7_and_rejects_8_to_10_with_reasons(tmp_path):
+    images = tmp_path / "Manually_Annotated_Images"
+    for i in range(6):
+        _photo(images / "1" / f"face{i}.jpg")
+    (tmp_path / "training.csv").write_text(
+        "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,"
+        "expression,valence,arousal\n"
+        "1/face0.jpg,5,5,40,40,,1,0.5,0.2\n"
+        "1/face1.jpg,5,5,40,40,,6,0.5,0.2\n"
+        "1/face2.jpg,5,5,40,40,,8,0,0\n"          # none
+        "1/face3.jpg,5,5,40,40,,10,0,0\n"         # non-face
+        "1/missing.jpg,5,5,40,40,,1,0,0\n"
+        "1/face4.jpg,5,5,0,40,,1,0,0\n"          # empty box
+        "1/face4.jpg,5,5,40,40,,11,0,0\n")       # no such expression
+    (tmp_path / "validation.csv").write_text(
+        "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,"
+        "expression,valence,arousal\n"
+        "1/face5.jpg,0,0,50,50,,7,0,0\n")         # contempt: kept only with keep_contempt
+    result = _ingest(tmp_path, "affectnet")
+    _assert_accounted(result, tmp_path)
+    m = result.manifest.set_index("path")
+    assert m["label"].to_dict() == {
+        "Manually_Annotated_Images/1/face0.jpg#box=5,5,45,45": "happiness",
+        "Manually_Annotated_Images/1/face1.jpg#box=5,5,45,45": "anger"}
+    assert set(m["source_split"]) == {"train"}
+    reasons = _reasons(result)
+    assert reasons["Manually_Annotated_Images/1/face2.jpg#box=5,5,45,45"] == "not_an_expression"
+    assert reasons["Manually_Annotated_Images/1/face3.jpg#box=5,5,45,45"] == "not_an_expression"
+    assert reasons["training.csv#line=6"] == "missing_image"
+    assert reasons["training.csv#line=7"] == reasons["training.csv#line=8"] == "bad_row"
+    assert reasons["Manually_Annotated_Images/1/face5.jpg#box=0,0,50,50"] == "excluded_label"
+    assert reasons["Manually_Annotated_Images/1/face4.jpg"] == "unreferenced_image"
+    with_contempt = _ingest(tmp_path, "affectnet", vocab=label_set(keep_contempt=True))
+    face5 = with_contempt.manifest.set_index("path").loc[
+        "Manually_Annotated_Images/1/face5.jpg#box=0,0,50,50"]
+    assert (face5["label"], face5["source_split"]) == ("contempt", "test")

@@ -360,3 +360,42 @@ def _counting_images(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(RawTree, "open_image", open_image)
     return read
+
+
+class _Pipeline:
+    """Stands for kedro-mlflow's PipelineML: only what the hook reads."""
+
+    def __init__(self):
+        self.log_model_kwargs = {"name": "model", "registered_model_name": "fer_da.baseline"}
+
+
+def test_a_served_model_registers_a_version_only_when_its_digest_changed(tmp_path):
+    import mlflow
+
+    from fer_da.hooks import TrainingTrackingHooks
+
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        client = mlflow.tracking.MlflowClient()
+        with mlflow.start_run() as run:
+            mlflow.set_tag("serving.baseline.digest", "X")
+        client.create_registered_model("fer_da.baseline")
+        client.create_model_version("fer_da.baseline", source=str(tmp_path),
+                                    run_id=run.info.run_id)
+        hooks, pipeline = TrainingTrackingHooks(), _Pipeline()
+        with mlflow.start_run():
+            for digest, registers in (("X", False), ("Y", True)):
+                hooks._serving = {"baseline": digest}
+                around = hooks.after_pipeline_run(run_params={}, pipeline=pipeline,
+                                                  catalog=None)
+                next(around)  # kedro-mlflow logs (and registers) here
+                seen = dict(pipeline.log_model_kwargs)
+                with pytest.raises(StopIteration):
+                    next(around)
+                assert ("registered_model_name" in seen) is registers, digest
+                assert pipeline.log_model_kwargs["registered_model_name"] == "fer_da.baseline"
+            hooks._serving = {}  # no served model seen in this run: register as usual
+            assert not hooks._registered_unchanged(pipeline.log_model_kwargs)
+    finally:
+        mlflow.set_tracking_uri(before)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from fer_da.ingest.parsers import LAYOUT_OPTIONS, NEEDS_VOCABULARY, PARSERS, Parsed
-from fer_da.ingest.tree import RawTree, frame_count
+from fer_da.ingest.tree import RawTree, frame_count, is_member, member_file
 from fer_da.labels import KNOWN_LABELS
 from fer_da.preprocess.image import image_depth
 from fer_da.validate import ConfigError, as_choice, check_keys
@@ -171,8 +171,8 @@ def _validate_images(parsed: Parsed, tree: RawTree,
             if not data:
                 parsed.reject(path, "empty_file", "zero bytes")
                 continue
-            img = tree.open_image(path, data if "#line=" not in path else None)
-            frames = 1 if "#line=" in path else frame_count(data)
+            img = tree.open_image(path, None if is_member(path) else data)
+            frames = 1 if is_member(path) else frame_count(data)
         except Exception as exc:  # noqa: BLE001 - any read or decoder error means unreadable
             parsed.reject(path, "unreadable_image", f"{type(exc).__name__}: {exc}"[:200])
             continue
@@ -237,6 +237,7 @@ def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...],
     parsed = _dedupe_content(parsed)
     covered = ({r["path"] for r in parsed.rows} | {r["path"] for r in parsed.rejects}
                | set(parsed.metadata_files))
+    covered |= {member_file(p) for p in covered if is_member(p)}  # a photo of listed faces
     for rel in tree.files:
         if rel not in covered:  # a parser bug must not lose a file
             parsed.reject(rel, "unaccounted", "the parser neither used nor rejected this file")

@@ -13,8 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree, parse_pixel_string, read_csv_lines
-from fer_da.validate import ConfigError, as_bool, as_int, as_str_list
+from fer_da.ingest.tree import (
+    IMAGE_SUFFIXES,
+    RawTree,
+    box_ref,
+    parse_pixel_string,
+    read_csv_lines,
+)
+from fer_da.validate import ConfigError, as_bool, as_float, as_int, as_str_list
 
 
 @dataclass
@@ -318,9 +324,198 @@ def parse_fer2013(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
     return out
 
 
+# --- RAF-DB basic ----------------------------------------------------------------------------
+RAFDB_LABELS = {1: "surprise", 2: "fear", 3: "disgust", 4: "happiness", 5: "sadness",
+                6: "anger", 7: "neutral"}
+RAFDB_LABEL_FILE = "EmoLabel/list_patition_label.txt"  # (sic: the release's spelling)
+RAFDB_LINE = re.compile(r"^(?P<name>(?P<split>train|test)_\d+)\.jpg\s+(?P<code>\S+)$",
+                        re.IGNORECASE)
+
+
+def parse_rafdb(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
+    """``[basic/]Image/aligned/train_00001_aligned.jpg`` (or ``Image/original/train_00001.jpg``
+    with ``images: original``) labelled by ``[basic/]EmoLabel/list_patition_label.txt``
+    (``train_00001.jpg 5``, codes 1-7); the ``train_``/``test_`` prefix is the split (split
+    mode ``source``). No subject ids. Every other file is a reject naming why."""
+    variant = str(options.get("images", "aligned")).lower()
+    if variant not in ("aligned", "original"):
+        raise ConfigError(f"rafdb options.images must be aligned or original, got {variant!r}")
+    base = next((b for b in ("", "basic/") if f"{b}{RAFDB_LABEL_FILE}" in tree.files), None)
+    if base is None:
+        raise FileNotFoundError(f"rafdb layout: no {RAFDB_LABEL_FILE} (or basic/"
+                                f"{RAFDB_LABEL_FILE}) under {tree.root}; see docs/datasets.md")
+    label_file = f"{base}{RAFDB_LABEL_FILE}"
+    out = Parsed(metadata_files=[label_file])
+    folder = f"{base}Image/{variant}/"
+    suffix = "_aligned.jpg" if variant == "aligned" else ".jpg"
+    images = {rel[len(folder):].lower(): rel for rel in tree.files if rel.startswith(folder)}
+    used: set[str] = set()
+    for line, text in enumerate(tree.read_text(label_file).splitlines(), start=1):
+        if not text.strip():
+            continue
+        ref = f"{label_file}#line={line}"
+        m = RAFDB_LINE.match(text.strip())
+        code = m and m["code"]
+        if not m or not code.isdigit() or int(code) not in RAFDB_LABELS:
+            out.reject(ref, "bad_row", f"{text.strip()[:80]!r} is not '<train|test>_N.jpg "
+                       "<1-7>'")
+            continue
+        rel = images.get((m["name"] + suffix).lower())
+        if rel is None:
+            out.reject(ref, "missing_image", f"{folder}{m['name']}{suffix} does not exist")
+            continue
+        used.add(rel)
+        out.rows.append({"path": rel, "subject": "unknown", "label": RAFDB_LABELS[int(code)],
+                         "source_split": m["split"].lower(), "key": m["name"].lower()})
+    for rel in tree.files:
+        if rel in used or rel == label_file:
+            continue
+        if rel.startswith(folder):
+            reason = "unreferenced_image" if is_image_name(rel) else "non_image"
+            out.reject(rel, reason, f"not listed in {label_file}")
+        elif rel.startswith(f"{base}Image/"):
+            out.reject(rel, "other_variant", f"options.images is {variant!r}")
+        else:
+            out.reject(rel, "ignored_folder", f"rafdb reads {folder} and {label_file} only")
+    return out
+
+
+# --- ExpW ---------------------------------------------------------------------------------
+EXPW_LABELS = {0: "anger", 1: "disgust", 2: "fear", 3: "happiness", 4: "sadness",
+               5: "surprise", 6: "neutral"}
+EXPW_LABEL_FILE = "label/label.lst"
+EXPW_IMAGES = "image/origin/"
+
+
+def parse_expw(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
+    """``image/origin/<name>.jpg`` + ``label/label.lst``: one face per line, ``name face_id
+    top left right bottom confidence label`` (labels 0-6). Each face is its own image,
+    ``<path>#box=left,top,right,bottom`` (cut from its photo at ingestion and
+    normalisation; use ``detector: {backend: none}``); ``min_confidence`` rejects the faces
+    whose detector confidence is lower (``low_confidence``)."""
+    floor = as_float(options.get("min_confidence", 0.0), "options.min_confidence")
+    if not tree_has(tree, EXPW_LABEL_FILE):
+        raise FileNotFoundError(f"expw layout: no {EXPW_LABEL_FILE} under {tree.root}; see "
+                                "docs/datasets.md")
+    out = Parsed(metadata_files=[EXPW_LABEL_FILE])
+    images = {rel[len(EXPW_IMAGES):]: rel for rel in tree.files if rel.startswith(EXPW_IMAGES)}
+    used: set[str] = set()
+    for line, text in enumerate(tree.read_text(EXPW_LABEL_FILE).splitlines(), start=1):
+        if not text.strip():
+            continue
+        ref = f"{EXPW_LABEL_FILE}#line={line}"
+        fields = text.split()
+        try:
+            if len(fields) != 8:
+                raise ValueError(f"{len(fields)} fields, not 8")
+            name, face_id = fields[0], int(fields[1])
+            top, left, right, bottom = (float(v) for v in fields[2:6])
+            confidence, code = float(fields[6]), int(fields[7])
+            if code not in EXPW_LABELS:
+                raise ValueError(f"label {code} is not 0..6")
+            if right <= left or bottom <= top:
+                raise ValueError(f"empty box top={top:g} left={left:g} right={right:g} "
+                                 f"bottom={bottom:g}")
+        except ValueError as exc:
+            out.reject(ref, "bad_row", f"{exc} in {text.strip()[:80]!r}")
+            continue
+        rel = images.get(name)
+        if rel is None:
+            out.reject(ref, "missing_image", f"{EXPW_IMAGES}{name} does not exist")
+            continue
+        used.add(rel)
+        face = box_ref(rel, left, top, right, bottom)
+        if confidence < floor:
+            out.reject(face, "low_confidence", f"face {face_id}: confidence {confidence:g} "
+                       f"< options.min_confidence {floor:g} ({ref})")
+            continue
+        out.rows.append({"path": face, "subject": "unknown", "label": EXPW_LABELS[code],
+                         "face_id": face_id, "confidence": confidence,
+                         "key": f"{name}#face={face_id}"})
+    _unused(tree, out, used | {EXPW_LABEL_FILE}, EXPW_IMAGES, EXPW_LABEL_FILE, "expw")
+    return out
+
+
+# --- AffectNet (manually annotated) ------------------------------------------------------
+AFFECTNET_LABELS = {0: "neutral", 1: "happiness", 2: "sadness", 3: "surprise", 4: "fear",
+                    5: "disgust", 6: "anger", 7: "contempt"}
+AFFECTNET_NOT_EXPRESSIONS = {8: "none", 9: "uncertain", 10: "non-face"}
+AFFECTNET_FILES = {"training.csv": "train", "validation.csv": "test"}  # the validation set
+AFFECTNET_IMAGES = "Manually_Annotated_Images/"                      # is the test set
+
+
+def parse_affectnet(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
+    """``Manually_Annotated_Images/<sub>/<file>`` with ``training.csv`` / ``validation.csv``
+    (``subDirectory_filePath,face_x,face_y,face_width,face_height,…,expression,…``).
+    Expressions 0-6 are the basic set, 7 contempt (kept with ``labels.keep_contempt``),
+    8-10 (none, uncertain, non-face) are ``not_an_expression`` rejects. Each face is
+    ``<path>#box=…`` from its face box; training.csv → train, validation.csv → test."""
+    listed = [name for name in AFFECTNET_FILES if tree_has(tree, name)]
+    if not listed:
+        raise FileNotFoundError(f"affectnet layout: neither training.csv nor validation.csv "
+                                f"under {tree.root}; see docs/datasets.md")
+    out = Parsed()
+    images = {rel[len(AFFECTNET_IMAGES):]: rel for rel in tree.files
+              if rel.startswith(AFFECTNET_IMAGES)}
+    used: set[str] = set()
+    required = {"subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
+                "expression"}
+    for name in listed:
+        records, part = _read_table(tree, name, "affectnet", required)
+        out.rejects += part.rejects
+        out.metadata_files += part.metadata_files
+        for line, rec in records:
+            ref = f"{name}#line={line}"
+            try:
+                x, y, w, h = (float(rec[k]) for k in ("face_x", "face_y", "face_width",
+                                                      "face_height"))
+                code = int(float(rec["expression"]))
+                if code not in AFFECTNET_LABELS and code not in AFFECTNET_NOT_EXPRESSIONS:
+                    raise ValueError(f"expression {code} is not 0..10")
+                if w <= 0 or h <= 0:
+                    raise ValueError(f"empty face box {w:g}x{h:g}")
+            except (ValueError, TypeError) as exc:
+                out.reject(ref, "bad_row", str(exc)[:200])
+                continue
+            rel = images.get(rec["subDirectory_filePath"])
+            if rel is None:
+                out.reject(ref, "missing_image",
+                           f"{AFFECTNET_IMAGES}{rec['subDirectory_filePath']} does not exist")
+                continue
+            used.add(rel)
+            face = box_ref(rel, x, y, x + w, y + h)
+            if code in AFFECTNET_NOT_EXPRESSIONS:
+                out.reject(face, "not_an_expression",
+                           f"expression {code} ({AFFECTNET_NOT_EXPRESSIONS[code]}), {ref}")
+                continue
+            out.rows.append({"path": face, "subject": "unknown", "label": AFFECTNET_LABELS[code],
+                             "source_split": AFFECTNET_FILES[name],
+                             "key": rec["subDirectory_filePath"].lower()})
+    _unused(tree, out, used | set(listed), AFFECTNET_IMAGES, " and ".join(listed), "affectnet")
+    return out
+
+
+def tree_has(tree: RawTree, rel: str) -> bool:
+    return rel in set(tree.files)
+
+
+def _unused(tree: RawTree, out: Parsed, used: set[str], images: str, listing: str,
+            layout: str) -> None:
+    """Every file the layout did not use, as a reject naming why."""
+    for rel in tree.files:
+        if rel in used:
+            continue
+        if rel.startswith(images):
+            reason = "unreferenced_image" if is_image_name(rel) else "non_image"
+            out.reject(rel, reason, f"not listed in {listing}")
+        else:
+            out.reject(rel, "ignored_folder", f"{layout} reads {images} and {listing} only")
+
+
 PARSERS: dict[str, Callable[..., Parsed]] = {
     "kdef": parse_kdef, "ckplus": parse_ckplus, "jaffe": parse_jaffe,
-    "folder": parse_folder, "csv": parse_csv, "fer2013": parse_fer2013,
+    "folder": parse_folder, "csv": parse_csv, "fer2013": parse_fer2013, "rafdb": parse_rafdb,
+    "expw": parse_expw, "affectnet": parse_affectnet,
 }
 NEEDS_VOCABULARY = frozenset({"folder", "csv"})
 LAYOUT_OPTIONS: dict[str, frozenset[str]] = {
@@ -330,4 +525,7 @@ LAYOUT_OPTIONS: dict[str, frozenset[str]] = {
     "folder": frozenset({"classes", "splits", "subject_regex"}),
     "csv": frozenset({"file", "label_map"}),
     "fer2013": frozenset({"file"}),
+    "rafdb": frozenset({"images"}),
+    "expw": frozenset({"min_confidence"}),
+    "affectnet": frozenset(),
 }

@@ -17,6 +17,24 @@ from PIL import Image, ImageOps
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"})
 IGNORED_NAMES = frozenset({".fer_da_synthetic.json"})  # the generator's stamp, not data
 LINE_REF = re.compile(r"^(?P<file>.+)#line=(?P<line>\d+)$")
+# one face of a file with several (ExpW, AffectNet): its box in pixels, left,top,right,bottom
+BOX_REF = re.compile(r"^(?P<file>.+)#box=(?P<box>-?\d+(?:\.\d+)?(?:,-?\d+(?:\.\d+)?){3})$")
+
+
+def is_member(ref: str) -> bool:
+    """Whether a reference names part of a file (a FER2013 row, a face box), not a file."""
+    return bool(LINE_REF.match(ref) or BOX_REF.match(ref))
+
+
+def member_file(ref: str) -> str:
+    """The file a member reference is part of (the reference itself otherwise)."""
+    match = LINE_REF.match(ref) or BOX_REF.match(ref)
+    return match["file"] if match else ref
+
+
+def box_ref(rel: str, left: float, top: float, right: float, bottom: float) -> str:
+    """The reference of one face of ``rel``: ``rel#box=left,top,right,bottom``."""
+    return f"{rel}#box={','.join(f'{v:g}' for v in (left, top, right, bottom))}"
 DOCS_HINT = "see docs/datasets.md (where each dataset goes) and docs/labs.md (a lab's conf/)"
 
 
@@ -44,6 +62,7 @@ class RawTree:
         self.root = Path(root)
         self._files: list[str] | None = None
         self._problems: list[ListingProblem] = []
+        self._last: tuple[str, Image.Image] | None = None  # the photo whose faces are read
 
     def check(self) -> RawTree:
         """Fail clearly on a missing or empty root."""
@@ -79,13 +98,16 @@ class RawTree:
         match = LINE_REF.match(ref)
         if match:
             return _fer2013_pixels(self.root / match["file"])[int(match["line"])].tobytes()
+        if BOX_REF.match(ref):  # the face's pixels: two faces of one photo are two images
+            face = self.open_image(ref)
+            return f"{face.mode}{face.size}".encode() + face.tobytes()
         return self.read_bytes(ref)
 
     def signature(self, ref: str) -> tuple[int, int, int] | None:
         """(size, mtime_ns, inode) of the file an image reference reads (a FER2013 row: its
         csv), followed through links; None when it cannot be stat-ed. While it is unchanged,
         ingestion trusts what it read before (docs/preprocessing.md, "Re-runs")."""
-        match = LINE_REF.match(ref)
+        match = LINE_REF.match(ref) or BOX_REF.match(ref)
         try:
             st = os.stat(self.root / (match["file"] if match else ref))
         except OSError:
@@ -103,9 +125,24 @@ class RawTree:
         if match:
             pixels = _fer2013_pixels(self.root / match["file"])[int(match["line"])]
             return Image.fromarray(pixels, "L")
+        if match := BOX_REF.match(ref):  # faces of one photo come one after the other
+            if self._last is None or self._last[0] != match["file"]:
+                self._last = (match["file"], self.open_image(match["file"]))
+            return _face_region(self._last[1], match["box"], ref)
         with Image.open(io.BytesIO(self.read_bytes(ref) if data is None else data)) as img:
             img.load()
             return ImageOps.exif_transpose(img)  # a copy, rotated as the camera meant
+
+
+def _face_region(img: Image.Image, box: str, ref: str) -> Image.Image:
+    """The box of a face, clipped to the image; an empty one is an error naming it."""
+    left, top, right, bottom = (float(v) for v in box.split(","))
+    clipped = (max(0, round(left)), max(0, round(top)), min(img.width, round(right)),
+               min(img.height, round(bottom)))
+    if clipped[2] - clipped[0] < 2 or clipped[3] - clipped[1] < 2:
+        raise ValueError(f"{ref}: the face box lies outside the {img.width}x{img.height} "
+                         "image or is empty")
+    return img.crop(clipped)
 
 
 def _listing(root: Path) -> tuple[list[str], list[ListingProblem]]:
