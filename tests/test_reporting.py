@@ -228,3 +228,44 @@ def test_mechanism_summary_reads_each_methods_diagnostic():
     assert out.loc["hagan", "diagnostic"] == "g_diversity_ratio"
     assert out.loc["hagan", "first_epoch"] == pytest.approx(0.5)
     assert out.loc["hagan", "last_epoch"] == pytest.approx(0.02)
+
+
+def test_cdfer_reference_matches_the_published_readme_cell_by_cell():
+    """HCPLab-SYSU/CD-FER-Benchmark README (commit bdd4bf2), RAF source: spot cells as
+    printed there, and every row's mean is the mean of its five targets (a typo shows)."""
+    from fer_da.reporting.tables import CDFER_TARGETS, cdfer_reference
+
+    ref = cdfer_reference().set_index(["backbone", "method"])
+    assert len(ref) == 20 and set(ref["source_domain"]) == {"RAF"}
+    printed = {("ResNet-50", "AGRA"): [85.27, 61.50, 56.43, 58.95, 68.50, 66.13],
+               ("ResNet-50", "CADA"): [72.09, 52.11, 53.44, 57.61, 63.15, 59.68],
+               ("ResNet-50", "SAFN"): [75.97, 61.03, 52.98, 55.64, 64.91, 62.11],
+               ("ResNet-18", "AGRA"): [77.52, 61.03, 52.75, 54.94, 69.70, 63.19],
+               ("ResNet-18", "DETN"): [64.19, 52.11, 42.25, 42.01, 43.92, 48.90]}
+    for key, cells in printed.items():
+        assert ref.loc[key, [*CDFER_TARGETS, "Mean"]].tolist() == cells, key
+    means = ref[list(CDFER_TARGETS)].mean(axis=1)
+    assert np.abs(means - ref["Mean"]).max() <= 0.011
+
+
+def test_our_methods_sit_beside_the_benchmark_on_shared_targets():
+    from fer_da.pipelines.reporting.nodes import _cdfer_section
+    from fer_da.reporting.tables import beside_cdfer, cdfer_reference
+
+    methods = pd.DataFrame([
+        {"method": "baseline", "domain": d, "metric": m, "mean": v, "std": 0.0, "seeds": 2}
+        for d, m, v in (("CK", "accuracy", 61.0), ("JAFFE", "accuracy", 40.0),
+                        ("KDEF", "accuracy", 90.0), ("CK", "balanced_accuracy", 1.0))])
+    table = beside_cdfer(methods, cdfer_reference(), "ResNet-50", "fer-da (stand-ins)")
+    assert table.loc[("fer-da (stand-ins)", "baseline"), "CK+"] == 61.0  # CK is CK+
+    assert table.loc[("fer-da (stand-ins)", "baseline"), "JAFFE"] == 40.0
+    assert np.isnan(table.loc[("fer-da (stand-ins)", "baseline"), "ExpW"])
+    assert "KDEF" not in table.columns  # not a benchmark target
+    assert table.loc[("published, ResNet-50", "AGRA"), "CK+"] == 85.27
+    assert len(table) == 11
+    md, html = _cdfer_section(methods, {"reference": "cdfer", "stand_ins": True})
+    assert "synthetic stand-ins" in md[2] and "no source-only or DANN row" in md[2]
+    assert "fer-da (synthetic stand-ins)" in html
+    md, _ = _cdfer_section(methods, {"reference": "cdfer", "stand_ins": False,
+                                     "reference_backbone": "ResNet-18"})
+    assert "ResNet-18" in md[2] and "stand-ins" not in md[4]

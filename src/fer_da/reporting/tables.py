@@ -22,6 +22,46 @@ def paper_reference() -> pd.DataFrame:
         return pd.read_csv(f)
 
 
+CDFER_TARGETS = ("CK+", "JAFFE", "SFEW2.0", "FER2013", "ExpW")
+CDFER_SOURCE = ("Chen et al., cross-domain FER benchmark, README of HCPLab-SYSU/"
+                "CD-FER-Benchmark at bdd4bf2: RAF-DB source, accuracy % on each target")
+# a domain's name (or its display name) -> the benchmark's target column
+CDFER_ALIASES = {"ck": "CK+", "ckplus": "CK+", "jaffe": "JAFFE", "sfew": "SFEW2.0",
+                 "sfew20": "SFEW2.0", "fer2013": "FER2013", "expw": "ExpW"}
+
+
+def cdfer_reference() -> pd.DataFrame:
+    """The benchmark's published accuracies (:data:`CDFER_SOURCE`): one row per backbone
+    and method, the five targets and their mean. It publishes no source-only or DANN row."""
+    with resources.files("fer_da.reporting").joinpath("cdfer_reference.csv").open() as f:
+        return pd.read_csv(f)
+
+
+def _cdfer_target(name: str) -> str | None:
+    return CDFER_ALIASES.get("".join(c for c in str(name).lower() if c.isalnum()))
+
+
+def beside_cdfer(methods: pd.DataFrame, reference: pd.DataFrame, backbone: str = "ResNet-50",
+                 ours: str = "fer-da") -> pd.DataFrame:
+    """The benchmark's rows for ``backbone`` and this run's methods (accuracy, mean over
+    seeds) on the targets both have; ``ours`` labels this run's rows (e.g. ``fer-da
+    (synthetic stand-ins)``). Rows: (kind, method); columns: the benchmark's targets."""
+    published = reference[reference["backbone"] == backbone].set_index("method")
+    rows = {("published, " + backbone, m): published.loc[m, list(CDFER_TARGETS)].astype(float)
+            for m in published.index}
+    if len(methods):
+        acc = methods[methods["metric"] == "accuracy"].assign(
+            target=lambda f: f["domain"].map(_cdfer_target)).dropna(subset=["target"])
+        for method, group in acc.groupby("method", sort=False):
+            rows[(ours, method)] = group.set_index("target")["mean"].reindex(
+                list(CDFER_TARGETS)).astype(float)
+    if not rows:
+        return pd.DataFrame(columns=list(CDFER_TARGETS))
+    out = pd.DataFrame(rows).T
+    out.index.names = ["kind", "method"]
+    return out.round(2)
+
+
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "loss")
 PERCENT = ("accuracy", "balanced_accuracy", "macro_f1")
 
