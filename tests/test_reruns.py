@@ -378,13 +378,14 @@ def test_a_served_model_registers_a_version_only_when_its_digest_changed(tmp_pat
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         client = mlflow.tracking.MlflowClient()
-        with mlflow.start_run() as run:
+        experiment = client.create_experiment("reruns")  # not an earlier test's active one
+        with mlflow.start_run(experiment_id=experiment) as run:
             mlflow.set_tag("serving.baseline.digest", "X")
         client.create_registered_model("fer_da.baseline")
         client.create_model_version("fer_da.baseline", source=str(tmp_path),
                                     run_id=run.info.run_id)
         hooks, pipeline = TrainingTrackingHooks(), _Pipeline()
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment):
             for digest, registers in (("X", False), ("Y", True)):
                 hooks._serving = {"baseline": digest}
                 around = hooks.after_pipeline_run(run_params={}, pipeline=pipeline,
