@@ -217,7 +217,8 @@ def test_the_backend_is_known_without_building_it(tmp_path, monkeypatch):
     cached = tmp_path / "torch" / "hub" / "checkpoints" / RETINAFACE_WEIGHTS_URL.rsplit("/")[-1]
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"x")
-    assert resolve_backend("retinaface", "mtcnn", download=False) == "retinaface"
+    assert resolve_backend("retinaface", "mtcnn", download=False) == "mtcnn"  # as built
+    assert resolve_backend("retinaface", "mtcnn", download=True) == "retinaface"
     import torch.hub  # the same folder torch would look in
 
     assert Path(torch.hub.get_dir()) == tmp_path / "torch" / "hub"
@@ -253,6 +254,7 @@ def _store(tmp_path: Path) -> tuple[list[Store], Path]:
 
 def test_prune_keeps_the_latest_and_what_kept_models_were_trained_on(tmp_path):
     stores, _ = _store(tmp_path)
+    (tmp_path / "face_sets" / "v9").mkdir()  # a failed save's empty folder: not a version
     plan = plan_prune(stores, keep=1)
     assert plan.keep == {"face_sets": ["v4", "v3"], "baseline.models": ["m3"]}
     assert sorted(v for _, v, _ in plan.remove) == ["m1", "m2", "v1", "v2"]

@@ -34,8 +34,9 @@ class Store:
         """Existing versions, newest first (Kedro's timestamps sort by time)."""
         if not self.folder.is_dir():
             return []
-        return sorted((p.name for p in self.folder.iterdir()
-                       if p.is_dir() and not p.name.startswith(".")), reverse=True)
+        return sorted((p.name for p in self.folder.iterdir()  # as Kedro: <version>/<name>
+                       if (p / self.folder.name).exists() and not p.name.startswith(".")),
+                      reverse=True)  # an empty folder a failed save left is no version
 
 
 @dataclass

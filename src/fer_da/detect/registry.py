@@ -50,9 +50,11 @@ def _retinaface_ready(weights: str | None = None, download: bool = True,
                       **_: Any) -> bool | None:
     if weights:
         return Path(weights).is_file() or False
+    if not download:  # as retinaface.load_weights: no weights file and download off
+        return False
     if (torch_hub_checkpoints() / RETINAFACE_WEIGHTS_URL.rsplit("/", 1)[-1]).is_file():
         return True
-    return None if download else False  # online or not is only known by trying
+    return None  # online or not is only known by trying
 
 
 # Without building a backend (no torch import): True if it would build, False if it would

@@ -7,6 +7,7 @@ detail). Parsers never guess: a name they cannot read is a reject.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -413,7 +414,8 @@ def parse_expw(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
             confidence, code = float(fields[6]), int(fields[7])
             if code not in EXPW_LABELS:
                 raise ValueError(f"label {code} is not 0..6")
-            if right <= left or bottom <= top:
+            if not all(math.isfinite(v) for v in (top, left, right, bottom)) \
+                    or right <= left or bottom <= top:
                 raise ValueError(f"empty box top={top:g} left={left:g} right={right:g} "
                                  f"bottom={bottom:g}")
         except ValueError as exc:
@@ -472,7 +474,7 @@ def parse_affectnet(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
                 code = int(float(rec["expression"]))
                 if code not in AFFECTNET_LABELS and code not in AFFECTNET_NOT_EXPRESSIONS:
                     raise ValueError(f"expression {code} is not 0..10")
-                if w <= 0 or h <= 0:
+                if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
                     raise ValueError(f"empty face box {w:g}x{h:g}")
             except (ValueError, TypeError) as exc:
                 out.reject(ref, "bad_row", str(exc)[:200])

@@ -224,7 +224,7 @@ def normalise_faces(
                 rejects.append({"domain": domain, "path": rec["path"],
                                 "reason": "detection_failed", "detail": det["detail"]})
                 continue
-            key = crop_key(det["key"], cfg, code)
+            key = crop_key(det["key"] + str(det["faces"]), cfg, code)  # boxes found too
             face = _reused_crop(earlier, key)
             if face is None:
                 try:
@@ -287,10 +287,12 @@ def crop_code_digest() -> str:
     (``fer_da/preprocess``): a change of it makes every crop anew."""
     from pathlib import Path
 
+    import fer_da.ingest.tree
     import fer_da.preprocess
     from fer_da.provenance import source_digest
 
-    return source_digest(Path(fer_da.preprocess.__file__).parent)
+    return source_digest(Path(fer_da.preprocess.__file__).parent) + hashlib.sha256(
+        Path(fer_da.ingest.tree.__file__).read_bytes()).hexdigest()[:16]  # decoding
 
 
 def crop_key(detection_key: str, cfg: PreprocessConfig, code: str) -> str:
