@@ -263,9 +263,52 @@ def test_our_methods_sit_beside_the_benchmark_on_shared_targets():
     assert "KDEF" not in table.columns  # not a benchmark target
     assert table.loc[("published, ResNet-50", "AGRA"), "CK+"] == 85.27
     assert len(table) == 11
-    md, html = _cdfer_section(methods, {"reference": "cdfer", "stand_ins": True})
-    assert "synthetic stand-ins" in md[2] and "no source-only or DANN row" in md[2]
-    assert "fer-da (synthetic stand-ins)" in html
-    md, _ = _cdfer_section(methods, {"reference": "cdfer", "stand_ins": False,
-                                     "reference_backbone": "ResNet-18"})
+    synthetic = _protocol(data="synthetic")
+    md, html = _cdfer_section(methods, {"reference": "cdfer"}, synthetic)
+    assert "Synthetic stand-ins" in md[2] and "no source-only or DANN row" in md[2]
+    assert "fer-da (synthetic stand-ins)" in html and "fer-da (synthetic stand-ins)" in md[4]
+    md, _ = _cdfer_section(methods, {"reference": "cdfer", "reference_backbone": "ResNet-18"},
+                           _protocol(data="real"))
     assert "ResNet-18" in md[2] and "stand-ins" not in md[4]
+    mixed = _protocol(data="real")
+    mixed.loc[mixed["domain"] == "jaffe", "data"] = "synthetic"  # one stand-in marks all
+    md, _ = _cdfer_section(methods, {"reference": "cdfer"}, mixed)
+    assert "fer-da (synthetic stand-ins)" in md[4]
+    assert "Synthetic stand-ins, not the benchmark's datasets: jaffe " in md[2]
+
+
+def _protocol(data: str) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"domain": "rafdb", "split_mode": "source", "n_test": 60, "data": data},
+        {"domain": "ckplus", "split_mode": "subject", "n_test": 30, "data": data},
+        {"domain": "jaffe", "split_mode": "transductive", "n_test": 213, "data": data},
+        {"domain": "sfew", "split_mode": "random", "n_test": 70, "data": data},
+        {"domain": "kdef", "split_mode": "subject", "n_test": 50, "data": data}])
+
+
+def test_the_benchmark_test_sets_say_which_are_the_benchmarks():
+    from fer_da.reporting.tables import cdfer_test_sets
+
+    sets = cdfer_test_sets(_protocol("real")).set_index("dataset")
+    assert list(sets.index) == ["RAF-DB", "CK+", "JAFFE", "SFEW2.0"]  # kdef is none
+    assert sets.loc["JAFFE", "same test set"].startswith("yes")
+    assert sets.loc["RAF-DB", "same test set"].startswith("yes")
+    assert sets.loc["CK+", "same test set"] == ("no: the benchmark's list is not in the "
+                                                "dataset's release")
+    assert sets.loc["SFEW2.0", "same test set"] == "no: split mode source reproduces it"
+    assert sets.loc["JAFFE", "this run's"] == "split transductive: 213 test faces"
+    assert "213" in sets.loc["JAFFE", "benchmark's test set"]
+    stand_ins = cdfer_test_sets(_protocol("synthetic"))
+    assert (stand_ins["same test set"] == "no: a synthetic stand-in").all()
+    named = cdfer_test_sets(_protocol("real").replace({"domain": {"rafdb": "raf_src"}}),
+                            {"raf_src": "RAF-DB"})
+    assert "RAF-DB" in set(named["dataset"])  # found by its display name
+
+
+def test_two_domains_on_one_benchmark_target_are_refused():
+    from fer_da.reporting.tables import beside_cdfer, cdfer_reference
+
+    methods = pd.DataFrame([{"method": "baseline", "domain": d, "metric": "accuracy",
+                             "mean": 50.0} for d in ("CK", "ckplus")])
+    with pytest.raises(ValueError, match="several domains map to one benchmark target"):
+        beside_cdfer(methods, cdfer_reference())

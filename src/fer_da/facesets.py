@@ -38,7 +38,8 @@ class FaceSet:
         """Of the images, labels and splits: what a model trained or scored on this saw."""
         from fer_da.provenance import array_digest
 
-        cols = [c for c in self.table.columns if c == "label_idx" or c.startswith("split")]
+        cols = [c for c in self.table.columns
+                if c in ("label_idx", "transductive") or c.startswith("split")]
         return array_digest(self.images, *(self.table[c].astype(str).to_numpy(dtype="U")
                                            for c in sorted(cols)))
 
@@ -49,6 +50,18 @@ class FaceSet:
         if column not in self.table.columns:
             column = "split"
         return self.subset(self.table[column] == name)
+
+    @property
+    def transductive(self) -> bool:
+        """Split mode ``transductive``: every image is test and the unlabelled pool."""
+        return "transductive" in self.table.columns and bool(self.table["transductive"].any())
+
+    def unlabelled_pool(self, seed: int | None = None) -> FaceSet:
+        """What a run may adapt to, labels unseen: the train split, or every image of a
+        transductive domain (its test set: the benchmark protocol, stated in the report)."""
+        if self.transductive:
+            return self.subset(self.table["transductive"].fillna(False).astype(bool))
+        return self.split("train", seed)
 
     def grouped_by_split(self) -> FaceSet:
         """Rows grouped by ``split`` (train, val, test, others; stable order within each):

@@ -32,5 +32,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     }
     # a grid's jobs gathered (docs/scaling.md): every adaptation run against source-only
     pipelines["gather"] = pipelines["reporting"].only_nodes("compare_with_source_only")
+    # source-only and the adaptation methods, then the report: an unsupervised-DA protocol
+    # (conf/cdfer) has no labelled target for joint or finetune
+    plain = training.plain_setup_pipelines()  # summed, PipelineML objects lose their model
+    pipelines["adaptation"] = plain["baseline"] + plain["dann"] + pipelines["reporting"]
     pipelines["__default__"] = pipelines["training"] + pipelines["reporting"]
     return pipelines

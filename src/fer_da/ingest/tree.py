@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"})
-IGNORED_NAMES = frozenset({".fer_da_synthetic.json"})  # the generator's stamp, not data
+SYNTHETIC_STAMP = ".fer_da_synthetic.json"  # written by fer_da.synthetic beside its files
+IGNORED_NAMES = frozenset({SYNTHETIC_STAMP})  # the generator's stamp, not data
 LINE_REF = re.compile(r"^(?P<file>.+)#line=(?P<line>\d+)$")
 # one face of a file with several (ExpW, AffectNet): its box in pixels, left,top,right,bottom
 BOX_REF = re.compile(r"^(?P<file>.+)#box=(?P<box>-?\d+(?:\.\d+)?(?:,-?\d+(?:\.\d+)?){3})$")
@@ -63,6 +64,11 @@ class RawTree:
         self._files: list[str] | None = None
         self._problems: list[ListingProblem] = []
         self._last: tuple[str, Image.Image] | None = None  # the photo whose faces are read
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether fer-da's generator wrote this root (its stamp is there): a stand-in."""
+        return (self.root / SYNTHETIC_STAMP).is_file()
 
     def check(self) -> RawTree:
         """Fail clearly on a missing or empty root."""

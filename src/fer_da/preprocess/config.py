@@ -16,7 +16,7 @@ from fer_da.validate import (
 )
 
 BACKENDS = ("retinaface", "mtcnn", "none")
-SPLIT_MODES = ("subject", "group", "random", "source")
+SPLIT_MODES = ("subject", "group", "random", "source", "transductive")
 MAX_IMAGE_SIZE = 512  # a face crop; every face set is held in memory at this size
 
 

@@ -2,8 +2,10 @@
 
 Modes: ``subject`` (whole subjects per split), ``group`` (whole groups per split, the group
 taken from the file name by a regex: a film title, a person's name), ``random`` (stratified by
-label: leaky when a subject has several images) and ``source`` (the layout's own split column,
-missing splits carved from its train part by ``within``).
+label: leaky when a subject has several images), ``source`` (the layout's own split column,
+missing splits carved from its train part by ``within``) and ``transductive`` (an unlabelled
+target's every image is its test set and, unlabelled, its adaptation pool: the cross-domain
+FER benchmark's JAFFE protocol; :data:`TRANSDUCTIVE` marks those rows).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 
 SPLITS = ("train", "val", "test")
 UNUSED = "unused"  # train images left out by split.max_train (a subsampled benchmark)
+TRANSDUCTIVE = "transductive"  # face-set column: the row is also in the unlabelled pool
 
 
 class SplitError(ValueError):
@@ -102,6 +105,8 @@ def assign_split(table: pd.DataFrame, mode: str, fractions: Mapping[str, float],
             raise SplitError("split mode 'group' needs split.group_regex")
         groups = groups_from_names(table["path"], group_regex)
         return group_split(groups, table["label"], fractions, seed, what="group")
+    if mode == TRANSDUCTIVE:
+        return pd.Series("test", index=table.index, dtype=object)
     if mode == "source":
         given = table.get("source_split", pd.Series(None, index=table.index))
         missing = given.isna() | ~given.isin(SPLITS)
@@ -117,7 +122,8 @@ def assign_split(table: pd.DataFrame, mode: str, fractions: Mapping[str, float],
             carved = assign_split(train, within, absent, seed, group_regex)
             out[train.index] = carved
         return out
-    raise SplitError(f"unknown split mode {mode!r}; choose subject, group, random or source")
+    raise SplitError(f"unknown split mode {mode!r}; choose subject, group, random, source "
+                     "or transductive")
 
 
 def cap_train(split: pd.Series, labels: pd.Series, max_train: int | None,

@@ -45,6 +45,11 @@ def tsne_figure(features: np.ndarray, labels: Sequence[str], domains: Sequence[s
 def loss_curves(history: pd.DataFrame) -> plt.Figure:
     """Per DANN run: domain loss, classification loss, lambda and clamp limit per epoch."""
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    if not len(history) or "run" not in history.columns:  # the dann setup did not run
+        for ax in axes:
+            ax.set_axis_off()
+        axes[1].text(0.5, 0.5, "no DANN run", ha="center", va="center")
+        return fig
     for run, h in history.groupby("run"):
         axes[0].plot(h["epoch"], h["dmn_loss"], label=run)
         axes[1].plot(h["epoch"], h["clf_loss"], label=run)

@@ -37,8 +37,57 @@ def cdfer_reference() -> pd.DataFrame:
         return pd.read_csv(f)
 
 
+# The benchmark's test set per dataset (its code, BulidDataloader's test branch, at d825cb8)
+# and the fer-da split mode that reproduces it from the dataset's own release (None: its
+# list ships with the benchmark's data package, not with the dataset).
+CDFER_TEST_SETS = {
+    "RAF-DB": ("its test_ images (source; the release's boxes on the original images)",
+               "source"),
+    "CK+": ("its own CK+ Val list (129 faces by the published accuracies)", None),
+    "JAFFE": ("all 213 images, also the unlabelled training pool (transductive)",
+              "transductive"),
+    "SFEW2.0": ("the Val set (the release's 436 faces with the benchmark's boxes)", "source"),
+    "FER2013": ("its own val_list.txt", None),
+    "ExpW": ("its own val list", None),
+}
+
+
+def _key(name: str) -> str:
+    return "".join(c for c in str(name).lower() if c.isalnum())
+
+
 def _cdfer_target(name: str) -> str | None:
-    return CDFER_ALIASES.get("".join(c for c in str(name).lower() if c.isalnum()))
+    return CDFER_ALIASES.get(_key(name))
+
+
+def cdfer_test_sets(protocol: pd.DataFrame, names: dict[str, str] | None = None
+                    ) -> pd.DataFrame:
+    """Per benchmark dataset this run has: the benchmark's test set, this run's (split
+    mode, test faces, real or synthetic) and whether they are the same protocol."""
+    names = names or {}
+    rows = []
+    for rec in protocol.to_dict("records"):
+        domain = str(rec["domain"])
+        bench = ("RAF-DB" if _key(domain) in ("rafdb", "raf") or
+                 _key(names.get(domain, "")) in ("rafdb", "raf")
+                 else _cdfer_target(domain) or _cdfer_target(names.get(domain, "")))
+        if bench is None:
+            continue
+        theirs, mode = CDFER_TEST_SETS[bench]
+        ours = f"split {rec.get('split_mode')}: {int(rec.get('n_test', 0))} test faces"
+        if rec.get("data") == "synthetic":
+            same = "no: a synthetic stand-in"
+        elif mode is None:
+            same = "no: the benchmark's list is not in the dataset's release"
+        elif rec.get("split_mode") == mode:
+            same = "yes (preprocessing may differ: docs/labs.md)"
+        else:
+            same = f"no: split mode {mode} reproduces it"
+        rows.append({"dataset": bench, "domain": domain, "benchmark's test set": theirs,
+                     "this run's": ours, "data": rec.get("data", "real"),
+                     "same test set": same})
+    return pd.DataFrame(rows, columns=["dataset", "domain", "benchmark's test set",
+                                       "this run's", "data", "same test set"])
 
 
 def beside_cdfer(methods: pd.DataFrame, reference: pd.DataFrame, backbone: str = "ResNet-50",
@@ -52,6 +101,11 @@ def beside_cdfer(methods: pd.DataFrame, reference: pd.DataFrame, backbone: str =
     if len(methods):
         acc = methods[methods["metric"] == "accuracy"].assign(
             target=lambda f: f["domain"].map(_cdfer_target)).dropna(subset=["target"])
+        twice = acc.groupby("target")["domain"].unique()
+        twice = {t: sorted(map(str, d)) for t, d in twice.items() if len(d) > 1}
+        if twice:
+            raise ValueError(f"several domains map to one benchmark target: {twice}; rename "
+                             "them (reporting.names) so that one domain is each target")
         for method, group in acc.groupby("method", sort=False):
             rows[(ours, method)] = group.set_index("target")["mean"].reindex(
                 list(CDFER_TARGETS)).astype(float)
@@ -197,10 +251,17 @@ def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
     base = agg[agg["setup"] == "baseline"]
     source = base["run"].iloc[0] if len(base) else ""
     source_label = " ".join(names.get(d, d) for d in source.split("+"))
+    ran = set(agg["setup"])
     parts = {"I": _frame(agg, ("baseline", "joint"), names, baseline_label=source_label),
              "II": _frame(agg, ("baseline", "finetune"), names, baseline_label=source_label),
              "III": _frame(agg, ("dann",), names, collapsed=collapsed),
              "IV": _frame(agg, ("baseline", "dann"), names, collapsed=collapsed)}
+    # a table is shown when the setup it is about ran (not the baseline column alone)
+    about = {"I": "joint", "II": "finetune", "III": "dann", "IV": "dann"}
+    parts = {t: p for t, p in parts.items() if about[t] in ran}
+    if not parts:
+        return pd.DataFrame(columns=["table", "metric", "domain", "column", "value", "std",
+                                     "seeds", "provenance", "row_key", "col_key"])
     rows = []
     for table, part in parts.items():
         for metric in METRICS:

@@ -1,8 +1,11 @@
-"""Write synthetic domains to disk in the native layouts of KDEF, CK+, JAFFE and TFEID.
+"""Write synthetic domains to disk in the native layouts of KDEF, CK+, JAFFE and TFEID, and
+of the cross-domain FER benchmark's RAF-DB, FER2013, SFEW 2.0 and ExpW (``conf/cdfer``'s
+stand-ins).
 
-The writers reproduce the real file names and folder nesting (shared/DATASETS.md) so the
-real parsers run unchanged on them, including a little of the junk real releases carry
-(``Thumbs.db``, a ``README``, unlabelled CK+ sequences, contempt).
+The writers reproduce the real file names and folder nesting (shared/DATASETS.md,
+docs/datasets.md) so the real parsers run unchanged on them, including a little of the junk
+real releases carry (``Thumbs.db``, a ``README``, unlabelled CK+ sequences, contempt).
+The in-the-wild stand-ins vary light, exposure, contrast, blur and background photo by photo.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +83,44 @@ PRESETS: dict[str, Preset] = {
         blur=0.3, skins=ASIAN_SKINS, hairs=BLACK_HAIR, intensity=(0.7, 1.0), eye_scale=0.85),
         subjects=12),
 }
+
+
+# the cross-domain FER benchmark's source and in-the-wild targets (conf/cdfer's stand-ins)
+PRESETS.update({
+    # 100x100 colour, aligned (the face fills the frame), varied people and photographs
+    "rafdb": Preset("rafdb", Style(
+        width=100, height=100, grey=False, face_height=0.74, center=(0.5, 0.52), jitter=0.03,
+        background=(120, 110, 100), light=0.0, brightness=0.0, contrast=1.0, noise=2.0,
+        blur=0.3, skins=MIXED_SKINS, hairs=MIXED_HAIR, intensity=(0.6, 1.0)), subjects=56),
+    # 48x48 grey JPEG, tight crops, in the wild
+    "fer2013": Preset("fer2013", Style(
+        width=48, height=48, grey=True, face_height=0.8, center=(0.5, 0.52), jitter=0.05,
+        background=(100, 100, 100), light=0.0, brightness=0.0, contrast=1.0, noise=3.0,
+        blur=0.4, skins=MIXED_SKINS, hairs=MIXED_HAIR, intensity=(0.5, 1.0)), subjects=56),
+    # film stills' aligned faces (143x181 / 2), colour PNG, dark film light
+    "sfew": Preset("sfew", Style(
+        width=72, height=90, grey=False, face_height=0.66, center=(0.5, 0.5), jitter=0.04,
+        background=(45, 40, 38), light=0.15, brightness=-15.0, contrast=0.9, noise=2.5,
+        blur=0.5, skins=MIXED_SKINS, hairs=MIXED_HAIR, intensity=(0.5, 0.95)), subjects=42),
+    # web photos holding several faces (one portrait per face pasted into the photo)
+    "expw": Preset("expw", Style(
+        width=64, height=72, grey=False, face_height=0.6, center=(0.5, 0.5), jitter=0.04,
+        background=(150, 140, 120), light=0.0, brightness=0.0, contrast=1.0, noise=2.0,
+        blur=0.3, skins=MIXED_SKINS, hairs=MIXED_HAIR, intensity=(0.5, 1.0)), subjects=42),
+})
+RAFDB_CODES = {"surprise": 1, "fear": 2, "disgust": 3, "happiness": 4, "sadness": 5,
+               "anger": 6, "neutral": 7}
+EXPW_CODES = {"anger": 0, "disgust": 1, "fear": 2, "happiness": 3, "sadness": 4,
+              "surprise": 5, "neutral": 6}
+FER2013_FOLDERS = {"anger": "angry", "disgust": "disgust", "fear": "fear",
+                   "happiness": "happy", "neutral": "neutral", "sadness": "sad",
+                   "surprise": "surprise"}
+SFEW_FOLDERS = {"anger": "Angry", "disgust": "Disgust", "fear": "Fear", "happiness": "Happy",
+                "neutral": "Neutral", "sadness": "Sad", "surprise": "Surprise"}
+# the share of each class in an in-the-wild stand-in, skewed as the real sets are
+WILD_FACES_PER_PERSON = 5  # an in-the-wild stand-in: `subjects` people x 5 faces
+WILD_SHARES = {"happiness": 0.26, "neutral": 0.18, "sadness": 0.14, "surprise": 0.12,
+               "anger": 0.12, "fear": 0.10, "disgust": 0.08}
 
 
 def _rng(seed: int, name: str, *keys: int) -> np.random.Generator:
@@ -178,8 +219,111 @@ def write_tfeid(root: Path, preset: Preset, seed: int, subjects: int, intensitie
                 _save(img, root / folder / f"tf{i + 1:02d}_{folder}_{level + 1}.jpg", quality=90)
 
 
+def _wild(style: Style, rng: np.random.Generator) -> Style:
+    """One in-the-wild photograph's conditions around the domain's own."""
+    grey = int(rng.integers(30, 200))
+    return replace(style, light=style.light + float(rng.uniform(-0.3, 0.3)),
+                   brightness=style.brightness + float(rng.uniform(-30, 30)),
+                   contrast=style.contrast * float(rng.uniform(0.75, 1.25)),
+                   blur=max(0.0, style.blur + float(rng.uniform(-0.3, 0.6))),
+                   background=tuple(int(np.clip(grey + rng.integers(-40, 40), 0, 255))
+                                    for _ in range(3)))
+
+
+def _wild_faces(seed: int, name: str, preset: Preset, subjects: int,
+                person: Callable[[int], int] | None = None):
+    """About ``subjects`` x :data:`WILD_FACES_PER_PERSON` faces of ``subjects`` people,
+    classes skewed by :data:`WILD_SHARES`: (index, label, identity, photo) in order. Face
+    ``n`` shows person ``person(n)`` (default: one drawn at random)."""
+    total = subjects * WILD_FACES_PER_PERSON
+    people = [sample_identity(_rng(seed, f"{name}-id", i), preset.style)
+              for i in range(subjects)]
+    n = 0
+    for label, share in WILD_SHARES.items():
+        for _ in range(max(2, round(share * total))):
+            rng = _rng(seed, name, n)
+            who = people[person(n) % subjects if person else int(rng.integers(subjects))]
+            style = _wild(preset.style, rng)
+            yield n, label, who, _photo(who, label, _intensity(rng, style), style, rng)
+            n += 1
+
+
+def _thirds(n: int, parts: tuple[str, ...], shares: tuple[float, ...]) -> str:
+    """Deterministic split of face ``n``: every 20 faces, ``shares`` of them per part."""
+    k, edge = n % 20, 0.0
+    for part, share in zip(parts, shares, strict=True):
+        edge += share * 20
+        if k < edge:
+            return part
+    return parts[-1]
+
+
+def write_rafdb(root: Path, preset: Preset, seed: int, subjects: int) -> None:
+    """``basic/Image/aligned/train_00001_aligned.jpg`` and
+    ``basic/EmoLabel/list_patition_label.txt`` (``train_00001.jpg 4``; 1-7), 4:1 train:test."""
+    lines = []
+    for n, label, _, img in _wild_faces(seed, "rafdb", preset, subjects):
+        split = _thirds(n, ("train", "test"), (0.8, 0.2))
+        name = f"{split}_{n + 1:05d}"
+        _save(img, root / "basic" / "Image" / "aligned" / f"{name}_aligned.jpg", quality=92)
+        lines.append(f"{name}.jpg {RAFDB_CODES[label]}")
+    (root / "basic" / "EmoLabel").mkdir(parents=True, exist_ok=True)
+    (root / "basic" / "EmoLabel" / "list_patition_label.txt").write_text("\n".join(lines) + "\n")
+
+
+def write_fer2013(root: Path, preset: Preset, seed: int, subjects: int) -> None:
+    """``<train|validation|test>/<angry|…|surprise>/<n>.jpg``, 48x48 grey (the folder layout
+    of FER2013 as re-laid out from its csv: validation = PublicTest, test = PrivateTest)."""
+    for n, label, _, img in _wild_faces(seed, "fer2013", preset, subjects):
+        split = _thirds(n, ("train", "validation", "test"), (0.7, 0.1, 0.2))
+        _save(img, root / split / FER2013_FOLDERS[label] / f"{n:05d}.jpg", quality=90)
+
+
+def write_sfew(root: Path, preset: Preset, seed: int, subjects: int) -> None:
+    """``<Train|Val>/<Angry|…|Surprise>/<Film>_<time>_<face>.png``: film stills' faces, the
+    people of a film in that film only, films split 2:1 between Train and Val."""
+    films = max(3, subjects // 3)
+
+    def actor(n: int) -> int:  # three actors per film, each in that film alone
+        return 3 * (n % films) + (n // films) % 3
+
+    for n, label, _, img in _wild_faces(seed, "sfew", preset, subjects, actor):
+        film = n % films
+        split = "Val" if film % 3 == 2 else "Train"
+        name = f"Film{film:02d}_{1000 + 37 * n:08d}_{1 + n % 3:08d}.png"
+        _save(img, root / split / SFEW_FOLDERS[label] / name)
+
+
+def write_expw(root: Path, preset: Preset, seed: int, subjects: int) -> None:
+    """``image/origin/<photo>.jpg`` holding 1-3 faces each and ``label/label.lst``
+    (``photo face_id top left right bottom confidence label``; labels 0-6)."""
+    style, lines = preset.style, []
+    faces = list(_wild_faces(seed, "expw", preset, subjects))
+    photo_no, i = 0, 0
+    while i < len(faces):
+        rng = _rng(seed, "expw-photo", photo_no)
+        group = faces[i: i + int(rng.integers(1, 4))]
+        i += len(group)
+        pad = int(rng.integers(4, 16))
+        canvas = Image.new("RGB", (pad + len(group) * (style.width + pad),
+                                   style.height + 2 * pad), tuple(
+            int(v) for v in rng.integers(60, 200, size=3)))
+        name = f"web_{photo_no:05d}.jpg"
+        for face_id, (_, label, _, img) in enumerate(group):
+            left, top = pad + face_id * (style.width + pad), pad
+            canvas.paste(img.convert("RGB"), (left, top))
+            confidence = float(rng.uniform(30.0, 99.0))
+            lines.append(f"{name} {face_id} {top} {left} {left + style.width} "
+                         f"{top + style.height} {confidence:.2f} {EXPW_CODES[label]}")
+        _save(canvas, root / "image" / "origin" / name, quality=92)
+        photo_no += 1
+    (root / "label").mkdir(parents=True, exist_ok=True)
+    (root / "label" / "label.lst").write_text("\n".join(lines) + "\n")
+
+
 WRITERS: dict[str, Callable[[Path, Preset, int, int], None]] = {
     "kdef": write_kdef, "ckplus": write_ckplus, "jaffe": write_jaffe, "tfeid": write_tfeid,
+    "rafdb": write_rafdb, "fer2013": write_fer2013, "sfew": write_sfew, "expw": write_expw,
 }
 
 

@@ -14,7 +14,7 @@ from fer_da.facesets import FaceSet, content_digest
 @dataclass(frozen=True)
 class DomainData:
     name: str
-    images: np.ndarray  # (N, S, S) uint8, training split only
+    images: np.ndarray  # (N, S, S) uint8, training split (an unlabelled domain: its pool)
     labels: np.ndarray | None  # (N,) int64, or None when the run may not see them
     faceset_version: str | None = None  # the face-set version the images come from
     faceset_content: str | None = None  # content digest of all face sets of that version
@@ -38,10 +38,15 @@ def training_view(face_sets: dict[str, FaceSet], train_domains: tuple[str, ...],
         if name not in face_sets:
             raise KeyError(f"domain {name!r} is not among the preprocessed domains "
                            f"{sorted(face_sets)}")
-        train = face_sets[name].split("train", seed)
+        labelled = name in labelled_domains
+        if labelled and face_sets[name].transductive:
+            raise ValueError(f"domain {name!r} has split mode transductive (every image is "
+                             "test): it can be adapted to, not trained on with its labels "
+                             "(joint, finetune); give it another split mode for those setups")
+        train = (face_sets[name].split("train", seed) if labelled
+                 else face_sets[name].unlabelled_pool(seed))
         if len(train.table) == 0:
             raise ValueError(f"domain {name!r} has no training images")
-        labelled = name in labelled_domains
         labels = train.table["label_idx"].to_numpy(dtype=np.int64) if labelled else None
         val = face_sets[name].split("val", seed) if labelled else None
         out.append(DomainData(

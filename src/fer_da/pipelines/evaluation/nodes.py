@@ -45,7 +45,8 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
 
     A run planned with ``target_bn`` (AdaBN) is scored on each domain whose labels it did
     not train with by a copy whose batch-norm statistics are re-estimated on that domain's
-    unlabelled train split (``bn_stats`` names them; ``trained`` otherwise).
+    unlabelled train split, or every image of a transductive domain (``bn_stats`` names
+    them; ``trained`` otherwise).
 
     Predictions: one row per evaluated image with its label, prediction and 600-d features
     (for t-SNE, confusion matrices and the proxy A-distance).
@@ -79,14 +80,14 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
         for domain, fs in sorted(face_sets.items()):
             scorer, bn_stats = model, "trained"
             if plan.get("target_bn") and domain not in plan["labelled_domains"]:
-                unlabelled = fs.split("train", plan["seed"]).images
+                unlabelled = fs.unlabelled_pool(plan["seed"]).images
                 if len(unlabelled) < 2:
                     raise ValueError(f"{run_id} (AdaBN) needs at least 2 train-split faces "
                                      f"of {domain!r} for its statistics, found "
                                      f"{len(unlabelled)}")
                 scorer = adapt_batchnorm(model, unlabelled, cfg.eval_batch_size,
                                          plan["seed"], resolve_device(cfg.device))
-                bn_stats = f"{domain}/train"
+                bn_stats = f"{domain}/{'all' if fs.transductive else 'train'}"
             for split in splits:
                 part = fs.split(split, plan["seed"])
                 truth = part.table["label_idx"].to_numpy(dtype=np.int64)

@@ -30,7 +30,13 @@ from fer_da.preprocess.faces import (
     normalise_face,
 )
 from fer_da.preprocess.image import to_rgb
-from fer_da.preprocess.splits import SPLITS, SplitError, assign_split, cap_train
+from fer_da.preprocess.splits import (
+    SPLITS,
+    TRANSDUCTIVE,
+    SplitError,
+    assign_split,
+    cap_train,
+)
 from fer_da.validate import ConfigError, as_int
 
 logger = logging.getLogger(__name__)
@@ -180,12 +186,15 @@ def _split_columns(table: pd.DataFrame, cfg: PreprocessConfig, domain: str,
             return cap_train(made, table["label"], split.max_train, seed)
 
         table["split"] = make(base)
+        if split.mode == TRANSDUCTIVE:  # every image is test and, unlabelled, the pool
+            table[TRANSDUCTIVE] = True
         if split.vary_with_seed:
             for s in seeds:
                 table[f"split_seed{s}"] = make(base + s)
     except SplitError as exc:
         raise ConfigError(f"domain {domain!r}: {exc}; set {where}.mode to a mode this domain "
-                          "supports (subject, group with group_regex, random or source)"
+                          "supports (subject, group with group_regex, random, source or "
+                          "transductive)"
                           ) from exc
     return table
 
@@ -218,6 +227,10 @@ def normalise_faces(
     out, rejects, counts, protocol = {}, [], [], []
     for domain, manifest in _materialise(manifests).items():
         cfg, tree, crops, rows = configs[domain], raw[domain], [], []
+        if cfg.split.mode == TRANSDUCTIVE and specs[domain].role != "target":
+            raise ConfigError(f"domains.{domain}.preprocessing.split.mode: transductive puts "
+                              f"every image in the test split, so it is for an unlabelled "
+                              f"target only; {domain!r} is a {specs[domain].role}")
         for rec in manifest.to_dict("records"):
             det = by_id[rec["image_id"]]
             if det["status"] != "ok":
@@ -263,6 +276,7 @@ def normalise_faces(
         missing = sorted(set(classes) - set(table["label"]))
         protocol.append({
             "domain": domain, "role": specs[domain].role, "layout": specs[domain].layout,
+            "data": "synthetic" if getattr(tree, "synthetic", False) else "real",
             "detector": "+".join(sorted(set(table.get("detector", [])))) or "",
             "detector_backend": cfg.detector.backend, "margin": cfg.margin,
             "split_mode": cfg.split.mode, "split_seed": cfg.split.seed,

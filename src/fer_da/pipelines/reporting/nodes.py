@@ -19,6 +19,7 @@ from fer_da.reporting.tables import (
     beside_cdfer,
     build_tables,
     cdfer_reference,
+    cdfer_test_sets,
     collapse_summary,
     collapsed_runs,
     flagged,
@@ -35,7 +36,7 @@ from fer_da.validate import as_choice, check_keys
 logger = logging.getLogger(__name__)
 SETUPS = ("baseline", "joint", "finetune", "dann")
 REPORTING_KEYS = ("paper_reference", "names", "tsne_max_points", "metric", "mixed_provenance",
-                  "reference", "reference_backbone", "stand_ins")
+                  "reference", "reference_backbone")
 
 
 def _reporting(reporting: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +103,11 @@ def compare_with_source_only(baseline: pd.DataFrame, dann: pd.DataFrame,
                                                                           "accuracy"))
 
 
+def _ran(*frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """The setups' tables that hold runs (a setup not run loads as an empty table)."""
+    return [f for f in frames if len(f) and "run_id" in f.columns]
+
+
 def _feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith("f") and c[1:].isdigit()]
 
@@ -115,7 +121,7 @@ def a_distances(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFra
     sources = [s.name for s in specs if s.role == "source"]
     targets = [s.name for s in specs if s.role == "target"]
     rows = []
-    for preds in (baseline, finetune, dann):
+    for preds in _ran(baseline, finetune, dann):
         cols = _feature_columns(preds)
         for run_id, p in preds.groupby("run_id", sort=True):
             src = p[p["eval_domain"].isin(sources)][cols].to_numpy()
@@ -141,10 +147,11 @@ def tsne_figures(baseline: pd.DataFrame, finetune: pd.DataFrame, dann: pd.DataFr
     from fer_da.reporting.figures import tsne_figure
 
     classes = vocabulary(labels)
-    chosen = [baseline, finetune[finetune["run_id"] == finetune["run_id"].min()], dann]
+    chosen = [baseline, *(f[f["run_id"] == f["run_id"].min()] for f in _ran(finetune)),
+              dann]
     cap = int(reporting.get("tsne_max_points", 2000))
     figures = {}
-    for preds in chosen:
+    for preds in _ran(*chosen):
         cols = _feature_columns(preds)
         for run_id, group in preds.groupby("run_id", sort=True):
             p = group.sample(cap, random_state=0) if len(group) > cap else group
@@ -169,7 +176,7 @@ def confusion_figures(baseline: pd.DataFrame, joint: pd.DataFrame, finetune: pd.
 
     classes = vocabulary(labels)
     out = {}
-    for preds in (baseline, joint, finetune, dann):
+    for preds in _ran(baseline, joint, finetune, dann):
         for run_id, p in preds.groupby("run_id", sort=True):
             out[figure_name("confusion", run_id)] = confusion_grid(p, classes, run_id)
     return out, sorted(out)
@@ -197,7 +204,7 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 
 def _protocol_md(protocol: pd.DataFrame, split_summary: pd.DataFrame) -> tuple[str, str]:
-    cols = ["role", "layout", "detector", "split_mode", "n_train", "n_val", "n_test",
+    cols = ["role", "layout", "data", "detector", "split_mode", "n_train", "n_val", "n_test",
             "missing_classes"]
     frame = protocol.set_index("domain")[[c for c in cols if c in protocol.columns]].fillna("")
     counts = split_summary.pivot_table(index=["domain", "split"], columns="label", values="n",
@@ -208,23 +215,33 @@ def _protocol_md(protocol: pd.DataFrame, split_summary: pd.DataFrame) -> tuple[s
             frame.to_html() + "<p>Images per split and class:</p>" + counts.to_html())
 
 
-def _cdfer_section(methods: pd.DataFrame, reporting: dict[str, Any]) -> tuple[list[str], str]:
-    """The cross-domain FER benchmark's published accuracies beside this run's."""
+def _cdfer_section(methods: pd.DataFrame, reporting: dict[str, Any],
+                   protocol: pd.DataFrame) -> tuple[list[str], str]:
+    """The cross-domain FER benchmark's published accuracies beside this run's, and each
+    dataset's test set in both (the protocol's ``data`` column: stand-ins marked)."""
     backbone = reporting.get("reference_backbone", "ResNet-50")
-    ours = "fer-da (synthetic stand-ins)" if reporting.get("stand_ins", True) else "fer-da"
+    sets = cdfer_test_sets(protocol, reporting.get("names", {}))
+    stand_ins = sorted(sets.loc[sets["data"] == "synthetic", "domain"])
+    ours = "fer-da (synthetic stand-ins)" if stand_ins else "fer-da"
     table = beside_cdfer(methods, cdfer_reference(), backbone, ours)
     text = (f"Published: {CDFER_SOURCE}; backbone {backbone} (IR-50 pretrained on "
             "MS-Celeb-1M for ResNet-50), the benchmark's own test sets; it publishes no "
             f"source-only or DANN row. `{ours}`: this run's methods, accuracy % on each "
             "target's test split as split in the protocol above (mean over seeds). "
-            + ("These domains are the embedded synthetic stand-ins, not the benchmark's "
-               "datasets: the rows show the layout of the comparison, not a result."
-               if reporting.get("stand_ins", True) else
-               "Same targets, but not the same protocol unless the splits above are the "
-               "benchmark's: compare with care."))
-    return (["## Cross-domain FER benchmark beside fer-da", "", text, "", _md_table(table), ""],
+            + (f"Synthetic stand-ins, not the benchmark's datasets: {', '.join(stand_ins)} "
+               "(their rows show the layout of the comparison, not a result)."
+               if stand_ins else
+               "Compare a target's numbers only where the test-set table below says the "
+               "test set is the benchmark's."))
+    sets_text = ("Test sets: the benchmark's beside this run's, per dataset (docs/labs.md, "
+                 "\"The cross-domain FER benchmark\").")
+    shown = sets.set_index("dataset")
+    table = table.reset_index().set_index("kind")
+    return (["## Cross-domain FER benchmark beside fer-da", "", text, "", _md_table(table), "",
+             sets_text, "", _md_table(shown), ""],
             "<h2>Cross-domain FER benchmark beside fer-da</h2>"
-            f"<p>{_inline_html(text)}</p>" + table.to_html(na_rep=""))
+            f"<p>{_inline_html(text)}</p>" + table.to_html(na_rep="")
+            + f"<p>{_inline_html(sets_text)}</p>" + shown.to_html())
 
 
 def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
@@ -299,7 +316,7 @@ def render_report(tables: pd.DataFrame, adist: pd.DataFrame, tsne: list[str],
         parts_html.append(f"<h2>Methods side by side</h2><p>{_inline_html(text)}</p>"
                           + table.to_html())
     if reporting.get("reference", "none") == "cdfer":
-        md_part, html_part = _cdfer_section(methods, reporting)
+        md_part, html_part = _cdfer_section(methods, reporting, protocol)
         md += md_part
         parts_html.append(html_part)
     if len(paired):
