@@ -84,6 +84,7 @@ def make_tiny_project(root: Path, training: dict | None = None) -> Path:
     shutil.copy(PROJECT / "pyproject.toml", root / "pyproject.toml")
     (root / "src").mkdir(exist_ok=True)  # a Kedro project; the package is the installed one
     shutil.copytree(PROJECT / "conf" / "base", root / "conf" / "base")
+    shutil.copytree(PROJECT / "conf" / "synthetic", root / "conf" / "synthetic")  # the default
     (root / "conf" / "local").mkdir()
     tiny = root / "conf" / "tiny"
     tiny.mkdir()
@@ -92,9 +93,11 @@ def make_tiny_project(root: Path, training: dict | None = None) -> Path:
                for d, n in TINY_SUBJECTS.items()}
     (tiny / "catalog.yml").write_text(yaml.safe_dump({"raw_domains": {
         "type": "fer_da.datasets.RawDomainsDataset", "domains": domains}}))
-    (tiny / "parameters.yml").write_text(yaml.safe_dump({"training": {
-        "epochs": 2, "batch_size": 16, "tap_dim": 8, "hidden": 16, "device": "cpu",
-        **(training or {})}}))
+    synthetic = yaml.safe_load((PROJECT / "conf" / "synthetic" / "parameters.yml").read_text())
+    (tiny / "parameters.yml").write_text(yaml.safe_dump({  # the synthetic default's recipe
+        "evaluation": synthetic["evaluation"], "training": {
+            **synthetic["training"], "epochs": 2, "batch_size": 16, "tap_dim": 8,
+            "hidden": 16, "device": "cpu", **(training or {})}}))
     return root
 
 

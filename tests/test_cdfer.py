@@ -162,8 +162,8 @@ def _cdfer_project(root: Path) -> Path:
 def test_the_cdfer_env_runs_on_its_stand_ins_and_the_report_marks_them(tmp_path):
     root = _cdfer_project(tmp_path / "project")
     run_in_project(root, "cdfer", "adaptation", params={
-        "training.epochs": 1, "training.tap_dim": 8, "training.hidden": 16,
-        "training.device": "cpu", "preprocessing.image_size": 48})
+        "training": {"epochs": 1, "tap_dim": 8, "hidden": 16, "device": "cpu"},
+        "preprocessing": {"image_size": 48}})
 
     reports = root / "data" / "cdfer" / "08_reporting"
     assert not (root / "data" / "08_reporting").exists()  # data_root keeps the env apart
@@ -174,6 +174,8 @@ def test_the_cdfer_env_runs_on_its_stand_ins_and_the_report_marks_them(tmp_path)
     assert jaffe["split_mode"] == "transductive" and jaffe["n_train"] == 0
     assert jaffe["n_test"] == jaffe["images"] > 0
     assert protocol.loc["rafdb", "split_mode"] == "source"
+    faces = sorted((root / "data" / "cdfer" / "05_model_input" / "face_sets").iterdir())[-1]
+    assert pd.read_parquet(next(faces.rglob("jaffe.parquet")))["transductive"].all()
     report = (reports / "report.md").read_text()
     section = report[report.index("## Cross-domain FER benchmark beside fer-da"):]
     assert "| fer-da (synthetic stand-ins) | baseline |" in section

@@ -18,7 +18,8 @@ def _load(env: str):
     return loader["parameters"], loader["catalog"]
 
 
-@pytest.mark.parametrize("env", ["local", "paper", "example_lab", "realfaces", "realbench"])
+@pytest.mark.parametrize("env", ["local", "synthetic", "paper", "example_lab", "realfaces",
+                                 "realbench", "cdfer", "gpu"])
 def test_env_declares_matching_domains_and_roots(env):
     params, catalog = _load(env)
     specs = parse_domain_specs(params["domains"])
@@ -62,3 +63,35 @@ def test_a_relative_sqlite_mlflow_store_is_the_projects(tmp_path):
     assert absolute_sqlite_uris(absolute, tmp_path / "elsewhere") == absolute
     remote = {"server": {"mlflow_tracking_uri": "http://mlflow:5000"}}
     assert absolute_sqlite_uris(remote, tmp_path) == remote
+
+
+def test_a_lab_env_of_domains_alone_trains_exactly_as_conf_realfaces(tmp_path):
+    """conf/base is the real-face recipe: an env that declares only conf/realfaces's domains
+    plans the very runs conf/realfaces plans (same configuration hashes, preprocessing and
+    evaluation), so its numbers are conf/realfaces's."""
+    import shutil
+
+    import yaml
+
+    from fer_da.training.config import RunPlan
+
+    shutil.copytree(CONF / "base", tmp_path / "base")
+    shutil.copytree(CONF / "realfaces", tmp_path / "realfaces")
+    realfaces = yaml.safe_load((CONF / "realfaces" / "parameters.yml").read_text())
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "parameters.yml").write_text(yaml.safe_dump(
+        {"domains": realfaces["domains"]}))
+
+    def plans(env: str) -> list[str]:
+        params = LabConfigLoader(str(tmp_path), base_env="base",
+                                 default_run_env=env)["parameters"]
+        runs = plan_runs(params["baseline"]["setup"], params["domains"], params["training"],
+                         params["preprocessing"])
+        return [RunPlan.from_dict(p).config_hash() for p in runs], params["evaluation"]
+
+    lab, realfaces_plans = plans("lab"), plans("realfaces")
+    assert lab == realfaces_plans
+    synthetic = LabConfigLoader(str(CONF), base_env="base",
+                                default_run_env="synthetic")["parameters"]["training"]
+    assert (synthetic["epochs"], synthetic["augment"], synthetic["select"]) == (15, None,
+                                                                                "last")

@@ -13,6 +13,6 @@ HOOKS = (LazyMlflowHook(), TrainingTrackingHooks(), DistributedOutputsHook(), Pr
 CONFIG_LOADER_CLASS = LabConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
-    "default_run_env": "local",
+    "default_run_env": "synthetic",  # the embedded default (conf/synthetic); a lab: --env
     "merge_strategy": {"parameters": "soft"},
 }

@@ -1,9 +1,19 @@
-"""VGG backbones by name (a small registry in the manner of timm's).
+"""Backbones by name (a small registry in the manner of timm's).
 
-Each entry gives torchvision's layer configuration, whether it has batch norm, the width of
-the first fully connected layer, and the torchvision weights enum when ImageNet weights
-exist. ``vgg11_slim`` keeps VGG-11's topology at 1/8 of the width so that the embedded
-synthetic default trains in minutes on two CPU cores; it has no ImageNet weights.
+- VGG: torchvision's layer configuration, whether it has batch norm, the width of the first
+  fully connected layer, and the torchvision weights enum when ImageNet weights exist.
+  ``vgg11_slim`` keeps VGG-11's topology at 1/8 of the width so that the embedded synthetic
+  default trains in minutes on two CPU cores; it has no ImageNet weights.
+- ``resnet18``, ``resnet18_slim``: a ResNet-18-style net for small faces, from scratch.
+- ``torchvision:resnet18``, ``torchvision:resnet50``: torchvision's (ImageNet weights).
+- ``ir18``, ``ir50``: the face-recognition IR ResNets (MS-Celeb-1M weights, 112 px;
+  models/face_resnets.py).
+- ``timm:<name>``: any timm model (models/timm_taps.py).
+
+Every tap module returns its conv taps and one fully connected feature and says its
+``stage_channels``, ``fc_dim``, ``mean``/``std`` and ``input_size``. Pretrained weights come
+from a file (``weights_file``) or a local cache, never from the network, and load as state
+dicts (safetensors, or ``torch.load(weights_only=True)``).
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ BACKBONES: dict[str, BackboneSpec] = {
 class VGGTaps(nn.Module):
     """VGG conv stages + the first FC layer; returns the 5 max-pool outputs and the FC output."""
 
+    mean, std, input_size = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None
+
     def __init__(self, spec: BackboneSpec):
         super().__init__()
         self.features = make_layers(list(spec.layers), batch_norm=spec.batch_norm)
@@ -70,6 +82,8 @@ class ResNetTaps(nn.Module):
     pool, as for CIFAR-sized inputs), four stages of two basic blocks at widths w, 2w, 4w, 8w.
     Taps: the stem and each stage's output (5, like VGG's pool stages) and a fully connected
     layer on the global average of the last stage."""
+
+    mean, std, input_size = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None
 
     def __init__(self, width: int, fc_dim: int):
         super().__init__()
@@ -101,27 +115,113 @@ class ResNetTaps(nn.Module):
 
 # name -> (width, fc_dim): no ImageNet weights (a 48 px stem is not torchvision's)
 RESNETS: dict[str, tuple[int, int]] = {"resnet18": (64, 512), "resnet18_slim": (16, 256)}
+TORCHVISION = {"torchvision:resnet18": 18, "torchvision:resnet50": 50}
+FACE_RESNETS = {"ir18": 18, "ir50": 50}
+TIMM = "timm:"
+
+
+def backbone_names() -> list[str]:
+    """Every registered name (``timm:<name>`` stands for any timm model)."""
+    return sorted([*BACKBONES, *RESNETS, *TORCHVISION, *FACE_RESNETS]) + [f"{TIMM}<name>"]
+
+
+def _unknown(name: str) -> ValueError:
+    return ValueError(f"unknown backbone {name!r}; choose one of {backbone_names()}")
 
 
 def min_input_size(name: str) -> int:
     """The smallest square input a backbone takes: a VGG halves it at each of its five
-    max-pools (32 px); the ResNets pool adaptively (8 px, the preprocessing minimum)."""
+    max-pools (32 px); the ResNets pool adaptively (8 px, the preprocessing minimum; 16 px
+    for the ones with a stride-2 stem or five halvings)."""
     if name in BACKBONES:
         return 2 ** BACKBONES[name].layers.count("M")
     if name in RESNETS:
         return 8
-    raise ValueError(f"unknown backbone {name!r}; choose one of "
-                     f"{sorted([*BACKBONES, *RESNETS])}")
+    if name in TORCHVISION or name in FACE_RESNETS or name.startswith(TIMM):
+        return 32 if name in TORCHVISION or name.startswith(TIMM) else 16
+    raise _unknown(name)
 
 
 def build_taps(name: str) -> nn.Module:
-    """The tap module of a registered backbone (VGG or ResNet family)."""
+    """The tap module of a registered backbone."""
     if name in BACKBONES:
         return VGGTaps(BACKBONES[name])
     if name in RESNETS:
         return ResNetTaps(*RESNETS[name])
-    raise ValueError(f"unknown backbone {name!r}; choose one of "
-                     f"{sorted([*BACKBONES, *RESNETS])}")
+    if name in TORCHVISION:
+        from fer_da.models.face_resnets import TorchvisionResNetTaps
+
+        return TorchvisionResNetTaps(TORCHVISION[name])
+    if name in FACE_RESNETS:
+        from fer_da.models.face_resnets import IRTaps
+
+        return IRTaps(FACE_RESNETS[name])
+    if name.startswith(TIMM) and len(name) > len(TIMM):
+        from fer_da.models.timm_taps import TimmTaps
+
+        return TimmTaps(name[len(TIMM):])
+    raise _unknown(name)
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a ``.safetensors`` file or a ``torch.save`` file (read with
+    ``weights_only=True``: nothing is unpickled); ``{"state_dict": …}`` is unwrapped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and set(state) == {key}:
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise ValueError(f"{path} holds no state dict of tensors")
+    return state
+
+
+def load_published(taps: nn.Module, state: dict[str, torch.Tensor], source: str) -> list[str]:
+    """Copy a published state dict into a tap module: every weight of the backbone must be
+    there with its shape (else an error naming the first keys missing); the file's own head
+    (``fc.*``, ``output_layer.*``, a classifier) is left out. Returns the keys left out."""
+    target = taps.net if hasattr(taps, "net") else taps
+    own = {k: v for k, v in target.state_dict().items() if not k.startswith("fc1.")}
+    missing = sorted(set(own) - set(state))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or wrong:
+        raise ValueError(f"{source} does not fit {type(taps).__name__}: "
+                         + (f"{len(missing)} keys missing (e.g. {missing[:3]})" if missing
+                            else "")
+                         + (f"; shapes differ for {wrong[:3]}" if wrong else "")
+                         + ": not a state dict in this backbone's published layout")
+    target.load_state_dict({k: state[k] for k in own}, strict=False)
+    return sorted(set(state) - set(own))
+
+
+def pretrained_file(name: str, taps: nn.Module, weights_file: str | Path | None) -> Path:
+    """Where a backbone's pretrained weights are: ``weights_file``, else its local cache
+    (torch hub for torchvision, Hugging Face for timm); IR-50's have no cache."""
+    if weights_file:
+        return Path(weights_file)
+    if name in TORCHVISION:
+        url = get_model_weights(name.split(":", 1)[1]).DEFAULT.url
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    elif name.startswith(TIMM):
+        cached = taps.cached_weights()
+        path = Path(cached) if cached else Path(f"<Hugging Face cache of {taps.hf_hub_id}>")
+    else:
+        raise FileNotFoundError(
+            f"backbone {name!r}: set training.weights_file to the published state dict "
+            "(for ir50: face.evoLVe's backbone_ir50_ms1m_epoch120.pth)")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"pretrained weights for {name} not found at {path}; copy the published file "
+            "there or set training.weights_file (nothing is downloaded)")
+    return path
 
 
 def imagenet_state_dict(name: str, weights_file: str | Path | None = None) -> dict:

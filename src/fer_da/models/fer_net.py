@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_da.models.backbones import build_taps, imagenet_state_dict, load_imagenet
+from fer_da.models.backbones import (
+    BACKBONES,
+    build_taps,
+    imagenet_state_dict,
+    load_imagenet,
+    load_published,
+    pretrained_file,
+    read_state_dict,
+)
 from fer_da.models.grl import grad_reverse
 from fer_da.models.heads import (
     ConvBranch,
@@ -20,8 +28,6 @@ from fer_da.models.heads import (
     mlp_head,
 )
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 SHARED_TAP = 3  # ED²L's conv branches read the fourth of the five conv taps (the last
 # stage is theirs, as SphereFace-20's Conv4 is in paper 001, Table 1)
 
@@ -42,6 +48,7 @@ class ModelConfig:
     identities: int = 0  # > 0: a subject-identity head (JM / ATF, paper 003)
     dispelling: bool = False  # ED²L's dispelling branch and dispeller (paper 001)
     branch: str = "fc"  # ED²L's branches: fc (one layer on F's features) | conv (Table 1)
+    input_size: int | None = None  # the backbone's input; None = its own (ir50 112) or any
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,8 +103,11 @@ class FERNet(nn.Module):
         self.dispelling_head = (DispellingHead(self._branch(config.tap_dim * len(dims)),
                                                config.hidden, config.n_classes)
                                 if config.dispelling else None)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0)
+        # the backbone's own normalisation (ImageNet, face: 0.5/0.5, a timm model's) and
+        # input size (ir50: 112; None: the crops' own size)
+        self.register_buffer("mean", torch.tensor(self.backbone.mean).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(self.backbone.std).view(1, 3, 1, 1) * 255.0)
+        self.input_size = config.input_size or self.backbone.input_size
 
     def _branch(self, feat: int) -> nn.Module:
         """An ED²L branch: on F's features (fc), or Table 1's convolutional block on the
@@ -112,12 +122,27 @@ class FERNet(nn.Module):
         return self.config.hidden if self.conv_branches else (
             self.config.tap_dim * len(self.densify))
 
-    def load_imagenet(self, weights_file: str | None = None) -> None:
-        load_imagenet(self.backbone, imagenet_state_dict(self.config.backbone, weights_file))
+    def load_imagenet(self, weights_file: str | None = None) -> list[str]:
+        """The backbone's pretrained weights (ImageNet; MS-Celeb-1M for ir50; a timm
+        model's): from ``weights_file`` or the local cache. Returns the file's keys left
+        out (its own head)."""
+        name = self.config.backbone
+        if name in BACKBONES:
+            load_imagenet(self.backbone, imagenet_state_dict(name, weights_file))
+            return []
+        if not hasattr(self.backbone, "pretrained_prefixes"):
+            raise ValueError(f"backbone {name!r} has no ImageNet (or other published) weights; set "
+                             "pretrained: false")
+        path = pretrained_file(name, self.backbone, weights_file)
+        return load_published(self.backbone, read_state_dict(path), str(path))
 
     def taps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The backbone's taps of grey images in 0..255."""
-        return self.backbone((x.float().expand(-1, 3, -1, -1) - self.mean) / self.std)
+        """The backbone's taps of grey images in 0..255 (resized to its input size)."""
+        x = x.float()
+        if self.input_size and x.shape[-1] != self.input_size:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
+                              align_corners=False)
+        return self.backbone((x.expand(-1, 3, -1, -1) - self.mean) / self.std)
 
     def densified(self, taps: list[torch.Tensor]) -> torch.Tensor:
         """F(x): the concatenated densified taps."""

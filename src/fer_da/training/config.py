@@ -38,6 +38,7 @@ class TrainConfig:
     backbone: str = "vgg11_slim_bn"
     pretrained: bool = False  # ImageNet weights (torch hub cache or weights_file)
     weights_file: str | None = None
+    input_size: int | str = "auto"  # auto: the backbone's own (ir50 112; others the crops')
     tap_dim: int = 100
     tap_pool: int = 2
     hidden: int = 128
@@ -86,6 +87,8 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
             if key in merged:
                 as_int(merged[key], f"{where}.{key}", minimum=1)
+        if merged.get("input_size", "auto") != "auto":
+            as_int(merged["input_size"], f"{where}.input_size (auto or pixels)", minimum=16)
         for key in ("lr", "resident_max_gb", "domain_lr_mult"):
             if key in merged:
                 merged[key] = as_float(merged[key], f"{where}.{key}", positive=True)
@@ -135,7 +138,8 @@ class TrainConfig:
                            tap_dim=self.tap_dim, tap_pool=self.tap_pool, hidden=self.hidden,
                            domain_conditioning=conditioning,
                            domain_hidden=tuple(self.domain_hidden),
-                           domain_dropout=self.domain_dropout)
+                           domain_dropout=self.domain_dropout,
+                           input_size=None if self.input_size == "auto" else int(self.input_size))
 
 
 @dataclass(frozen=True)
