@@ -11,6 +11,9 @@ from typing import Any
 
 from fer_da.detect.base import Detector, DetectorUnavailable, NoDetector
 
+AUTO = "auto"  # face crops are not detected, other images by AUTO_DETECTS (preprocess/crops.py)
+AUTO_DETECTS = "retinaface"
+
 logger = logging.getLogger(__name__)
 
 
@@ -70,6 +73,7 @@ def resolve_backend(backend: str, fallback: str | None = None, **kwargs: Any) ->
     """The name of the detector :func:`build_detector` would build, when that is known
     without building it (a run whose every image is cached then imports no torch); None
     when only building tells. Warns of a fallback as :func:`build_detector` does."""
+    backend = AUTO_DETECTS if backend == AUTO else backend
     if backend not in BACKENDS:
         raise ValueError(f"unknown detector {backend!r}; choose one of {sorted(BACKENDS)}")
     ready = READY[backend](**kwargs)
@@ -86,7 +90,10 @@ def resolve_backend(backend: str, fallback: str | None = None, **kwargs: Any) ->
 
 
 def build_detector(backend: str, fallback: str | None = None, **kwargs: Any) -> Detector:
-    """Build ``backend``; when it is unavailable, warn once and build ``fallback`` instead."""
+    """Build ``backend``; when it is unavailable, warn once and build ``fallback`` instead.
+    ``auto`` (an image with no recorded choice, e.g. at inference) detects as
+    :data:`AUTO_DETECTS`."""
+    backend = AUTO_DETECTS if backend == AUTO else backend
     if backend not in BACKENDS:
         raise ValueError(f"unknown detector {backend!r}; choose one of {sorted(BACKENDS)}")
     try:

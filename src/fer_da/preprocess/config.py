@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fer_da.detect.registry import AUTO
 from fer_da.validate import (
     ConfigError,
     as_bool,
@@ -33,11 +34,18 @@ class DetectorConfig:
     min_face_size: int = 20
     nms_iou: float = 0.4
     upscale_below: int = 64  # images with a shorter side are enlarged to it for detection
+    # backend auto (preprocess/crops.py): images at most auto_below px are crops; else
+    # auto_probe images are detected and the set is crops when the faces fill auto_cover
+    auto_below: int = 64
+    auto_cover: float = 0.5
+    auto_probe: int = 32
 
     def build_args(self) -> dict[str, Any]:
         """What the detector factory takes (the backend and fallback apart)."""
         out = asdict(self)
-        del out["backend"], out["fallback"], out["upscale_below"]
+        for key in ("backend", "fallback", "upscale_below", "auto_below", "auto_cover",
+                    "auto_probe"):
+            del out[key]
         return out
 
     def signature(self) -> tuple:
@@ -86,7 +94,10 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
 def _detector(raw: Any, where: str) -> DetectorConfig:
     d = check_keys(raw, DetectorConfig.__dataclass_fields__, where)
     cfg = DetectorConfig(**d)
-    as_choice(cfg.backend, f"{where}.backend", BACKENDS)
+    as_choice(cfg.backend, f"{where}.backend", (AUTO, *BACKENDS))
+    as_int(cfg.auto_below, f"{where}.auto_below", minimum=0)
+    as_float(cfg.auto_cover, f"{where}.auto_cover", minimum=0.0, maximum=1.0)
+    as_int(cfg.auto_probe, f"{where}.auto_probe", minimum=1)
     if cfg.fallback is not None:
         as_choice(cfg.fallback, f"{where}.fallback", BACKENDS)
     as_bool(cfg.download, f"{where}.download")

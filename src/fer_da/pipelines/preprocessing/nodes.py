@@ -8,6 +8,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,12 +17,13 @@ from tqdm.auto import tqdm
 
 from fer_da.datasets.cache import CacheShards
 from fer_da.detect import build_detector
-from fer_da.detect.registry import resolve_backend
+from fer_da.detect.registry import AUTO, AUTO_DETECTS, resolve_backend
 from fer_da.facesets import FaceSet
 from fer_da.ingest import RawTree, parse_domain_specs
 from fer_da.labels import vocabulary
 from fer_da.pipelines._types import Figure
 from fer_da.preprocess.config import DetectorConfig, PreprocessConfig, domain_configs
+from fer_da.preprocess.crops import coverage, decide, probe_sample, tiny_images
 from fer_da.preprocess.faces import (
     FaceCrop,
     detect_robustly,
@@ -82,7 +84,16 @@ def detect_faces(
     names: dict[tuple, str] = {}  # the backend that runs for each detector configuration
     known = dict(zip(cache.get("key", []), cache.get("faces", []), strict=False))
     groups: dict[tuple, list[tuple[str, str, RawTree, str, str]]] = {}
-    for domain, manifest in _materialise(manifests).items():
+    manifests = _materialise(manifests)
+    new: dict[str, str] = {}
+    choices: dict[str, str] = {}  # backend auto: per domain, what was decided and why
+    for domain, manifest in manifests.items():
+        if configs[domain].detector.backend == AUTO:
+            detector, choices[domain] = _resolve_auto(
+                configs[domain].detector, manifest, raw[domain], known, new,
+                detector_factory, built)
+            configs[domain] = replace(configs[domain], detector=detector)
+    for domain, manifest in manifests.items():
         cfg = configs[domain].detector
         tree = raw[domain]
         hashes = (manifest["sha256"] if "sha256" in manifest
@@ -101,11 +112,12 @@ def detect_faces(
             names[sig] = built[sig].name
             rows, todo = _key_rows(groups, by_signature, names, known)
     built = {sig: (detector, by_signature[sig]) for sig, detector in built.items()}
+    for row in rows:
+        row["detail"] = choices.get(row["domain"], "")
     n_todo = sum(len(v) for v in todo.values())
     logger.info("Face detection: %d images, %d cached, %d to detect", len(rows),
                 len(rows) - n_todo, n_todo)
-    new: dict[str, str] = {}
-    pending: dict[str, str] = {}  # detected, not yet flushed to the cache
+    pending: dict[str, str] = dict(new)  # detected, not yet flushed to the cache
     start = time.perf_counter()
     with tqdm(total=n_todo, desc="detect", unit="img", disable=not n_todo) as bar:
         for signature, items in todo.items():
@@ -140,10 +152,47 @@ def detect_faces(
     return detections, _cache_entries(pending if shards is not None else new)
 
 
+def _resolve_auto(cfg: DetectorConfig, manifest: pd.DataFrame, tree: RawTree,
+                  known: dict[str, str], new: dict[str, str], factory: Callable[..., Any],
+                  built: dict[tuple, Any]) -> tuple[DetectorConfig, str]:
+    """``backend: auto`` for one domain: ``none`` when its images are face crops, else
+    :data:`AUTO_DETECTS` (with the fallback). The probe's detections are cached (``known``
+    and ``new``) like any other, so a re-run decides from the cache, building nothing."""
+    if tiny_images(manifest["width"], manifest["height"], cfg.auto_below):
+        return replace(cfg, backend="none"), (
+            f"auto: every image is at most {cfg.auto_below} px on its shorter side: face "
+            "crops, not detected")
+    real = replace(cfg, backend=AUTO_DETECTS)
+    name = _backend_name(real, factory, built)
+    signature = detector_signature(name, real)
+    rows = manifest.iloc[probe_sample(len(manifest), cfg.auto_probe)]
+    hashes = (rows["sha256"] if "sha256" in rows else rows["path"].map(tree.content_hash))
+    keys = [hashlib.sha256((sha + signature).encode()).hexdigest() for sha in hashes]
+    missing = [i for i, k in enumerate(keys) if k not in known]
+    if missing:
+        if real.signature() not in built:
+            built[real.signature()] = factory(real.backend, real.fallback, **real.build_args())
+        images = [to_rgb(tree.open_image(rows["path"].iloc[i])) for i in missing]
+        for i, faces in zip(missing, detect_robustly(built[real.signature()], images,
+                                                     real.upscale_below), strict=True):
+            if not isinstance(faces, Exception):
+                known[keys[i]] = new[keys[i]] = faces_to_json(faces)
+    covers = []
+    for key, width, height in zip(keys, rows["width"], rows["height"], strict=True):
+        faces = faces_from_json(known[key]) if key in known else []
+        best = max(faces, key=lambda f: f.score) if faces else None
+        covers.append(coverage(best.box, width, height) if best else 0.0)
+    crops, reason = decide(covers, cfg.auto_cover)
+    logger.info("%s: %s", manifest["domain"].iloc[0] if "domain" in manifest else "", reason)
+    return (replace(cfg, backend="none") if crops else real), reason
+
+
 def _backend_name(cfg: DetectorConfig, factory: Callable[..., Any],
                   built: dict[tuple, Any]) -> str:
     """The backend this configuration runs, without building it when that can be known
-    (then a run whose every image is cached imports no torch); else built here."""
+    (then a run whose every image is cached imports no torch); else built here, once."""
+    if cfg.signature() in built:
+        return built[cfg.signature()].name
     if factory is build_detector:
         name = resolve_backend(cfg.backend, cfg.fallback, **cfg.build_args())
         if name is not None:
@@ -278,7 +327,10 @@ def normalise_faces(
             "domain": domain, "role": specs[domain].role, "layout": specs[domain].layout,
             "data": "synthetic" if getattr(tree, "synthetic", False) else "real",
             "detector": "+".join(sorted(set(table.get("detector", [])))) or "",
-            "detector_backend": cfg.detector.backend, "margin": cfg.margin,
+            "detector_backend": cfg.detector.backend,
+            "detector_choice": next((by_id[i]["detail"] for i in manifest["image_id"]
+                                     if str(by_id[i]["detail"]).startswith("auto:")), ""),
+            "margin": cfg.margin,
             "split_mode": cfg.split.mode, "split_seed": cfg.split.seed,
             "vary_with_seed": cfg.split.vary_with_seed, "images": len(table),
             **{f"n_{s}": n for s, n in per_split.items()},

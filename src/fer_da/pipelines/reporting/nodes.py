@@ -204,7 +204,8 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 
 def _protocol_md(protocol: pd.DataFrame, split_summary: pd.DataFrame) -> tuple[str, str]:
-    cols = ["role", "layout", "data", "detector", "split_mode", "n_train", "n_val", "n_test",
+    cols = ["role", "layout", "data", "detector", "detector_choice", "split_mode", "n_train",
+            "n_val", "n_test",
             "missing_classes"]
     frame = protocol.set_index("domain")[[c for c in cols if c in protocol.columns]].fillna("")
     counts = split_summary.pivot_table(index=["domain", "split"], columns="label", values="n",
