@@ -118,3 +118,17 @@ def test_auto_keeps_crops_whole_detects_the_rest_and_caches_the_probe(tmp_path):
     assert new.empty and redone == []  # the probe and the detections came from the cache
     assert again["detector"].tolist() == detections["detector"].tolist()
     assert again["detail"].tolist() == detections["detail"].tolist()
+
+
+def test_a_probe_that_finds_only_crops_leaves_no_detector_behind(tmp_path):
+    raw = {"aligned": _domains(tmp_path)["aligned"], "tiny": _domains(tmp_path)["tiny"]}
+    domains = {"tiny": DOMAINS["tiny"], "aligned": DOMAINS["aligned"]}
+    manifests, _, _, _ = ingest_domains(raw, domains, {})
+    log: list[int] = []
+
+    def factory(backend, *_, **__):
+        return NoDetector() if backend == "none" else BoxDetector(log)
+
+    params = {"detector": {"backend": "auto", "auto_probe": 4}}
+    detections, _ = detect_faces(manifests, raw, pd.DataFrame(), params, domains, factory)
+    assert set(detections["detector"]) == {"none"} and log == [4]  # the probe alone

@@ -84,3 +84,25 @@ def test_two_runs_as_two_processes_are_gathered_by_reporting(tmp_path):
     assert set(paired["run"]) == {"clamp3"}
     assert set(paired["domain"]) == {"ckplus", "jaffe", "tfeid"}  # every target, both jobs
     assert (paired["seeds"] == 1).all() and paired["source_only"].between(0, 100).all()
+
+
+def test_the_store_lock_takes_a_lock_beside_sqlite_and_needs_no_mlflow_yml(tmp_path):
+    from types import SimpleNamespace
+
+    from kedro.config import MissingConfigException
+
+    from fer_da.lazy_plugins import _store_lock
+
+    class Loader(dict):
+        def __getitem__(self, key):
+            if key not in self:
+                raise MissingConfigException(f"no {key} config")
+            return dict.__getitem__(self, key)
+
+    bare = SimpleNamespace(config_loader=Loader(), project_path=tmp_path)
+    with _store_lock(bare):  # an env without mlflow.yml: nothing to lock, no error
+        pass
+    sqlite = SimpleNamespace(config_loader=Loader(mlflow={"server": {
+        "mlflow_tracking_uri": "sqlite:///db/mlflow.db"}}), project_path=tmp_path)
+    with _store_lock(sqlite):
+        assert (tmp_path / "db" / "mlflow.db.lock").is_file()

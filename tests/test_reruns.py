@@ -146,7 +146,7 @@ def _counting(monkeypatch) -> list[str]:
     return read
 
 
-def test_ingestion_reads_only_files_whose_size_mtime_or_inode_changed(tmp_path, monkeypatch):
+def test_ingestion_reads_only_files_whose_size_mtime_inode_or_ctime_changed(tmp_path, monkeypatch):
     root = tmp_path / "lab"
     for i, label in enumerate(["happiness", "sadness", "happiness", "fear"]):  # BMP: a
         write_image(root / label / f"s{i}_{label}.bmp", value=10 * i)  # rewrite keeps size
@@ -161,11 +161,15 @@ def test_ingestion_reads_only_files_whose_size_mtime_or_inode_changed(tmp_path, 
     pd.testing.assert_frame_equal(again["lab"], first["lab"])
     assert "/elsewhere" in set(index["root"])  # another env's entries are kept
     changed, size = root / "sadness" / "s1_sadness.bmp", None
-    for how in ("mtime", "inode"):
+    for how in ("mtime", "inode", "ctime"):
         stat = changed.stat()
         size = stat.st_size
         if how == "mtime":  # rewritten in place, same size: only the time tells
             write_image(changed, value=200)
+        elif how == "ctime":  # rewritten in place, its modification time put back: the
+            write_image(changed, value=150)  # change time (which no tool can set) tells
+            os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            assert changed.stat().st_ino == stat.st_ino
         else:  # replaced by another file of the same size and time: only the inode tells
             write_image(tmp_path / "new.bmp", value=90)
             os.replace(tmp_path / "new.bmp", changed)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 CLI_MODULE = "kedro_mlflow.framework.cli.cli"
@@ -56,8 +57,11 @@ def _store_lock(context: Any) -> Iterator[None]:
     except ImportError:  # not POSIX: kedro-mlflow as is
         yield
         return
-    uri = str(((context.config_loader["mlflow"] or {}).get("server") or {})
-              .get("mlflow_tracking_uri") or "")
+    try:
+        conf = context.config_loader["mlflow"] or {}
+    except (KeyError, MissingConfigException):  # no mlflow.yml: kedro-mlflow's defaults
+        conf = {}
+    uri = str((conf.get("server") or {}).get("mlflow_tracking_uri") or "")
     if not uri.startswith("sqlite:///"):
         yield
         return

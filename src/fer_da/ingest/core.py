@@ -21,9 +21,10 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["domain", "image_id", "path", "subject", "label", "width", "height", "mode",
                     "sha256"]
-# what decoding a file told, reused while its (size, mtime_ns, inode) stay the same
+# what decoding a file told, reused while its (size, mtime_ns, inode, ctime_ns) stay the same
 PROBED = ("width", "height", "mode", "bit_depth", "sha256")
-INDEX_COLUMNS = ["root", "path", "size", "mtime_ns", "inode", *PROBED]
+SIGNATURE = ("size", "mtime_ns", "inode", "ctime_ns")  # RawTree.signature's order
+INDEX_COLUMNS = ["root", "path", *SIGNATURE, *PROBED]
 REJECT_COLUMNS = ["domain", "path", "reason", "detail"]
 DOMAIN_KEYS = ("layout", "role", "options", "labels", "preprocessing")
 
@@ -150,7 +151,7 @@ def _validate_images(parsed: Parsed, tree: RawTree,
                      ) -> tuple[Parsed, list[dict[str, Any]], int]:
     """Decode every image once: size, mode and the sha256 of its content.
 
-    ``index`` (path -> an earlier probe with the file's size, mtime_ns and inode): a file
+    ``index`` (path -> an earlier probe with the file's size, mtime_ns, inode, ctime_ns): a file
     whose signature is unchanged is not read again. Returns the parsed rows, this tree's
     index rows and how many files were read."""
     rows, index_rows, read = [], [], 0
@@ -160,7 +161,7 @@ def _validate_images(parsed: Parsed, tree: RawTree,
         signature = tree.signature(path)
         earlier = (index or {}).get(path)
         if (signature is not None and earlier is not None
-                and (earlier["size"], earlier["mtime_ns"], earlier["inode"]) == signature):
+                and tuple(earlier.get(k) for k in SIGNATURE) == signature):
             probed = {k: earlier[k] for k in PROBED}
             rows.append({**row, **probed})
             index_rows.append(earlier)
@@ -185,8 +186,8 @@ def _validate_images(parsed: Parsed, tree: RawTree,
                   "bit_depth": image_depth(img), "sha256": hashlib.sha256(data).hexdigest()}
         rows.append({**row, **probed})
         if signature is not None:
-            index_rows.append({"root": root, "path": path, "size": signature[0],
-                               "mtime_ns": signature[1], "inode": signature[2], **probed})
+            index_rows.append({"root": root, "path": path,
+                               **dict(zip(SIGNATURE, signature, strict=True)), **probed})
     parsed.rows = rows
     return parsed, index_rows, read
 

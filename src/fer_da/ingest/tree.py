@@ -109,16 +109,17 @@ class RawTree:
             return f"{face.mode}{face.size}".encode() + face.tobytes()
         return self.read_bytes(ref)
 
-    def signature(self, ref: str) -> tuple[int, int, int] | None:
-        """(size, mtime_ns, inode) of the file an image reference reads (a FER2013 row: its
-        csv), followed through links; None when it cannot be stat-ed. While it is unchanged,
-        ingestion trusts what it read before (docs/preprocessing.md, "Re-runs")."""
+    def signature(self, ref: str) -> tuple[int, int, int, int] | None:
+        """(size, mtime_ns, inode, ctime_ns) of the file an image reference reads (a FER2013
+        row: its csv), followed through links; None when it cannot be stat-ed. While it is
+        unchanged, ingestion trusts what it read before (docs/preprocessing.md, "Re-runs"):
+        the change time moves with any write, even one that restores the modification time."""
         match = LINE_REF.match(ref) or BOX_REF.match(ref)
         try:
             st = os.stat(self.root / (match["file"] if match else ref))
         except OSError:
             return None
-        return st.st_size, st.st_mtime_ns, st.st_ino
+        return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
     def content_hash(self, ref: str) -> str:
         """sha256 of what an image reference points at (file bytes, or a FER2013 row)."""

@@ -111,7 +111,8 @@ def detect_faces(
         if built[sig].name != names[sig]:  # built another backend than foreseen: re-key
             names[sig] = built[sig].name
             rows, todo = _key_rows(groups, by_signature, names, known)
-    built = {sig: (detector, by_signature[sig]) for sig, detector in built.items()}
+    built = {sig: (detector, by_signature[sig]) for sig, detector in built.items()
+             if sig in by_signature}  # not a probe's detector whose domain was crops
     for row in rows:
         row["detail"] = choices.get(row["domain"], "")
     n_todo = sum(len(v) for v in todo.values())
