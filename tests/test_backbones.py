@@ -89,7 +89,7 @@ def test_a_file_of_another_layout_is_refused_naming_what_is_missing(tmp_path):
 
     path = tmp_path / "resnet50.pth"
     torch.save(resnet50(weights=None).state_dict(), path)
-    with pytest.raises(ValueError, match=r"does not fit IRTaps: 337 keys missing "
+    with pytest.raises(ValueError, match=r"does not fit IRTaps: 285 keys missing "
                                          r"\(e.g. \[.body.0.res_layer"):
         FERNet(ModelConfig(backbone="ir50")).load_imagenet(str(path))
     bad = published_ir50()
@@ -202,3 +202,33 @@ def test_ir50_and_a_timm_model_train_and_evaluate_on_the_synthetic_default(tmp_p
             config = handle.metadata()["model_config"]
         assert f'"backbone": "{backbone}"' in config, config[:300]
     assert len(set(seen.values())) == 2  # two different models, each evaluated
+
+
+def test_timm_maps_its_own_keys_for_wrapped_feature_models(tmp_path):
+    import timm
+
+    state = timm.create_model("convnext_atto").state_dict()  # stages.0 in the file, stages_0
+    path = tmp_path / "model.safetensors"                    # in the features_only model
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    model = FERNet(ModelConfig(backbone="timm:convnext_atto"))
+    assert model.load_imagenet(str(path)) == ["head.fc.bias", "head.fc.weight"]
+    assert torch.equal(model.backbone.net.stages_2.blocks[0].conv_dw.weight,
+                       state["stages.2.blocks.0.conv_dw.weight"])
+
+
+def test_channels_last_feature_maps_are_put_channels_first():
+    model = FERNet(ModelConfig(backbone="timm:swin_tiny_patch4_window7_224", tap_dim=4))
+    taps = model.taps(torch.zeros(1, 1, 32, 32, dtype=torch.uint8))
+    assert [t.shape[1] for t in taps[:-1]] == model.backbone.stage_channels
+
+
+def test_a_torchvision_file_without_batch_norm_counters_loads(tmp_path):
+    from torchvision.models import resnet18
+
+    state = {k: v for k, v in resnet18(weights=None).state_dict().items()
+             if not k.endswith("num_batches_tracked")}  # as torchvision's own file
+    torch.save(state, tmp_path / "resnet18-f37072fd.pth")
+    model = FERNet(ModelConfig(backbone="torchvision:resnet18"))
+    assert model.load_imagenet(str(tmp_path / "resnet18-f37072fd.pth")) == ["fc.bias",
+                                                                           "fc.weight"]
+    assert torch.equal(model.backbone.bn1.running_var, state["bn1.running_var"])

@@ -187,3 +187,18 @@ def test_the_cdfer_env_runs_on_its_stand_ins_and_the_report_marks_them(tmp_path)
     metrics = pd.read_csv(reports / "dann_metrics.csv")
     assert set(metrics["eval_domain"]) == set(protocol.index)
     assert (metrics.loc[metrics["eval_domain"] == "jaffe", "split"] == "test").all()
+
+
+def test_joint_and_finetune_refuse_a_transductive_target_before_training():
+    from fer_da.pipelines.training.nodes import plan_runs
+    from fer_da.validate import ConfigError
+
+    params = yaml.safe_load((PROJECT / "conf/base/parameters_preprocessing.yml").read_text())
+    domains = {"src": {"layout": "folder", "role": "source"},
+               "jaffe": {"layout": "jaffe", "role": "target",
+                         "preprocessing": {"split": {"mode": "transductive"}}}}
+    for kind in ("joint", "finetune"):
+        with pytest.raises(ConfigError, match=r"labels of \['jaffe'\], whose split mode is "
+                                              "transductive"):
+            plan_runs({"kind": kind}, domains, {}, params["preprocessing"])
+    assert plan_runs({"kind": "dann"}, domains, {}, params["preprocessing"])  # adaptation

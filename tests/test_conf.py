@@ -95,3 +95,10 @@ def test_a_lab_env_of_domains_alone_trains_exactly_as_conf_realfaces(tmp_path):
                                 default_run_env="synthetic")["parameters"]["training"]
     assert (synthetic["epochs"], synthetic["augment"], synthetic["select"]) == (15, None,
                                                                                 "last")
+
+
+def test_the_grid_trains_what_a_plain_kedro_run_trains():
+    grid, _ = _load("grid")
+    synthetic, _ = _load("synthetic")
+    assert grid["training"] == synthetic["training"]
+    assert grid["evaluation"] == synthetic["evaluation"]

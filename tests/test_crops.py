@@ -132,3 +132,21 @@ def test_a_probe_that_finds_only_crops_leaves_no_detector_behind(tmp_path):
     params = {"detector": {"backend": "auto", "auto_probe": 4}}
     detections, _ = detect_faces(manifests, raw, pd.DataFrame(), params, domains, factory)
     assert set(detections["detector"]) == {"none"} and log == [4]  # the probe alone
+
+
+def test_an_image_unreadable_since_ingestion_is_left_out_of_the_probe(tmp_path):
+    raw = {"aligned": _domains(tmp_path)["aligned"], "tiny": _domains(tmp_path)["tiny"]}
+    domains = {"tiny": DOMAINS["tiny"], "aligned": DOMAINS["aligned"]}
+    manifests, _, _, _ = ingest_domains(raw, domains, {})
+    (tmp_path / "aligned" / "happiness" / "s0_happiness.png").write_bytes(b"not a png")
+    log: list[int] = []
+
+    def factory(backend, *_, **__):
+        return NoDetector() if backend == "none" else BoxDetector(log)
+
+    params = {"detector": {"backend": "auto", "auto_probe": 12, "batch_size": 5}}
+    detections, _ = detect_faces(manifests, raw, pd.DataFrame(), params, domains, factory)
+    assert log == [5, 5, 1]  # 11 readable images probed, in batches of the batch size
+    details = detections.loc[detections["domain"] == "aligned", "detail"]
+    assert details.str.contains("a face in 11/11 probed images").sum() == 11
+    assert details.str.startswith("decode:").sum() == 1  # a failed row, as without auto

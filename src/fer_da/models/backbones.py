@@ -188,9 +188,10 @@ def load_published(taps: nn.Module, state: dict[str, torch.Tensor], source: str)
     """Copy a published state dict into a tap module: every weight of the backbone must be
     there with its shape (else an error naming the first keys missing); the file's own head
     (``fc.*``, ``output_layer.*``, a classifier) is left out. Returns the keys left out."""
-    target = taps.net if hasattr(taps, "net") else taps
+    target = taps
     own = {k: v for k, v in target.state_dict().items() if not k.startswith("fc1.")}
-    missing = sorted(set(own) - set(state))
+    # batch-norm step counters are not weights: torchvision's own files lack them
+    missing = sorted(k for k in set(own) - set(state) if not k.endswith("num_batches_tracked"))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or wrong:
         raise ValueError(f"{source} does not fit {type(taps).__name__}: "
@@ -198,7 +199,7 @@ def load_published(taps: nn.Module, state: dict[str, torch.Tensor], source: str)
                             else "")
                          + (f"; shapes differ for {wrong[:3]}" if wrong else "")
                          + ": not a state dict in this backbone's published layout")
-    target.load_state_dict({k: state[k] for k in own}, strict=False)
+    target.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
     return sorted(set(state) - set(own))
 
 

@@ -134,6 +134,8 @@ class FERNet(nn.Module):
             raise ValueError(f"backbone {name!r} has no ImageNet (or other published) weights; set "
                              "pretrained: false")
         path = pretrained_file(name, self.backbone, weights_file)
+        if hasattr(self.backbone, "load_file"):  # timm maps its own checkpoints' keys
+            return self.backbone.load_file(str(path))
         return load_published(self.backbone, read_state_dict(path), str(path))
 
     def taps(self, x: torch.Tensor) -> list[torch.Tensor]:

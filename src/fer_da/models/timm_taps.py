@@ -20,6 +20,7 @@ class TimmTaps(nn.Module):
         super().__init__()
         import timm
 
+        self.name = name
         if name not in timm.list_models():
             raise ValueError(f"timm has no model {name!r} (timm.list_models() lists them)")
         try:
@@ -40,13 +41,32 @@ class TimmTaps(nn.Module):
         self.input_size = int(cfg["input_size"][-1]) if fixed and cfg.get("input_size") else None
         self.fc1 = nn.Linear(last, fc_dim)
         self.fc_dim = fc_dim
-        self.pretrained_prefixes = ("net.",)
+        self.pretrained_prefixes = ("net.",)  # loaded through timm: load_file
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if self.pooled_only:
             return [torch.relu(self.fc1(self.net(x)))]
-        taps = list(self.net(x))
+        taps = [_channels_first(t, c) for t, c in zip(self.net(x), self.stage_channels,
+                                                     strict=True)]
         return [*taps, torch.relu(self.fc1(taps[-1].mean(dim=(2, 3))))]
+
+    def load_file(self, path: str) -> list[str]:
+        """A published timm checkpoint (``model.safetensors`` or a ``torch.save`` file, read
+        with ``weights_only``): timm maps its keys onto the model (its own filter, strict),
+        so wrapped feature models (ConvNeXt ``stages_0``, ViT ``model.*``) load too. Returns
+        the file's keys the backbone does not use (its classifier)."""
+        import timm
+
+        from fer_da.models.backbones import read_state_dict
+
+        state = read_state_dict(path)  # refuses what is not a plain state dict
+        loaded = timm.create_model(
+            self.name, pretrained=True, features_only=not self.pooled_only,
+            **({"num_classes": 0} if self.pooled_only else {}),
+            pretrained_cfg_overlay={"file": str(path)})
+        self.net.load_state_dict(loaded.state_dict())
+        used = timm.create_model(self.name, pretrained=False, num_classes=0).state_dict()
+        return sorted(set(state) - set(used))
 
     def cached_weights(self) -> str | None:
         """The model's weights in the local Hugging Face cache (nothing is downloaded)."""
@@ -59,3 +79,10 @@ class TimmTaps(nn.Module):
             if isinstance(path, str):
                 return path
         return None
+
+
+def _channels_first(tap: torch.Tensor, channels: int) -> torch.Tensor:
+    """A feature map as (B, C, H, W): some timm models (Swin) return (B, H, W, C)."""
+    if tap.ndim == 4 and tap.shape[1] != channels and tap.shape[-1] == channels:
+        return tap.permute(0, 3, 1, 2)
+    return tap

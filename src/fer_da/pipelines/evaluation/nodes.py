@@ -82,7 +82,8 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
             if plan.get("target_bn") and domain not in plan["labelled_domains"]:
                 unlabelled = fs.unlabelled_pool(plan["seed"]).images
                 if len(unlabelled) < 2:
-                    raise ValueError(f"{run_id} (AdaBN) needs at least 2 train-split faces "
+                    raise ValueError(f"{run_id} (AdaBN) needs at least 2 unlabelled faces "
+                                     "(train split, or all of a transductive domain) "
                                      f"of {domain!r} for its statistics, found "
                                      f"{len(unlabelled)}")
                 scorer = adapt_batchnorm(model, unlabelled, cfg.eval_batch_size,

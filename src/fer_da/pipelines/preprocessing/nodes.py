@@ -159,28 +159,46 @@ def _resolve_auto(cfg: DetectorConfig, manifest: pd.DataFrame, tree: RawTree,
     """``backend: auto`` for one domain: ``none`` when its images are face crops, else
     :data:`AUTO_DETECTS` (with the fallback). The probe's detections are cached (``known``
     and ``new``) like any other, so a re-run decides from the cache, building nothing."""
+    if not len(manifest):  # no image: nothing to decide (require_faces refuses it later)
+        return replace(cfg, backend=AUTO_DETECTS), "auto: no image"
     if tiny_images(manifest["width"], manifest["height"], cfg.auto_below):
         return replace(cfg, backend="none"), (
             f"auto: every image is at most {cfg.auto_below} px on its shorter side: face "
             "crops, not detected")
     real = replace(cfg, backend=AUTO_DETECTS)
-    name = _backend_name(real, factory, built)
-    signature = detector_signature(name, real)
     rows = manifest.iloc[probe_sample(len(manifest), cfg.auto_probe)]
-    hashes = (rows["sha256"] if "sha256" in rows else rows["path"].map(tree.content_hash))
-    keys = [hashlib.sha256((sha + signature).encode()).hexdigest() for sha in hashes]
+    hashes = list(rows["sha256"] if "sha256" in rows else rows["path"].map(tree.content_hash))
+
+    def keyed(name: str) -> list[str]:
+        signature = detector_signature(name, real)
+        return [hashlib.sha256((sha + signature).encode()).hexdigest() for sha in hashes]
+
+    keys = keyed(_backend_name(real, factory, built))
     missing = [i for i, k in enumerate(keys) if k not in known]
     if missing:
         if real.signature() not in built:
             built[real.signature()] = factory(real.backend, real.fallback, **real.build_args())
-        images = [to_rgb(tree.open_image(rows["path"].iloc[i])) for i in missing]
-        for i, faces in zip(missing, detect_robustly(built[real.signature()], images,
-                                                     real.upscale_below), strict=True):
-            if not isinstance(faces, Exception):
-                known[keys[i]] = new[keys[i]] = faces_to_json(faces)
+            keys = keyed(built[real.signature()].name)  # a fallback keys its own boxes
+            missing = [i for i, k in enumerate(keys) if k not in known]
+        images, readable = [], []
+        for i in missing:  # an unreadable image is left out of the probe (normalisation
+            try:           # rejects it later, naming the file)
+                images.append(to_rgb(tree.open_image(rows["path"].iloc[i])))
+                readable.append(i)
+            except Exception:  # noqa: BLE001
+                continue
+        for b in range(0, len(readable), cfg.batch_size):
+            chunk = readable[b: b + cfg.batch_size]
+            found = detect_robustly(built[real.signature()], images[b: b + cfg.batch_size],
+                                    real.upscale_below)
+            for i, faces in zip(chunk, found, strict=True):
+                if not isinstance(faces, Exception):  # a failure: retried, as in detection
+                    known[keys[i]] = new[keys[i]] = faces_to_json(faces)
     covers = []
     for key, width, height in zip(keys, rows["width"], rows["height"], strict=True):
-        faces = faces_from_json(known[key]) if key in known else []
+        if key not in known:  # unreadable, or the detector failed on it: no evidence
+            continue
+        faces = faces_from_json(known[key])
         best = max(faces, key=lambda f: f.score) if faces else None
         covers.append(coverage(best.box, width, height) if best else 0.0)
     crops, reason = decide(covers, cfg.auto_cover)

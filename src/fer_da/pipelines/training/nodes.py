@@ -153,6 +153,13 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
             unknown = sorted(set(r["train"]) - set(names))
             if unknown:
                 raise ValueError(f"{name}/{r['run']}: domains {unknown} are not declared")
+            held = [d for d in r.get("labelled", r["train"])
+                    if (prep.get(d) or {}).get("split", {}).get("mode") == "transductive"]
+            if held:  # refused before any training (preflight plans every setup)
+                raise ConfigError(f"{where}: run {r['run']} trains on the labels of {held}, "
+                                  "whose split mode is transductive (every image is test); "
+                                  f"set domains.{held[0]}.preprocessing.split.mode to "
+                                  "another mode, or run --pipeline=adaptation")
             plans.append(RunPlan(
                 setup=name, run=r["run"], seed=seed,
                 mode=r.get("mode", "dann" if kind == "dann" else "supervised"),
