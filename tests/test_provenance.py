@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,21 @@ def test_a_resumed_run_must_match_the_resolved_precision(face_sets, tmp_path):
     train_run(PLAN, data, 7, store, on_epoch_end=epochs.append)
     train_run(PLAN.with_config(bf16=True), data, 7, store, on_epoch_end=epochs.append)
     assert epochs == [1, 1]  # an fp32 checkpoint is not reused for a bf16 run
+
+
+def test_adding_a_seed_keeps_the_finished_runs_and_their_checkpoints(face_sets, tmp_path):
+    data = training_view(face_sets, PLAN.train_domains, PLAN.labelled_domains)
+    store, epochs = CheckpointStore(tmp_path), []
+    first = train_run(PLAN, data, 7, store, on_epoch_end=epochs.append)
+    more = PLAN.with_config(seeds=(0, 1, 2))
+    assert more.config_hash() == PLAN.config_hash()
+    again = train_run(more, data, 7, store, on_epoch_end=epochs.append)
+    assert epochs == [1]  # seed 0 of [0, 1, 2] is seed 0 of [0]: resumed, not retrained
+    assert again.provenance["config_hash"] == first.provenance["config_hash"]
+    other = replace(more, seed=1)
+    assert other.config_hash() != PLAN.config_hash()  # the run's own seed still counts
+    train_run(other, data, 7, store, on_epoch_end=epochs.append)
+    assert epochs == [1, 1]
 
 
 def _versioned(face_sets, version):

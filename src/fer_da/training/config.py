@@ -192,9 +192,12 @@ class RunPlan:
         return cls(**data)
 
     def config_hash(self) -> str:
-        """The plan and its configuration (less ``resume``, which changes no result)."""
+        """The plan and its configuration, less what changes no result of this run:
+        ``resume``, and ``seeds`` (the other runs' seeds; this run's is ``seed``), so adding
+        a seed keeps the finished runs' hashes and checkpoints."""
         plan = self.to_dict()
-        plan["config"].pop("resume", None)
+        for key in ("resume", "seeds"):
+            plan["config"].pop(key, None)
         return config_hash(plan)
 
     def fingerprint(self, data_digest: str, init_digest: str | None = None,
