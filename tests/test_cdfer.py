@@ -63,8 +63,12 @@ def test_a_stand_in_is_generated_only_where_the_lab_has_no_dataset(tmp_path, cap
     logger.addHandler(caplog.handler)
     try:
         trees = ds.load()
+        again = ds.load()  # a run loads the raw trees twice (ingestion, preprocessing)
     finally:
         logger.removeHandler(caplog.handler)
+    assert again["absent"].root == stand / "b" and again["absent"].synthetic
+    warned = {id(r) for r in caplog.records if "synthetic stand-in" in r.getMessage()}
+    assert len(warned) == 1  # warned once, not on every load
     assert trees["present"].root == real and not trees["present"].synthetic
     assert not (stand / "a").exists()  # the lab's dataset is read, nothing generated
     assert trees["absent"].root == stand / "b" and trees["absent"].synthetic

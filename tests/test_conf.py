@@ -102,3 +102,16 @@ def test_the_grid_trains_what_a_plain_kedro_run_trains():
     synthetic, _ = _load("synthetic")
     assert grid["training"] == synthetic["training"]
     assert grid["evaluation"] == synthetic["evaluation"]
+
+
+@pytest.mark.parametrize("env", ["realfaces", "realbench", "cdfer"])
+def test_a_real_data_env_writes_only_under_its_own_data_root(env):
+    """Every output of a real-data env lives under data/<env>/: none overwrites the synthetic
+    default's (conf/realfaces once wrote its histories into data/07_model_output)."""
+    _, catalog = _load(env)
+    inputs = ("raw_domains", "inference_input")  # read, never written
+    paths = {name: body.get("filepath", body.get("path")) for name, body in catalog.items()
+             if isinstance(body, dict) and name not in inputs}
+    outside = {n: p for n, p in paths.items()
+               if p is not None and not str(p).startswith(f"data/{env}/")}
+    assert len(paths) > 30 and not outside

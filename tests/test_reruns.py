@@ -59,6 +59,17 @@ def test_identical_face_sets_reuse_the_latest_version_silently(tmp_path, caplog)
     np.testing.assert_array_equal(loaded["a"].images, _faces()["a"].images)
 
 
+def test_only_the_reusing_datasets_own_version_warning_is_silenced(tmp_path):
+    from fer_da.datasets.versions import _is_own_mismatch
+
+    own = FaceSetsDataset(str(tmp_path / "a"), version=_version(1))
+    other = FaceSetsDataset(str(tmp_path / "b"), version=_version(1))
+    said = "Save version 'x' did not match load version 'y' for {}. This is strongly discouraged"
+    assert _is_own_mismatch(said.format(own), own)
+    assert not _is_own_mismatch(said.format(other), own)  # another thread's: passed on
+    assert not _is_own_mismatch(f"something else about {own}.", own)
+
+
 @pytest.mark.parametrize("change", ["crop", "label", "landmarks", "new_domain"])
 def test_any_change_of_a_face_set_is_exactly_one_new_version(tmp_path, change):
     path = tmp_path / "face_sets"
@@ -386,7 +397,7 @@ def test_a_served_model_registers_a_version_only_when_its_digest_changed(tmp_pat
         client = mlflow.tracking.MlflowClient()
         experiment = client.create_experiment("reruns")  # not an earlier test's active one
         with mlflow.start_run(experiment_id=experiment) as run:
-            mlflow.set_tag("serving.baseline.digest", "X")
+            mlflow.set_tag("serving.baseline.registration", "X")
         client.create_registered_model("fer_da.baseline")
         client.create_model_version("fer_da.baseline", source=str(tmp_path),
                                     run_id=run.info.run_id)
@@ -406,3 +417,14 @@ def test_a_served_model_registers_a_version_only_when_its_digest_changed(tmp_pat
             assert not hooks._registered_unchanged(pipeline.log_model_kwargs)
     finally:
         mlflow.set_tracking_uri(before)
+
+
+def test_a_registered_version_stands_for_the_model_and_the_inference_code():
+    from fer_da.hooks import registration_key
+
+    code = {"source_digest": "s1", "fer_da_version": "0.1.0"}
+    key = registration_key("weights", code)
+    assert key == registration_key("weights", dict(code))
+    assert key != registration_key("other weights", code)
+    assert key != registration_key("weights", {**code, "source_digest": "s2"})  # a code fix
+    assert key != registration_key("weights", {**code, "fer_da_version": "0.2.0"})

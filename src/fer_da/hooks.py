@@ -8,6 +8,8 @@ figures as artifacts.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import os
@@ -77,11 +79,14 @@ class TrainingTrackingHooks:
         if mlflow is None:
             return
         from fer_da.datasets.models import serving_digest
+        from fer_da.provenance import code_provenance
 
         card = {k: v for k, v in serving.metadata().items() if k != "plan"}
         mlflow.log_dict(card, f"serving/{namespace}.json")
-        self._serving[namespace] = serving_digest(serving)
-        mlflow.set_tags({f"serving.{namespace}.digest": self._serving[namespace],
+        digest = serving_digest(serving)
+        self._serving[namespace] = registration_key(digest, code_provenance())
+        mlflow.set_tags({f"serving.{namespace}.digest": digest,
+                         f"serving.{namespace}.registration": self._serving[namespace],
                          f"serving.{namespace}.run_id": serving.run_id,
                          f"serving.{namespace}.selected_by": serving.selected_by,
                          f"serving.{namespace}.classes": ",".join(serving.classes)})
@@ -111,7 +116,7 @@ class TrainingTrackingHooks:
         if digest is None:
             return False
         version = latest_registered(mlflow.tracking.MlflowClient(), name,
-                                    f"serving.{str(name).split('.', 1)[-1]}.digest")
+                                    f"serving.{str(name).split('.', 1)[-1]}.registration")
         if version is None or version[1] != digest:
             return False
         logger.info("MLflow: %s unchanged (digest %s), keeping version %s; no new version "
@@ -171,6 +176,15 @@ class TrainingTrackingHooks:
             key = f"{kind}_{run_id.replace('/', '_')}.png"
             if key in figures:
                 client.log_figure(mlflow_id, figures[key], f"{kind}.png")
+
+
+def registration_key(serving_digest: str, code: dict[str, Any]) -> str:
+    """What a registered MLflow model version stands for: the served model (its digest) and
+    the inference code that runs it (package source digest and fer-da version), so a fix in
+    detection, normalisation or prediction registers a new version of an unchanged model."""
+    body = json.dumps({"model": serving_digest, "source": code["source_digest"],
+                       "version": code["fer_da_version"]}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
 def latest_registered(client: Any, name: str, tag: str) -> tuple[str, str | None] | None:

@@ -46,6 +46,7 @@ class RawDomainsDataset(AbstractDataset[None, dict[str, RawTree]]):
                                        "ones)")
         self._domains = domains
         self.metadata = metadata
+        self._warned: set[str] = set()  # a run loads the raw trees twice: one warning each
 
     def load(self) -> dict[str, RawTree]:
         trees = {}
@@ -56,11 +57,13 @@ class RawDomainsDataset(AbstractDataset[None, dict[str, RawTree]]):
             elif body.get("stand_in") and not path.exists():
                 spec = dict(body["stand_in"])
                 path = Path(spec.pop("path"))
-                logger.warning("raw domain %r: %s does not exist; reading a synthetic "
-                               "stand-in (preset %r) from %s instead. Its numbers are "
-                               "marked as stand-ins in the report; put the dataset at %s "
-                               "to use it.", name, body["path"], spec["preset"], path,
-                               body["path"])
+                if name not in self._warned:
+                    self._warned.add(name)
+                    logger.warning("raw domain %r: %s does not exist; reading a synthetic "
+                                   "stand-in (preset %r) from %s instead. Its numbers are "
+                                   "marked as stand-ins in the report; put the dataset at "
+                                   "%s to use it.", name, body["path"], spec["preset"], path,
+                                   body["path"])
                 ensure_domain(path, **spec)
             trees[name] = RawTree(path)
         return trees

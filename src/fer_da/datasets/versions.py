@@ -4,6 +4,7 @@ nothing and reuses that version (an unchanged re-run leaves nothing new behind).
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from functools import wraps
 from pathlib import Path
@@ -12,6 +13,13 @@ from typing import Any
 from kedro.io import AbstractVersionedDataset
 
 logger = logging.getLogger(__name__)
+_WARNINGS_LOCK = threading.Lock()
+
+
+def _is_own_mismatch(message: str, dataset: Any) -> bool:
+    """Kedro's save/load version warning about ``dataset`` itself (not another dataset
+    saved meanwhile by another thread, whose warning is passed on)."""
+    return "did not match load version" in message and f"for {dataset}." in message
 
 DIGEST_FILE = "content.sha256"  # inside each version's folder: the digest of what it holds
 
@@ -72,11 +80,12 @@ class ContentVersioned(AbstractVersionedDataset):
 
         @wraps(save_func)  # __wrapped__ is the plain save: a subclass re-wraps that, once
         def save(self, data: Any) -> None:
-            with warnings.catch_warnings(record=True) as caught:
+            # catch_warnings changes process-wide state: one such save at a time (ThreadRunner)
+            with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 inner(self, data)
             for w in caught:  # a reused version is meant to differ from the save version
-                if self._reused is not None and "did not match load version" in str(w.message):
+                if self._reused is not None and _is_own_mismatch(str(w.message), self):
                     continue
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 

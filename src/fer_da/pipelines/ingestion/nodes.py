@@ -71,6 +71,7 @@ def require_images(manifests: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame
     """Refuse a domain whose every file was rejected (the rejects report is already written)."""
     empty = sorted(name for name, m in manifests.items() if len(m) == 0)
     if empty:
-        raise ValueError(f"domains {empty}: every file was rejected; see "
-                         "data/08_reporting/ingestion_rejects.csv for each file's reason")
+        raise ValueError(f"domains {empty}: every file was rejected; the catalog's "
+                         "ingestion_rejects (<data_root>/08_reporting/ingestion_rejects.csv "
+                         "unless the env moves it) has each file's reason")
     return manifests

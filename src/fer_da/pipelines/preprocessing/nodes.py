@@ -412,8 +412,10 @@ def require_faces(face_sets: dict[str, FaceSet]) -> dict[str, FaceSet]:
     empty = sorted(d for d, fs in face_sets.items() if len(fs.table) == 0)
     if empty:
         raise ValueError(f"domains {empty}: no face survived preprocessing; every image is in "
-                         "data/08_reporting/preprocessing_rejects.csv with its reason (for face "
-                         "crops, set domains.<name>.preprocessing.detector.backend: none)")
+                         "the catalog's preprocessing_rejects (<data_root>/08_reporting/"
+                         "preprocessing_rejects.csv unless the env moves it) with its reason "
+                         "(for face crops, set domains.<name>.preprocessing.detector.backend: "
+                         "none)")
     return face_sets
 
 
