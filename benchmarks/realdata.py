@@ -70,13 +70,22 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
             session.run(pipeline_names=[pipeline])
         while mlflow.active_run():  # one MLflow run per session, never one across directions
             mlflow.end_run()
-    reports = ROOT / "data" / "realbench" / "08_reporting"
-    outputs = ROOT / "data" / "realbench" / "07_model_output"
+    reports = env_data_root(env) / "08_reporting"
+    outputs = env_data_root(env) / "07_model_output"
     out: dict = {s: pd.read_csv(reports / f"{s}_metrics.csv") for s in setups}
     out["seconds"] = time.perf_counter() - start
     out["extra"] = {"history": {s: pd.read_csv(outputs / f"{s}_history.csv") for s in setups},
                     "adist": a_distances(outputs, setups, source, target)}
     return out
+
+
+def env_data_root(env: str) -> Path:
+    """Where the env writes (``data_root`` of conf/<env>/globals.yml, else ``data``)."""
+    import yaml
+
+    path = ROOT / "conf" / env / "globals.yml"
+    root = (yaml.safe_load(path.read_text()) or {}).get("data_root") if path.exists() else None
+    return ROOT / (root or "data")
 
 
 def env_epochs(env: str) -> int:
@@ -209,7 +218,7 @@ def main() -> None:
                                                                  args.clamp_modes.split(",")
                                                                  if m] or None)))
     text = "\n".join(out)
-    path = ROOT / "data" / "realbench" / "08_reporting" / "benchmark.txt"
+    path = env_data_root(args.env) / "08_reporting" / "benchmark.txt"
     path.write_text(text + "\n")
     logger.info("%s\n(written to %s)", text, path)
 

@@ -23,3 +23,32 @@ def test_training_benchmark_prints_ratio_and_grid_projection():
     assert re.search(r"total\s+3430200 training images = 403\.1 PFLOP", log)
     assert "projected at 40% MFU of 989 TFLOP/s: 17.0 min" in log  # 403.1e15 / 0.4 / 989e12
     assert "throughput is not used for the projection" in log  # 32 px slim VGG != the grid's
+
+
+def _metrics(path, accuracy, digest="d1"):
+    import pandas as pd
+
+    rows = [{"setup": "baseline", "run": "src", "seed": s, "split": "test", "eval_domain": d,
+             "accuracy": accuracy[s] if d == "tgt" else 0.8, "balanced_accuracy": 0.5,
+             "macro_f1": 0.4, "faceset_digest": digest, "config_hash": "h"}
+            for s in (0, 1) for d in ("src", "tgt")]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return str(path)
+
+
+def test_compare_envs_pairs_by_seed_and_says_when_numbers_differ(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import compare_envs
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    a = _metrics(tmp_path / "a.csv", {0: 0.30, 1: 0.40})
+    assert compare_envs.main([a, _metrics(tmp_path / "b.csv", {0: 0.30, 1: 0.40})]) == 0
+    b = _metrics(tmp_path / "c.csv", {0: 0.20, 1: 0.40}, digest="d2")
+    table, same = compare_envs.compare(compare_envs._runs(Path(a), "baseline", "test"),
+                                       compare_envs._runs(Path(b), "baseline", "test"))
+    row = table[(table["domain"] == "tgt") & (table["metric"] == "accuracy")].iloc[0]
+    assert (row["seeds"], row["a"], row["b"]) == (2, "35.00 ± 7.07", "30.00 ± 14.14")
+    assert row["diff"] == 5.0 and row["max_abs_diff"] == 10.0  # seed 0: 30 - 20, seed 1: 0
+    assert same == {"faceset_digest": False, "config_hash": True}
+    assert compare_envs.main([a, b]) == 1

@@ -110,8 +110,9 @@ def test_a_real_data_env_writes_only_under_its_own_data_root(env):
     default's (conf/realfaces once wrote its histories into data/07_model_output)."""
     _, catalog = _load(env)
     inputs = ("raw_domains", "inference_input")  # read, never written
-    paths = {name: body.get("filepath", body.get("path")) for name, body in catalog.items()
-             if isinstance(body, dict) and name not in inputs}
-    outside = {n: p for n, p in paths.items()
-               if p is not None and not str(p).startswith(f"data/{env}/")}
+    paths = {name: body.get("filepath") or body.get("path")
+             or (body.get("dataset") or {}).get("filepath")  # MLflow artifact wrappers
+             for name, body in catalog.items() if isinstance(body, dict) and name not in inputs}
+    assert None not in paths.values(), [n for n, p in paths.items() if p is None]
+    outside = {n: p for n, p in paths.items() if not str(p).startswith(f"data/{env}/")}
     assert len(paths) > 30 and not outside

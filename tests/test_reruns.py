@@ -415,6 +415,13 @@ def test_a_served_model_registers_a_version_only_when_its_digest_changed(tmp_pat
                 assert pipeline.log_model_kwargs["registered_model_name"] == "fer_da.baseline"
             hooks._serving = {}  # no served model seen in this run: register as usual
             assert not hooks._registered_unchanged(pipeline.log_model_kwargs)
+        with mlflow.start_run(experiment_id=experiment) as old:  # logged before the key
+            mlflow.set_tag("serving.baseline.digest", "X")
+        client.create_model_version("fer_da.baseline", source=str(tmp_path),
+                                    run_id=old.info.run_id)
+        with mlflow.start_run(experiment_id=experiment):
+            hooks._serving = {"baseline": "X"}
+            assert not hooks._registered_unchanged(pipeline.log_model_kwargs)
     finally:
         mlflow.set_tracking_uri(before)
 

@@ -43,7 +43,7 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
 class TrainingTrackingHooks:
     def __init__(self):
         self._mlflow_ids: dict[str, str] = {}  # our run_id -> MLflow run id
-        self._serving: dict[str, str] = {}  # setup -> digest of the model it serves now
+        self._serving: dict[str, str] = {}  # setup -> registration key of what it serves now
 
     @staticmethod
     def _mlflow():
@@ -95,7 +95,8 @@ class TrainingTrackingHooks:
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
                            catalog: Any) -> Any:
         """Around kedro-mlflow's model logging: a setup whose served model is the one its
-        latest registered MLflow version holds (same digest) registers no new version."""
+        latest registered MLflow version holds with the same code (same registration key,
+        :func:`registration_key`) registers no new version."""
         kwargs = getattr(pipeline, "log_model_kwargs", None)
         unchanged = kwargs is not None and self._registered_unchanged(kwargs)
         if unchanged:
@@ -112,15 +113,15 @@ class TrainingTrackingHooks:
         mlflow = self._mlflow()
         if not name or mlflow is None:
             return False
-        digest = self._serving.get(str(name).split(".", 1)[-1])
-        if digest is None:
+        key = self._serving.get(str(name).split(".", 1)[-1])
+        if key is None:
             return False
         version = latest_registered(mlflow.tracking.MlflowClient(), name,
                                     f"serving.{str(name).split('.', 1)[-1]}.registration")
-        if version is None or version[1] != digest:
+        if version is None or version[1] != key:
             return False
-        logger.info("MLflow: %s unchanged (digest %s), keeping version %s; no new version "
-                    "registered", name, digest[:12], version[0])
+        logger.info("MLflow: %s unchanged (registration key %s: same model and code), keeping "
+                    "version %s; no new version registered", name, key, version[0])
         mlflow.set_tag(f"registered.{name}", f"version {version[0]} (unchanged)")
         return True
 
