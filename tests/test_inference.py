@@ -400,3 +400,46 @@ def test_the_registered_model_carries_labels_preprocessing_and_provenance(lab):
     assert card["preprocessing"]["detector"]["backend"] == "mtcnn"
     assert card["preprocessing"]["image_size"] == 48
     assert card["provenance"]["faceset_version"] and card["provenance"]["source_digest"]
+
+
+def _served(seeds, trained=None):
+    t = trained or _trained()
+    plan = {**t.plan, "config": {"epochs": 3, "seeds": seeds, "resume": True}}
+    return _serving(TrainedModel(t.run_id, plan, t.model_config, t.state, [], {}))
+
+
+def test_the_hook_registers_a_served_model_by_its_registration_key(tmp_path):
+    import mlflow
+
+    from fer_da.hooks import TrainingTrackingHooks
+
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        experiment = mlflow.tracking.MlflowClient().create_experiment("serving")
+        keys, tags = [], []
+        for seeds in ([0], [0, 1, 2]):
+            hooks = TrainingTrackingHooks()
+            with mlflow.start_run(experiment_id=experiment) as run:
+                hooks._log_serving("baseline", _served(seeds))
+            keys.append(hooks._serving["baseline"])
+            tags.append(mlflow.get_run(run.info.run_id).data.tags)
+    finally:
+        mlflow.set_tracking_uri(before)
+    assert keys[0] == keys[1] == tags[0]["serving.baseline.registration"]  # one version
+    assert tags[0]["serving.baseline.digest"] != tags[1]["serving.baseline.digest"]
+
+
+def test_a_served_models_registration_ignores_the_other_seeds_but_not_its_weights():
+    from fer_da.datasets.models import registration_digest, serving_digest
+
+    served = _served
+    one, three = served([0]), served([0, 1, 2])
+    assert serving_digest(one) != serving_digest(three)  # the file records its whole plan
+    assert registration_digest(one) == registration_digest(three)  # same predictions
+    other = served([0], _trained(seed=1))
+    assert registration_digest(other) != registration_digest(one)  # other weights
+    longer = _serving(TrainedModel(one.trained.run_id, {**one.trained.plan, "config": {
+        "epochs": 4, "seeds": [0], "resume": True}}, one.trained.model_config,
+        one.trained.state, [], {}))
+    assert registration_digest(longer) != registration_digest(one)  # a plan change counts

@@ -78,13 +78,14 @@ class TrainingTrackingHooks:
         mlflow = self._mlflow()
         if mlflow is None:
             return
-        from fer_da.datasets.models import serving_digest
+        from fer_da.datasets.models import registration_digest, serving_digest
         from fer_da.provenance import code_provenance
 
         card = {k: v for k, v in serving.metadata().items() if k != "plan"}
         mlflow.log_dict(card, f"serving/{namespace}.json")
         digest = serving_digest(serving)
-        self._serving[namespace] = registration_key(digest, code_provenance())
+        self._serving[namespace] = registration_key(registration_digest(serving),
+                                                    code_provenance())
         mlflow.set_tags({f"serving.{namespace}.digest": digest,
                          f"serving.{namespace}.registration": self._serving[namespace],
                          f"serving.{namespace}.run_id": serving.run_id,

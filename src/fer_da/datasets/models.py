@@ -196,6 +196,17 @@ def serving_digest(data: ServingModel) -> str:
     return model_digest(data.trained.state, _serving_meaning(data.metadata()))
 
 
+def registration_digest(data: ServingModel) -> str:
+    """:func:`serving_digest` less what changes no prediction of the served run: its plan's
+    ``seeds`` (the other runs' seeds) and ``resume``. Adding a seed whose runs do not beat
+    the served one leaves it; MLflow's registration key is built from it (``hooks.py``)."""
+    meaning = _serving_meaning(data.metadata())
+    plan = dict(meaning["plan"] or {})
+    plan["config"] = {k: v for k, v in dict(plan.get("config") or {}).items()
+                      if k not in ("seeds", "resume")}
+    return model_digest(data.trained.state, {**meaning, "plan": plan})
+
+
 class ServingModelDataset(AbstractDataset["ServingModel", "ServingModel"]):
     """The model a setup serves (:class:`~fer_da.inference.serving.ServingModel`) as one
     ``.safetensors`` file: the weights, and as JSON metadata the run id, class names,
