@@ -16,6 +16,7 @@ from fer_da.datasets.atomic import atomic_file
 from fer_da.datasets.versions import ContentVersioned
 from fer_da.digest import model_digest
 from fer_da.training.checkpoints import CheckpointStore, safe_name
+from fer_da.training.config import RESULT_NEUTRAL_KEYS
 from fer_da.training.loop import TrainedModel
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def registration_digest(data: ServingModel) -> str:
     meaning = _serving_meaning(data.metadata())
     plan = dict(meaning["plan"] or {})
     plan["config"] = {k: v for k, v in dict(plan.get("config") or {}).items()
-                      if k not in ("seeds", "resume")}
+                      if k not in RESULT_NEUTRAL_KEYS}
     return model_digest(data.trained.state, {**meaning, "plan": plan})
 
 

@@ -26,6 +26,9 @@ from torch import nn
 from torchvision.models import get_model_weights
 from torchvision.models.vgg import cfgs, make_layers
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB in 0..1
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 @dataclass(frozen=True)
 class BackboneSpec:
@@ -52,7 +55,7 @@ BACKBONES: dict[str, BackboneSpec] = {
 class VGGTaps(nn.Module):
     """VGG conv stages + the first FC layer; returns the 5 max-pool outputs and the FC output."""
 
-    mean, std, input_size = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None
+    mean, std, input_size = IMAGENET_MEAN, IMAGENET_STD, None
 
     def __init__(self, spec: BackboneSpec):
         super().__init__()
@@ -83,7 +86,7 @@ class ResNetTaps(nn.Module):
     Taps: the stem and each stage's output (5, like VGG's pool stages) and a fully connected
     layer on the global average of the last stage."""
 
-    mean, std, input_size = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None
+    mean, std, input_size = IMAGENET_MEAN, IMAGENET_STD, None
 
     def __init__(self, width: int, fc_dim: int):
         super().__init__()
@@ -137,8 +140,10 @@ def min_input_size(name: str) -> int:
         return 2 ** BACKBONES[name].layers.count("M")
     if name in RESNETS:
         return 8
-    if name in TORCHVISION or name in FACE_RESNETS or name.startswith(TIMM):
-        return 32 if name in TORCHVISION or name.startswith(TIMM) else 16
+    if name in FACE_RESNETS:
+        return 16
+    if name in TORCHVISION or name.startswith(TIMM):
+        return 32
     raise _unknown(name)
 
 
@@ -188,8 +193,7 @@ def load_published(taps: nn.Module, state: dict[str, torch.Tensor], source: str)
     """Copy a published state dict into a tap module: every weight of the backbone must be
     there with its shape (else an error naming the first keys missing); the file's own head
     (``fc.*``, ``output_layer.*``, a classifier) is left out. Returns the keys left out."""
-    target = taps
-    own = {k: v for k, v in target.state_dict().items() if not k.startswith("fc1.")}
+    own = {k: v for k, v in taps.state_dict().items() if not k.startswith("fc1.")}
     # batch-norm step counters are not weights: torchvision's own files lack them
     missing = sorted(k for k in set(own) - set(state) if not k.endswith("num_batches_tracked"))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
@@ -199,7 +203,7 @@ def load_published(taps: nn.Module, state: dict[str, torch.Tensor], source: str)
                             else "")
                          + (f"; shapes differ for {wrong[:3]}" if wrong else "")
                          + ": not a state dict in this backbone's published layout")
-    target.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
+    taps.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
     return sorted(set(state) - set(own))
 
 
@@ -209,8 +213,7 @@ def pretrained_file(name: str, taps: nn.Module, weights_file: str | Path | None)
     if weights_file:
         return Path(weights_file)
     if name in TORCHVISION:
-        url = get_model_weights(name.split(":", 1)[1]).DEFAULT.url
-        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+        path = _hub_cache(name.split(":", 1)[1])
     elif name.startswith(TIMM):
         cached = taps.cached_weights()
         path = Path(cached) if cached else Path(f"<Hugging Face cache of {taps.hf_hub_id}>")
@@ -225,6 +228,12 @@ def pretrained_file(name: str, taps: nn.Module, weights_file: str | Path | None)
     return path
 
 
+def _hub_cache(torchvision_name: str) -> Path:
+    """Where torch hub keeps torchvision's default weights of a model (never downloaded)."""
+    url = get_model_weights(torchvision_name).DEFAULT.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
 def imagenet_state_dict(name: str, weights_file: str | Path | None = None) -> dict:
     """torchvision's ImageNet weights of ``name``: a local file, else the torch hub cache.
 
@@ -233,11 +242,7 @@ def imagenet_state_dict(name: str, weights_file: str | Path | None = None) -> di
     spec = BACKBONES.get(name)
     if spec is None or spec.torchvision_name is None:
         raise ValueError(f"backbone {name!r} has no ImageNet weights; set pretrained: false")
-    if weights_file:
-        path = Path(weights_file)
-    else:
-        url = get_model_weights(spec.torchvision_name).DEFAULT.url
-        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    path = Path(weights_file) if weights_file else _hub_cache(spec.torchvision_name)
     if not path.is_file():
         raise FileNotFoundError(
             f"ImageNet weights for {name} not found at {path}. Copy torchvision's file there "

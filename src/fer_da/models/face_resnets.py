@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from fer_da.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+
 FACE_MEAN = (0.5, 0.5, 0.5)  # face.evoLVe / InsightFace: (x - 127.5) / 127.5
 FACE_STD = (0.5, 0.5, 0.5)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fer_da.models.face_resnets import IMAGENET_MEAN, IMAGENET_STD
+from fer_da.models.backbones import IMAGENET_MEAN, IMAGENET_STD
 
 
 class TimmTaps(nn.Module):

@@ -142,6 +142,11 @@ class TrainConfig:
                            input_size=None if self.input_size == "auto" else int(self.input_size))
 
 
+# TrainConfig keys that change no result of a run: ``resume``, and ``seeds`` (the other
+# runs' seeds; a run's own is ``RunPlan.seed``). Left out of its hash and registration key.
+RESULT_NEUTRAL_KEYS = ("resume", "seeds")
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """One model to train."""
@@ -196,7 +201,7 @@ class RunPlan:
         ``resume``, and ``seeds`` (the other runs' seeds; this run's is ``seed``), so adding
         a seed keeps the finished runs' hashes and checkpoints."""
         plan = self.to_dict()
-        for key in ("resume", "seeds"):
+        for key in RESULT_NEUTRAL_KEYS:
             plan["config"].pop(key, None)
         return config_hash(plan)
 

@@ -61,6 +61,11 @@ def detector_signature(name: str, cfg: DetectorConfig) -> str:
                       sort_keys=True)
 
 
+def detection_cache_key(sha: str, signature: str) -> str:
+    """The detection cache's key of an image: its content hash and the detector's settings."""
+    return hashlib.sha256((sha + signature).encode()).hexdigest()
+
+
 def detect_faces(
     manifests: dict[str, Callable[[], pd.DataFrame] | pd.DataFrame],
     raw: dict[str, RawTree],
@@ -171,7 +176,7 @@ def _resolve_auto(cfg: DetectorConfig, manifest: pd.DataFrame, tree: RawTree,
 
     def keyed(name: str) -> list[str]:
         signature = detector_signature(name, real)
-        return [hashlib.sha256((sha + signature).encode()).hexdigest() for sha in hashes]
+        return [detection_cache_key(sha, signature) for sha in hashes]
 
     keys = keyed(_backend_name(real, factory, built))
     missing = [i for i, k in enumerate(keys) if k not in known]
@@ -230,7 +235,7 @@ def _key_rows(groups: dict[tuple, list[tuple[str, str, RawTree, str, str]]],
     for sig, items in groups.items():
         signature = detector_signature(names[sig], configs[sig])
         for image_id, domain, tree, path, sha in items:
-            key = hashlib.sha256((sha + signature).encode()).hexdigest()
+            key = detection_cache_key(sha, signature)
             rows.append({"image_id": image_id, "domain": domain, "key": key,
                          "detector": names[sig], "status": "ok", "detail": ""})
             if key not in known:
