@@ -41,14 +41,16 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
                   setups: tuple[str, ...] = ("baseline", "dann"),
                   max_train: int | None = None, methods: list[str] | None = None,
                   adapted_select: str | None = None,
-                  clamp_modes: list[str] | None = None) -> dict:
+                  clamp_modes: list[str] | None = None,
+                  training: dict | None = None) -> dict:
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(ROOT)
     params = {"domains": {source: {"role": "source"}, target: {"role": "target"}},
-              "training": {"seeds": seeds, **({"epochs": epochs} if epochs else {})}}
+              "training": {**(training or {}), "seeds": seeds,
+                           **({"epochs": epochs} if epochs else {})}}
     # one labelled-source budget: a setup whose conf/base sets its own epochs (HA-GAN: 60 on
     # the synthetic default) gets the run's epochs here, as the baseline does
     budget = epochs or env_epochs(env)
@@ -167,6 +169,19 @@ def summarise(source: str, target: str, result: dict) -> str:
     return "\n".join(lines)
 
 
+def parse_training(text: str) -> dict:
+    """'backbone=dlib_resnet29,freeze=level1' -> {'backbone': ..., 'freeze': ...} (YAML)."""
+    import yaml
+
+    out = {}
+    for part in filter(None, text.split(",")):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise SystemExit(f"--training: {part!r} is not key=value")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 def parse_epochs(text: str) -> dict[str, int]:
     """'sfew=40,fer2013=12' -> per source; a bare number applies to every source ('*')."""
     out: dict[str, int] = {}
@@ -194,6 +209,9 @@ def main() -> None:
                         help="epoch selection of the dann setup's runs (default: the env's)")
     parser.add_argument("--setups", default="baseline,dann",
                         help="pipelines to run; each is compared with baseline (source-only)")
+    parser.add_argument("--training", default="",
+                        help="training keys for every run, e.g. 'backbone=dlib_resnet29,"
+                             "pretrained=true,freeze=level1' (YAML values)")
     parser.add_argument("--epochs", default="",
                         help="training epochs per source, e.g. 'sfew=40' or '2' for every "
                              "source (default: the env's)")
@@ -216,7 +234,8 @@ def main() -> None:
                                                                 args.adapted_select,
                                                                 [m for m in
                                                                  args.clamp_modes.split(",")
-                                                                 if m] or None)))
+                                                                 if m] or None,
+                                                                parse_training(args.training))))
     text = "\n".join(out)
     path = env_data_root(args.env) / "08_reporting" / "benchmark.txt"
     path.write_text(text + "\n")

@@ -18,6 +18,9 @@ dicts (safetensors, or ``torch.load(weights_only=True)``).
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,9 +126,42 @@ FACE_RESNETS = {"ir18": 18, "ir50": 50}
 TIMM = "timm:"
 
 
+@dataclass(frozen=True)
+class Registered:
+    """A backbone that registers itself from its own module (``models/backbone_*.py``): its
+    builder and the smallest input it takes. Its tap module declares ``stage_channels``,
+    ``fc_dim``, ``mean``/``std``, ``input_size`` and ``load_pretrained(weights_file)``."""
+
+    build: Callable[[], nn.Module]
+    min_input_size: int
+
+
+REGISTRY: dict[str, Registered] = {}
+
+
+def register_backbone(name: str, min_input_size: int) -> Callable:
+    """Decorator of a module's builder: ``@register_backbone("dlib_resnet29", 32)``."""
+    def wrap(build: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+        REGISTRY[name] = Registered(build, min_input_size)
+        return build
+    return wrap
+
+
+def registered() -> dict[str, Registered]:
+    """Every self-registering backbone: each ``fer_da.models.backbone_*`` module, imported
+    once here (adding a backbone is adding such a module)."""
+    import fer_da.models as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("backbone_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    return REGISTRY
+
+
 def backbone_names() -> list[str]:
     """Every registered name (``timm:<name>`` stands for any timm model)."""
-    return sorted([*BACKBONES, *RESNETS, *TORCHVISION, *FACE_RESNETS]) + [f"{TIMM}<name>"]
+    return sorted([*BACKBONES, *RESNETS, *TORCHVISION, *FACE_RESNETS, *registered()]) + [
+        f"{TIMM}<name>"]
 
 
 def _unknown(name: str) -> ValueError:
@@ -144,6 +180,8 @@ def min_input_size(name: str) -> int:
         return 16
     if name in TORCHVISION or name.startswith(TIMM):
         return 32
+    if name in registered():
+        return REGISTRY[name].min_input_size
     raise _unknown(name)
 
 
@@ -165,6 +203,8 @@ def build_taps(name: str) -> nn.Module:
         from fer_da.models.timm_taps import TimmTaps
 
         return TimmTaps(name[len(TIMM):])
+    if name in registered():
+        return REGISTRY[name].build()
     raise _unknown(name)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from fer_da.models.backbones import (
     BACKBONES,
+    REGISTRY,
     build_taps,
     imagenet_state_dict,
     load_imagenet,
@@ -108,6 +110,10 @@ class FERNet(nn.Module):
         self.register_buffer("mean", torch.tensor(self.backbone.mean).view(1, 3, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(self.backbone.std).view(1, 3, 1, 1) * 255.0)
         self.input_size = config.input_size or self.backbone.input_size
+        # (depth, pooled tap shapes, boundary map shape) while training on cached frozen
+        # stages (training/frozen.py); None: the model reads images
+        self.cache_layout: tuple | None = None
+        self.layout: tuple | None = None  # what frozen_rows last produced
 
     def _branch(self, feat: int) -> nn.Module:
         """An ED²L branch: on F's features (fc), or Table 1's convolutional block on the
@@ -130,6 +136,8 @@ class FERNet(nn.Module):
         if name in BACKBONES:
             load_imagenet(self.backbone, imagenet_state_dict(name, weights_file))
             return []
+        if name in REGISTRY:  # a self-registering backbone loads its own weights
+            return self.backbone.load_pretrained(weights_file)
         if not hasattr(self.backbone, "pretrained_prefixes"):
             raise ValueError(f"backbone {name!r} has no ImageNet (or other published) weights; set "
                              "pretrained: false")
@@ -138,13 +146,47 @@ class FERNet(nn.Module):
             return self.backbone.load_file(str(path))
         return load_published(self.backbone, read_state_dict(path), str(path))
 
-    def taps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The backbone's taps of grey images in 0..255 (resized to its input size)."""
+    def normalised(self, x: torch.Tensor) -> torch.Tensor:
+        """Grey images in 0..255 as the backbone takes them: resized to its input size,
+        replicated to three channels, its own mean and std."""
         x = x.float()
         if self.input_size and x.shape[-1] != self.input_size:
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                               align_corners=False)
-        return self.backbone((x.expand(-1, 3, -1, -1) - self.mean) / self.std)
+        return (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+
+    def taps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The backbone's taps of grey images in 0..255 (resized to its input size); while
+        a frozen-stage cache is attached (training/frozen.py), of cached rows."""
+        if self.cache_layout is not None:
+            return self.cached_taps(x)
+        return self.backbone(self.normalised(x))
+
+    @torch.no_grad()
+    def frozen_rows(self, x: torch.Tensor, depth: int) -> torch.Tensor:
+        """What stages 0..``depth`` of a staged backbone give for grey images, one row per
+        image: each tap they produce pooled as ``densified`` pools it, then the map the next
+        stage reads (none after the last stage). Sets :attr:`cache_layout`."""
+        taps, out = self.backbone.run(self.normalised(x), 0, depth + 1)
+        pooled = [torch.flatten(self.tap_pool(t) if t.dim() == 4 else t, 1) for t in taps]
+        shapes = [tuple(self.tap_pool(t).shape[1:]) if t.dim() == 4 else tuple(t.shape[1:])
+                  for t in taps]
+        last = depth + 1 >= len(self.backbone.stage_names)
+        self.layout = (depth, shapes, None if last else tuple(out.shape[1:]))
+        return torch.cat([*pooled, *([] if last else [torch.flatten(out, 1)])], dim=1)
+
+    def cached_taps(self, rows: torch.Tensor) -> list[torch.Tensor]:
+        """The taps from cached rows ((B, D), or (B, 1, views, D): the first view): the
+        frozen stages' pooled taps as cached, the trainable stages run on the cached map."""
+        depth, shapes, boundary = self.cache_layout
+        rows = rows.reshape(rows.shape[0], -1, rows.shape[-1])[:, 0].float()
+        sizes = [math.prod(s) for s in shapes] + ([math.prod(boundary)] if boundary else [])
+        parts = torch.split(rows, sizes, dim=1)
+        taps = [p.reshape(-1, *s) for p, s in zip(parts, shapes, strict=False)]
+        if boundary is None:
+            return taps
+        more, _ = self.backbone.run(parts[-1].reshape(-1, *boundary), depth + 1)
+        return [*taps, *more]
 
     def densified(self, taps: list[torch.Tensor]) -> torch.Tensor:
         """F(x): the concatenated densified taps."""

@@ -39,6 +39,7 @@ class TrainConfig:
     pretrained: bool = False  # ImageNet weights (torch hub cache or weights_file)
     weights_file: str | None = None
     input_size: int | str = "auto"  # auto: the backbone's own (ir50 112; others the crops')
+    freeze: str = "none"  # none | a stage of a staged backbone: it and all below stay fixed
     tap_dim: int = 100
     tap_pool: int = 2
     hidden: int = 128
@@ -101,6 +102,11 @@ class TrainConfig:
         for key in ("bf16", "channels_last"):
             if key in merged and merged[key] != "auto":
                 as_bool(merged[key], f"{where}.{key} (true, false or auto)")
+        if "freeze" in merged and (not isinstance(merged["freeze"], str)
+                                   or not merged["freeze"].strip()):
+            raise ConfigError(f"{where}.freeze must be none or a stage name of the backbone "
+                              f"(dlib_resnet29: stem, level4 … level0, all), got "
+                              f"{merged['freeze']!r}")
         if "resident" in merged:
             as_choice(merged["resident"], f"{where}.resident", ("auto", "device", "host"))
         if merged.get("augment") is not None:

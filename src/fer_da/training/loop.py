@@ -41,10 +41,18 @@ from fer_da.training.distributed import (
     global_batch_norm,
     shard,
 )
+from fer_da.training.frozen import (
+    choose_view,
+    freeze_depth,
+    freeze_stages,
+    frozen_view,
+    rows_folder,
+)
 from fer_da.training.methods import ADVERSARIAL, METHODS
 from fer_da.training.objectives import Step, build_objective, model_config_for
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
 from fer_da.training.selection import keep_best
+from fer_da.validate import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -176,11 +184,29 @@ def _epoch_plan(plan: RunPlan, sizes: list[int], epoch: int,
     return [[b] for b in shuffled_epoch(sum(sizes), cfg.batch_size, rng)]
 
 
+def frozen_depth(plan: RunPlan, model: FERNet, autoencoder: dict | None) -> int | None:
+    """``training.freeze``: the last frozen stage, its weights fixed (None: none frozen)."""
+    depth = freeze_depth(model, plan.config.freeze)
+    if depth is None:
+        return None
+    if autoencoder is not None:
+        raise ConfigError(f"{plan.run_id}: training.freeze does not combine with sna (its "
+                          "neighbours are made from images, the frozen stages read rows)")
+    freeze_stages(model, depth)
+    aug = plan.config.augment_config
+    if aug.enabled and any(getattr(aug, k) for k in ("rotate", "translate", "scale",
+                                                      "brightness", "contrast", "gamma",
+                                                      "erase")):
+        logger.info("%s: stages up to %s are frozen and cached: augmentation is the cached "
+                    "mirror (flip) alone", plan.run_id, plan.config.freeze)
+    return depth
+
+
 def param_groups(model: FERNet, lr: float, domain_lr_mult: float = 1.0) -> list[dict]:
     """Two optimiser groups: the domain classifier at ``lr * domain_lr_mult``, the rest at
-    ``lr``; each keeps its ``base_lr`` for the schedule."""
+    ``lr`` (frozen parameters in neither); each keeps its ``base_lr`` for the schedule."""
     head = {id(p) for p in model.domain_head.parameters()}
-    rest = [p for p in model.parameters() if id(p) not in head]
+    rest = [p for p in model.parameters() if id(p) not in head and p.requires_grad]
     return [{"params": rest, "lr": lr, "base_lr": lr},
             {"params": list(model.domain_head.parameters()), "lr": lr * domain_lr_mult,
              "base_lr": lr * domain_lr_mult}]
@@ -232,6 +258,7 @@ def train_run(
     subjects, identities = (subject_ids(data, device, plan.run_id)
                             if plan.method in ("jm", "atf") else (None, 0))
     model = build_model(plan, n_classes, init_state, identities).to(device)
+    depth = frozen_depth(plan, model, autoencoder)
     ranks = current()  # torchrun: each rank takes its share of every batch (distributed.py)
     if ranks.parallel:
         if cfg.batch_size < ranks.world:
@@ -252,8 +279,12 @@ def train_run(
     init_digest = state_digest(init_state)
     if autoencoder is not None:  # the neighbours depend on the autoencoder's weights
         init_digest = f"{init_digest}+ae:{state_digest(autoencoder['state'])}"
+    if cfg.pretrained and init_state is None:  # the weights' content, not their path
+        init_digest = f"{init_digest}+weights:{state_digest(model.backbone.state_dict())}"
     fingerprint = plan.fingerprint(data_digest, init_digest, runtime)
     provenance = run_provenance(plan, data, data_digest, runtime)
+    if cfg.pretrained and init_state is None:
+        provenance["pretrained_weights"] = init_digest.rsplit(":", 1)[-1]
     history: list[dict[str, float]] = []
     start_epoch = 0
     best: dict[str, Any] = {"epoch": 0, "score": -math.inf, "state": None}
@@ -266,6 +297,8 @@ def train_run(
         logger.info("%s: resuming after epoch %d of %d", plan.run_id, start_epoch, cfg.epochs)
     forward = torch.compile(model) if cfg.compile else model
 
+    if depth is not None:  # frozen stages: their cached rows stand for the faces
+        data = frozen_view(model, data, depth, device, cfg.eval_batch_size, rows_folder())
     arrays = [d.images for d in data]
     where = ImageStore.placement(arrays, device, cfg.resident, cfg.resident_max_gb)
     images, labels = ImageStore(arrays, device, where), _labels(data, device)
@@ -332,8 +365,8 @@ def train_run(
                 y, dom = labels[0][i], domain_ids_pooled[i]
                 if subjects is not None:
                     subj = subjects[0][i]
-            x = augment(x, aug, gen)
-            if channels_last:
+            x = augment(x, aug, gen) if depth is None else choose_view(x, aug, gen)
+            if channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = forward(x, with_domain=False)  # the objective plays the domain game

@@ -95,7 +95,8 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
                 if not len(truth):
                     continue
                 logp, _, feats = predict(scorer, part.images, cfg.device,
-                                         cfg.eval_batch_size, tta)
+                                         cfg.eval_batch_size, tta,
+                                         plan["config"].get("freeze", "none"))
                 scores = classification_metrics(logp, truth, classes)
                 frame = pd.DataFrame(feats.astype(np.float32),
                                      columns=[f"f{i}" for i in range(feats.shape[1])])
