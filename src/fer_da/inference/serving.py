@@ -63,7 +63,8 @@ def source_val_accuracy(model: Any, trained: TrainedModel, face_sets: dict[str, 
         val = face_sets[domain].split("val", trained.plan["seed"])
         if not len(val.table):
             continue
-        logp, _, _ = predict(model, val.images, device, tta=tta)
+        logp, _, _ = predict(model, val.images, device, tta=tta,
+                             freeze=trained.plan["config"].get("freeze", "none"))
         hits += int((logp.argmax(1) == val.table["label_idx"].to_numpy()).sum())
         total += len(val.table)
     return hits / total if total else float("nan")
