@@ -11,7 +11,7 @@
     uv run python benchmarks/realdata.py --methods erm_mixed,dann,cdan_e,confusion \
         --clamp-modes fixed,paper           # the live adversary against both controls
 
-Runs ``kedro run --env realbench --pipeline=dann`` and ``--pipeline=baseline`` (or the
+Runs ``kedro run --env realbench --pipelines=dann`` and ``--pipelines=baseline`` (or the
 ``--setups``) in-process for each direction (the roles swapped with runtime parameters; every
 setup trained for the run's epochs: one labelled-source budget, HA-GAN's 60 of conf/base
 included), then prints, per target, the
@@ -42,7 +42,7 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
                   max_train: int | None = None, methods: list[str] | None = None,
                   adapted_select: str | None = None,
                   clamp_modes: list[str] | None = None,
-                  training: dict | None = None) -> dict:
+                  training: dict | None = None, extra: dict | None = None) -> dict:
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -66,6 +66,7 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
     if adapted_select:  # the adaptation runs' own epoch-selection criterion (no target label)
         params.setdefault("dann", {}).setdefault("setup", {})["training"] = {
             "select": adapted_select}
+    params = merged(params, extra or {})
     start = time.perf_counter()
     for pipeline in setups:
         with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
@@ -182,6 +183,27 @@ def parse_training(text: str) -> dict:
     return out
 
 
+def nested(flat: dict) -> dict:
+    """{'a.b.c': 1} -> {'a': {'b': {'c': 1}}} (Kedro's runtime parameters are nested)."""
+    out: dict = {}
+    for key, value in flat.items():
+        *parents, last = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return out
+
+
+def merged(base: dict, extra: dict) -> dict:
+    """``extra`` deep-merged over ``base`` (a new dict)."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (merged(out[key], value) if isinstance(value, dict)
+                    and isinstance(out.get(key), dict) else value)
+    return out
+
+
 def parse_epochs(text: str) -> dict[str, int]:
     """'sfew=40,fer2013=12' -> per source; a bare number applies to every source ('*')."""
     out: dict[str, int] = {}
@@ -212,6 +234,9 @@ def main() -> None:
     parser.add_argument("--training", default="",
                         help="training keys for every run, e.g. 'backbone=dlib_resnet29,"
                              "pretrained=true,freeze=level1' (YAML values)")
+    parser.add_argument("--params", default="",
+                        help="any parameters, dotted keys, e.g. 'ed2l.setup.options.branch=fc'"
+                             " (YAML values; merged last)")
     parser.add_argument("--epochs", default="",
                         help="training epochs per source, e.g. 'sfew=40' or '2' for every "
                              "source (default: the env's)")
@@ -235,7 +260,9 @@ def main() -> None:
                                                                 [m for m in
                                                                  args.clamp_modes.split(",")
                                                                  if m] or None,
-                                                                parse_training(args.training))))
+                                                                parse_training(args.training),
+                                                                nested(parse_training(
+                                                                    args.params)))))
     text = "\n".join(out)
     path = env_data_root(args.env) / "08_reporting" / "benchmark.txt"
     path.write_text(text + "\n")

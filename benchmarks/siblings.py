@@ -4,7 +4,7 @@ paired difference of each method against the control with its labelled budget.
     uv run python benchmarks/siblings.py                       # all setups, seeds 0-2
     uv run python benchmarks/siblings.py --setups baseline,ed2l --seeds 0,1
 
-Runs ``kedro run --pipeline=<setup>`` in-process with ``training.seeds`` as a runtime
+Runs ``kedro run --pipelines=<setup>`` in-process with ``training.seeds`` as a runtime
 parameter (``baseline60``: the baseline at HA-GAN's 60 epochs), keeps each setup's metrics
 and history under ``data/08_reporting/benchmarks/``, then logs the table of docs/results.md
 ("The sibling papers' methods on the synthetic default"). Controls: the 15-epoch baseline

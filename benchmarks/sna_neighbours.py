@@ -3,6 +3,8 @@ samples.) Measured on a face set with a known share of flipped labels.
 
     uv run python benchmarks/sna_neighbours.py                   # the synthetic default
     uv run python benchmarks/sna_neighbours.py --env realbench --domain fer2013 --max-train 3000
+    uv run python benchmarks/sna_neighbours.py --env realbench --domain fer2013 --max-train 3000 \
+        --training backbone=dlib_resnet29,pretrained=true,freeze=all   # a pretrained classifier
 
 For the first source domain's training split of the env's latest face sets (run the
 preprocessing pipeline first): flips ``--flip`` of the labels to another class (seeded),
@@ -85,6 +87,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--generators", default="conv,asymmetric")
     parser.add_argument("--figure", action="store_true")
+    parser.add_argument("--training", default="",
+                        help="training keys of the classifier, e.g. 'backbone=dlib_resnet29,"
+                             "pretrained=true,freeze=all' (YAML values)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logger.setLevel(logging.INFO)
@@ -118,7 +123,10 @@ def main() -> None:
         data = replace(data, images=data.images[keep], labels=data.labels[keep],
                        subjects=None if data.subjects is None else data.subjects[keep])
     noisy, flipped = _flip(data.labels, args.flip, n_classes, args.seed)
-    training = {**params["training"], "seeds": [args.seed], "device": "cpu",
+    from realdata import parse_training
+
+    training = {**params["training"], **parse_training(args.training),
+                "seeds": [args.seed], "device": "cpu",
                 **({"epochs": args.epochs} if args.epochs else {})}
     plan = next(RunPlan.from_dict(p) for p in plan_runs(
         {"kind": "baseline"}, {source: {**domains[source], "role": "source"}}, training,

@@ -102,7 +102,7 @@ def make_tiny_project(root: Path, training: dict | None = None) -> Path:
 
 
 def run_in_project(root: Path, env: str, pipeline: str, params: dict | None = None) -> None:
-    """``kedro run --env <env> --pipeline=<pipeline>`` in the project at ``root``, in-process."""
+    """``kedro run --env <env> --pipelines=<pipeline>`` in the project at ``root``, in-process."""
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -117,7 +117,7 @@ def run_in_project(root: Path, env: str, pipeline: str, params: dict | None = No
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     """A copy of the project on the synthetic default (fewer subjects, two short epochs),
-    with the baseline trained: what a lab has after ``kedro run --pipeline=baseline``."""
+    with the baseline trained: what a lab has after ``kedro run --pipelines=baseline``."""
     root = make_tiny_project(tmp_path_factory.mktemp("project"))
     run_in_project(root, "tiny", "baseline")
     return root

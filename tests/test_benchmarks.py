@@ -52,3 +52,34 @@ def test_compare_envs_pairs_by_seed_and_says_when_numbers_differ(tmp_path):
     assert row["diff"] == 5.0 and row["max_abs_diff"] == 10.0  # seed 0: 30 - 20, seed 1: 0
     assert same == {"faceset_digest": False, "config_hash": True}
     assert compare_envs.main([a, b]) == 1
+
+
+def test_frozen_benchmark_prints_a_rate_per_depth(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "frozen.py"), "--freeze", "none,all",
+         "--steps", "1", "--batch", "2", "--input-size", "112"],
+        capture_output=True, text=True, check=True, timeout=300, cwd=ROOT,
+        env={**__import__("os").environ, "FER_DA_CACHE": str(tmp_path)})
+    log = out.stdout + out.stderr
+    none = float(re.search(r"freeze none\s+training step\s+([\d.]+) img/s", log).group(1))
+    frozen = re.search(r"freeze all\s+training step\s+([\d.]+) img/s\s+([\d.]+)x", log)
+    assert none > 0 and float(frozen.group(1)) > 0
+    ratio = float(frozen.group(1)) / none
+    assert abs(float(frozen.group(2)) - ratio) <= 0.06 + 0.01 * ratio
+
+
+def test_realdata_training_overrides_are_yaml_values():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from realdata import merged, nested, parse_training
+    finally:
+        sys.path.pop(0)
+    assert parse_training("backbone=dlib_resnet29,pretrained=true,lr=1.0e-2,freeze=all") == {
+        "backbone": "dlib_resnet29", "pretrained": True, "lr": 0.01, "freeze": "all"}
+    assert parse_training("") == {}
+    extra = nested(parse_training("ed2l.setup.options.branch=fc,training.lr=0.1"))
+    assert extra == {"ed2l": {"setup": {"options": {"branch": "fc"}}}, "training": {"lr": 0.1}}
+    base = {"ed2l": {"setup": {"training": {"epochs": 12}}}, "training": {"seeds": [0]}}
+    assert merged(base, extra) == {
+        "ed2l": {"setup": {"training": {"epochs": 12}, "options": {"branch": "fc"}}},
+        "training": {"seeds": [0], "lr": 0.1}}

@@ -22,7 +22,7 @@ def _save_many(root: str, n: int, tag: int, start) -> None:
 
 
 def test_two_processes_checkpointing_one_run_never_collide(tmp_path):
-    """As two `kedro run --pipeline=baseline` at once: each epoch's checkpoint is written
+    """As two `kedro run --pipelines=baseline` at once: each epoch's checkpoint is written
     through a file of its own process (a shared `<run>.tmp` made the second run die).
     Spawned, not forked: a fork of a process whose torch thread pool has started hangs."""
     ctx = multiprocessing.get_context("spawn")

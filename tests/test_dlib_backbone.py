@@ -140,7 +140,7 @@ def test_conversion_is_made_once_and_named_by_the_file_digest(tmp_path):
 
 
 def test_registered_backbone_in_fernet():
-    assert "dlib_resnet29" in backbone_names() and min_input_size("dlib_resnet29") == 32
+    assert "dlib_resnet29" in backbone_names() and min_input_size("dlib_resnet29") == 103
     taps = build_taps("dlib_resnet29")
     assert taps.stage_channels == [32, 64, 128, 256, 256] and taps.fc_dim == 128
     model = FERNet(ModelConfig(backbone="dlib_resnet29", tap_dim=8, hidden=8))
@@ -300,3 +300,21 @@ def test_freeze_is_refused_where_it_cannot_work():
 
     with pytest.raises(ConfigError, match="training.freeze must be none or a stage"):
         TrainConfig.from_params({"freeze": 3})
+
+
+def test_preflight_names_a_freeze_or_weights_file_the_run_cannot_use(tmp_path):
+    from fer_da.preflight import check_backbone
+    from fer_da.validate import ConfigError
+
+    ok = {"backbone": "dlib_resnet29", "freeze": "level1", "pretrained": True}
+    assert check_backbone(ok, "dann") == 103
+    with pytest.raises(ConfigError, match=r"training.input_size\): 64 is below what "
+                                          "'dlib_resnet29' takes: at least 103 px"):
+        check_backbone({**ok, "input_size": 64}, "dann")
+    with pytest.raises(ConfigError, match=r"dann.setup.training.freeze \(or training.freeze\):"
+                                          r" 'level7' is not a stage of 'dlib_resnet29'"):
+        check_backbone({**ok, "freeze": "level7"}, "dann")
+    with pytest.raises(ConfigError, match="'level1' is not a stage of 'vgg11_slim_bn'"):
+        check_backbone({**ok, "backbone": "vgg11_slim_bn"}, "baseline")
+    with pytest.raises(ConfigError, match=r"training.weights_file\): .*nope.dat does not exist"):
+        check_backbone({**ok, "weights_file": str(tmp_path / "nope.dat")}, "dann")

@@ -39,7 +39,7 @@ def test_job_commands_list_every_run_baseline_first():
               "baseline": {"setup": {"kind": "baseline"}}}
     lines = job_commands(params, ["dann", "baseline"], "grid")
     assert lines == [
-        f"kedro run --env grid --pipeline={s} --from-nodes={s}.plan_runs "
+        f"kedro run --env grid --pipelines={s} --from-nodes={s}.plan_runs "
         f"--params=job.run={r}"
         for s, r in (("baseline", "baseline/src/seed0"), ("baseline", "baseline/src/seed1"),
                      ("dann", "dann/clamp3/seed0"), ("dann", "dann/clamp3/seed1"))]
@@ -63,7 +63,7 @@ def test_two_runs_as_two_processes_are_gathered_by_reporting(tmp_path):
     kedro = Path(sys.executable).with_name("kedro")
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "OMP_NUM_THREADS": "1"}
     jobs = [("baseline", "baseline/kdef/seed0"), ("dann", "dann/clamp3/seed0")]
-    procs = [subprocess.Popen([str(kedro), "run", "--env", "tinygrid", f"--pipeline={s}",
+    procs = [subprocess.Popen([str(kedro), "run", "--env", "tinygrid", f"--pipelines={s}",
                                f"--from-nodes={s}.plan_runs", f"--params=job.run={run}"],
                               cwd=root, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for s, run in jobs]

@@ -375,7 +375,7 @@ print("HEAVY=" + ",".join(m for m in HEAVY if m in sys.modules))
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [["registry", "list"],
-                                  ["run", "--pipeline=ingestion", "--env=tiny"]])
+                                  ["run", "--pipelines=ingestion", "--env=tiny"]])
 def test_commands_that_do_not_train_import_neither_torch_nor_mlflow(lab, args):
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
     out = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}" + PROBE, *args], cwd=lab,

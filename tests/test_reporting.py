@@ -312,3 +312,16 @@ def test_two_domains_on_one_benchmark_target_are_refused():
                              "mean": 50.0} for d in ("CK", "ckplus")])
     with pytest.raises(ValueError, match="several domains map to one benchmark target"):
         beside_cdfer(methods, cdfer_reference())
+
+
+@pytest.mark.slow
+def test_reporting_runs_after_dann_alone(tmp_path):
+    """The README's main job (``--pipelines=dann``), then ``--pipelines=reporting``: the
+    baseline never ran, its metrics load as a frame without columns."""
+    from tests.conftest import make_tiny_project, run_in_project
+
+    root = make_tiny_project(tmp_path / "project")
+    run_in_project(root, "tiny", "dann", {"dann": {"setup": {"clamps": [3.0]}}})
+    run_in_project(root, "tiny", "reporting")
+    html = (root / "data" / "08_reporting" / "report.html").read_text()
+    assert "erm_mixed" in html and "dann" in html

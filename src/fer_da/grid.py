@@ -6,7 +6,7 @@
 Writes, in an order a scheduler can follow (the baseline's runs before the setups that
 start from them), one ``kedro run`` per run of every setup: the setup's nodes from
 ``plan_runs`` on, ``--params job.run=<run id>``. Run ``kedro run --env grid
---pipeline=preprocessing`` once before, and ``--pipeline=gather`` (or ``reporting``) after.
+--pipelines=preprocessing`` once before, and ``--pipelines=gather`` (or ``reporting``) after.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def job_commands(params: dict, setups: list[str], env: str | None) -> list[str]:
     for setup in sorted(setups, key=lambda s: ORDER.index(s) if s in ORDER else len(ORDER)):
         for plan in plan_runs(params[setup]["setup"], params["domains"], params["training"],
                               params.get("preprocessing")):
-            lines.append(f"kedro run{env_flag} --pipeline={setup} "
+            lines.append(f"kedro run{env_flag} --pipelines={setup} "
                          f"--from-nodes={setup}.plan_runs --params=job.run={plan['run_id']}")
     return lines
 

@@ -48,7 +48,7 @@ def _init_process_group() -> tuple[int, int]:
 
     if "WORLD_SIZE" not in os.environ:
         raise RuntimeError("fer_da.launch runs under torchrun (WORLD_SIZE is not set); for "
-                           "one process use `kedro run --pipeline=<setup>`")
+                           "one process use `kedro run --pipelines=<setup>`")
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl")

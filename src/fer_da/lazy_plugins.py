@@ -2,7 +2,7 @@
 
 Kedro imports every plugin's CLI module and hook module when a command starts, and both of
 kedro-mlflow's import mlflow (most of a ``kedro`` command's start-up here: docs/inference.md,
-"Start-up"). Two stand-ins keep ``kedro registry list`` and ``kedro run --pipeline=ingestion``
+"Start-up"). Two stand-ins keep ``kedro registry list`` and ``kedro run --pipelines=ingestion``
 free of mlflow, and behave as kedro-mlflow everywhere else:
 
 - :class:`LazyMlflowHook` is registered in ``settings.HOOKS`` under the entry point's name

@@ -11,6 +11,7 @@ before the first node; torch is imported only when the pipeline trains.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from fer_da.preprocess.splits import SPLITS
@@ -62,7 +63,6 @@ def check_setups(params: Mapping[str, Any], setups: Iterable[str]) -> None:
     if not setups:  # a pipeline that does not train imports no torch
         return
     from fer_da.devices import check_device
-    from fer_da.models.backbones import min_input_size
     from fer_da.pipelines.training.nodes import plan_runs
 
     for name in setups:
@@ -72,17 +72,50 @@ def check_setups(params: Mapping[str, Any], setups: Iterable[str]) -> None:
         for plan in plans:
             cfg = plan["config"]
             check_device(cfg["device"], f"{name}.setup.training.device (or training.device)")
-            try:
-                smallest = min_input_size(cfg["backbone"])
-            except ValueError as exc:
-                raise ConfigError(f"{name}.setup.training.backbone (or training.backbone): "
-                                  f"{exc}") from exc
+            smallest = check_backbone(cfg, name)
+            if cfg.get("input_size", "auto") != "auto" or own_input_size(cfg["backbone"]):
+                continue  # the model resizes every crop to its input: checked above
             for domain, prep in (plan.get("preprocessing") or {}).items():
                 if prep["image_size"] < smallest:
                     raise ConfigError(
                         f"preprocessing.image_size {prep['image_size']} (domain {domain!r}) "
                         f"is below what the backbone {cfg['backbone']!r} of {plan['run_id']} "
                         f"takes: at least {smallest} px")
+
+
+def own_input_size(backbone: str) -> int | None:
+    """The input a self-registering backbone resizes every crop to (None: the crops')."""
+    from fer_da.models.backbones import build_taps, registered
+
+    return build_taps(backbone).input_size if backbone in registered() else None
+
+
+def check_backbone(cfg: Mapping[str, Any], setup: str) -> int:
+    """The backbone exists, its frozen stage (``freeze``) is one of its stages and a named
+    weights file exists; returns the smallest input it takes."""
+    from fer_da.models.backbones import build_taps, min_input_size
+
+    where = f"{setup}.setup.training.%s (or training.%s)"
+    try:
+        smallest = min_input_size(cfg["backbone"])
+    except ValueError as exc:
+        raise ConfigError(f"{where % ('backbone', 'backbone')}: {exc}") from exc
+    freeze = cfg.get("freeze", "none")
+    if freeze != "none":
+        stages = getattr(build_taps(cfg["backbone"]), "stage_names", None)
+        if not stages or freeze not in stages:
+            raise ConfigError(f"{where % ('freeze', 'freeze')}: {freeze!r} is not a stage of "
+                              f"{cfg['backbone']!r} (its stages: {list(stages or [])}; "
+                              "none freezes nothing)")
+    size = cfg.get("input_size", "auto")
+    if size != "auto" and int(size) < smallest:
+        raise ConfigError(f"{where % ('input_size', 'input_size')}: {size} is below what "
+                          f"{cfg['backbone']!r} takes: at least {smallest} px")
+    weights = cfg.get("weights_file")
+    if cfg.get("pretrained") and weights and not Path(str(weights)).is_file():
+        raise ConfigError(f"{where % ('weights_file', 'weights_file')}: {weights} does not "
+                          "exist")
+    return smallest
 
 
 def preflight(params: Mapping[str, Any], pipeline_namespaces: Iterable[str]) -> list[str]:

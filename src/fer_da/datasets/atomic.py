@@ -12,6 +12,8 @@ from pathlib import Path
 
 from kedro.io import DatasetError
 
+from fer_da.permissions import as_if_created
+
 
 @contextmanager
 def _named(path: Path) -> Iterator[None]:
@@ -32,6 +34,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                         dir=path.parent)
         os.close(handle)
+        as_if_created(name)
     tmp = Path(name)
     try:
         yield tmp
@@ -57,6 +60,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     with _named(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        as_if_created(tmp, directory=True)
     old = tmp.with_name(tmp.name[:-len(".tmp")] + ".old")
     try:
         yield tmp

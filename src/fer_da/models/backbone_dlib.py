@@ -260,6 +260,6 @@ def converted_file(dat: Path) -> Path:
     return out
 
 
-@register_backbone(NAME, min_input_size=32)
+@register_backbone(NAME, min_input_size=103)  # the smallest map level 0 can take
 def build() -> DlibTaps:
     return DlibTaps()

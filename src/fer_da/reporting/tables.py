@@ -331,6 +331,9 @@ def paired_comparison(baseline: pd.DataFrame, adapted: pd.DataFrame, metric: str
     from scipy import stats
 
     def part(frame: pd.DataFrame) -> pd.DataFrame:
+        if not {"split", "role", "run", "seed", "eval_domain", metric} <= set(frame.columns):
+            # a setup that did not run loads as a frame without columns
+            return pd.DataFrame(columns=["run", "seed", "eval_domain", metric, "value"])
         f = frame[(frame["split"] == split) & frame["role"].isin(roles)]
         return f[["run", "seed", "eval_domain", metric]].assign(value=f[metric] * 100.0)
 

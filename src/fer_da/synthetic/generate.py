@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fer_da.permissions import as_if_created
 from fer_da.synthetic.faces import Identity, Style, blend, render, sample_identity
 
 logger = logging.getLogger(__name__)
@@ -358,6 +359,7 @@ def ensure_domain(root: str | Path, preset: str, seed: int, subjects: int | None
             "Point the synthetic dataset elsewhere or remove the folder.")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{root.name}.", suffix=".partial", dir=root.parent))
+    as_if_created(tmp, directory=True)
     logger.info("Generating synthetic domain %r (seed %d) under %s", preset, seed, root)
     generate_domain(tmp, preset, seed, subjects)
     (tmp / STAMP).write_text(json.dumps(wanted, sort_keys=True))

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from fer_da.permissions import as_if_created
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,6 +40,7 @@ class CheckpointStore:
                                             dir=self.root)
             os.close(handle)
             tmp = Path(name)
+            as_if_created(tmp)
             torch.save(state, tmp)
             tmp.replace(path)  # atomic: a kill never leaves half a checkpoint
         except (OSError, RuntimeError) as exc:  # a full disk surfaces as either

@@ -31,7 +31,7 @@ def serving_pipeline(setup: str) -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """``kedro run --pipeline=inference --params inference.input=<folder|list|video>``.
+    """``kedro run --pipelines=inference --params inference.input=<folder|list|video>``.
 
     Namespace ``inference``: its datasets are ``inference.models`` (the setup's saved
     runs), ``inference.predictions``, ``inference.rejects`` and ``inference.sheet``.
@@ -48,7 +48,7 @@ def create_pipeline(**kwargs) -> Pipeline:
 
 
 def export_pipeline(**kwargs) -> Pipeline:
-    """``kedro run --pipeline=export --params inference.setup=<setup>``: the setup's serving
+    """``kedro run --pipelines=export --params inference.setup=<setup>``: the setup's serving
     model as ONNX (``export.onnx``) and its parity with PyTorch (``export.parity``)."""
     return pipeline([node(export_onnx, inputs="serving_model", outputs=["onnx", "parity"],
                           name="export_onnx")], namespace="export")

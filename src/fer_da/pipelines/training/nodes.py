@@ -159,7 +159,7 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
                 raise ConfigError(f"{where}: run {r['run']} trains on the labels of {held}, "
                                   "whose split mode is transductive (every image is test); "
                                   f"set domains.{held[0]}.preprocessing.split.mode to "
-                                  "another mode, or run --pipeline=adaptation")
+                                  "another mode, or run --pipelines=adaptation")
             plans.append(RunPlan(
                 setup=name, run=r["run"], seed=seed,
                 mode=r.get("mode", "dann" if kind == "dann" else "supervised"),

@@ -68,7 +68,7 @@ def setup_pipeline(setup: str, init_from: str | None = None,
 
 
 def plain_setup_pipelines() -> dict[str, Pipeline]:
-    """``kedro run --pipeline=<setup>`` runs everything upstream of that setup too."""
+    """``kedro run --pipelines=<setup>`` runs everything upstream of that setup too."""
     upstream = preprocessing()
     baseline = upstream + setup_pipeline("baseline")
     return {

@@ -1,0 +1,24 @@
+"""Files and folders made through ``tempfile`` (0600 / 0700 whatever the umask) get the mode
+an ordinary ``open`` or ``mkdir`` would give them, so that outputs written atomically are
+readable by whoever the user's umask lets read them (a lab group on a shared server)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back, under a lock)."""
+    with _LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def as_if_created(path: str | Path, directory: bool = False) -> None:
+    """Give ``path`` the mode ``open``/``mkdir`` would have: 0666 / 0777 less the umask."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
