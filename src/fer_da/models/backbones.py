@@ -208,24 +208,38 @@ def build_taps(name: str) -> nn.Module:
     raise _unknown(name)
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | Path, key: str = "training.weights_file"
+                    ) -> dict[str, torch.Tensor]:
     """A state dict from a ``.safetensors`` file or a ``torch.save`` file (read with
-    ``weights_only=True``: nothing is unpickled); ``{"state_dict": …}`` is unwrapped."""
+    ``weights_only=True``: nothing is unpickled); ``{"state_dict": …}`` is unwrapped. A file
+    that cannot be read so (truncated, another format under the name, a pickle of more than
+    tensors) or that holds a non-finite value is an error naming the file and ``key``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        raise FileNotFoundError(f"weights file {path} ({key}) does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and set(state) == {key}:
-            state = state[key]
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # safetensors, unpickling and zip errors have no common base
+        raise ValueError(
+            f"{key}: {path} could not be read as a state dict ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); give a .safetensors "
+            "file or a torch.save file of tensors (only tensors are read: nothing is "
+            "unpickled)") from exc
+    for wrapper in ("state_dict", "model"):
+        if isinstance(state, dict) and set(state) == {wrapper}:
+            state = state[wrapper]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
                                               for v in state.values()):
-        raise ValueError(f"{path} holds no state dict of tensors")
+        raise ValueError(f"{key}: {path} holds no state dict of tensors")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{key}: {path} holds non-finite values (NaN or inf) in {len(bad)} "
+                         f"tensors, e.g. {bad[:3]}: a damaged or diverged file")
     return state
 
 

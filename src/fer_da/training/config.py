@@ -102,6 +102,14 @@ class TrainConfig:
         for key in ("bf16", "channels_last"):
             if key in merged and merged[key] != "auto":
                 as_bool(merged[key], f"{where}.{key} (true, false or auto)")
+        if merged.get("weights_file") is not None:
+            if not isinstance(merged["weights_file"], str) or not merged["weights_file"]:
+                raise ConfigError(f"{where}.weights_file must be a path (a string) or null, "
+                                  f"got {merged['weights_file']!r}")
+            if not merged.get("pretrained", False):
+                raise ConfigError(f"{where}.weights_file is set but {where}.pretrained is "
+                                  "not true: the file would be ignored; set pretrained: true "
+                                  "(or weights_file: null)")
         if "freeze" in merged and (not isinstance(merged["freeze"], str)
                                    or not merged["freeze"].strip()):
             raise ConfigError(f"{where}.freeze must be none or a stage name of the backbone "
