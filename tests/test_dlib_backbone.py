@@ -281,10 +281,53 @@ def test_flip_picks_the_mirror_about_half_the_time():
 
     rows = torch.stack([torch.zeros(400, 3), torch.ones(400, 3)], 1).unsqueeze(1)
     gen = torch.Generator().manual_seed(0)
-    picked = choose_view(rows, AugmentConfig(), gen)
+    picked, mirror = choose_view(rows, AugmentConfig(), gen)
     assert picked.shape == (400, 3) and 150 < int(picked[:, 0].sum()) < 250
-    assert int(choose_view(rows, AugmentConfig(flip=False), gen).sum()) == 0
-    assert int(choose_view(rows, AugmentConfig(enabled=False), gen).sum()) == 0
+    assert torch.equal(picked[:, 0].bool(), mirror)
+    for cfg in (AugmentConfig(flip=False), AugmentConfig(enabled=False)):
+        picked, mirror = choose_view(rows, cfg, gen)
+        assert int(picked.sum()) == 0 and not mirror.any()
+
+
+def test_faces_are_mirrored_as_their_rows_were():
+    from fer_da.training.frozen import as_chosen
+
+    faces = torch.arange(2 * 3 * 3, dtype=torch.uint8).view(2, 1, 3, 3)
+    out = as_chosen(faces, torch.tensor([True, False]))
+    assert torch.equal(out[0], faces[0].flip(-1).float())
+    assert torch.equal(out[1], faces[1].float())
+
+
+def test_sna_with_frozen_stages_makes_its_neighbours_from_the_faces(monkeypatch):
+    from fer_da.models import autoencoder
+    from fer_da.models.autoencoder import fit_autoencoder
+    from fer_da.training.config import RunPlan, TrainConfig
+    from fer_da.training.data import training_view
+    from fer_da.training.loop import train_run
+    from tests.conftest import make_face_sets
+
+    seen = []
+    real = autoencoder.neighbour_maker
+
+    def spy(*args, **kwargs):
+        make = real(*args, **kwargs)
+
+        def wrapped(x):
+            seen.append(tuple(x.shape))
+            return make(x)
+        return wrapped
+
+    monkeypatch.setattr("fer_da.training.loop.neighbour_maker", spy)
+    data = training_view(make_face_sets(size=24, per_label=3), ("src",), ("src",))
+    state, std = fit_autoencoder(data[0].images, 8, 1, 0, torch.device("cpu"))
+    cfg = TrainConfig(epochs=1, batch_size=7, tap_dim=8, hidden=8, device="cpu",
+                      backbone="dlib_resnet29", pretrained=True, freeze="all", augment={})
+    plan = RunPlan(setup="sna", run="src", seed=0, mode="supervised", train_domains=("src",),
+                   labelled_domains=("src",), all_domains=("src", "tgt"), method="sna",
+                   config=cfg)
+    trained = train_run(plan, data, 7, autoencoder={"state": state, "code_std": std})
+    assert seen and all(s[1:] == (1, 24, 24) for s in seen)  # faces, not rows
+    assert 0.0 <= trained.history[-1]["masked"] <= 1.0
 
 
 def test_freeze_is_refused_where_it_cannot_work():

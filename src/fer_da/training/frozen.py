@@ -163,11 +163,18 @@ def rows_for_evaluation(model: FERNet, images: np.ndarray, freeze: str,
     return rows
 
 
-def choose_view(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+def choose_view(x: torch.Tensor, cfg: AugmentConfig,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch of rows (B, 1, 2, D) -> (B, D): the mirror with probability 1/2 when
-    ``flip`` augmentation is on, else each face as it is."""
+    ``flip`` augmentation is on, else each face as it is; and which faces were mirrored."""
     x = x.reshape(x.shape[0], 2, x.shape[-1])
     if not (cfg.enabled and cfg.flip):
-        return x[:, 0]
+        return x[:, 0], torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     mirror = torch.rand(x.shape[0], generator=gen, device=x.device) < 0.5
-    return torch.where(mirror.unsqueeze(1), x[:, 1], x[:, 0])
+    return torch.where(mirror.unsqueeze(1), x[:, 1], x[:, 0]), mirror
+
+
+def as_chosen(faces: torch.Tensor, mirror: torch.Tensor) -> torch.Tensor:
+    """The faces (B, 1, H, W) as :func:`choose_view` chose them: mirrored where it did."""
+    faces = faces.float()
+    return torch.where(mirror.view(-1, 1, 1, 1), faces.flip(-1), faces)

@@ -42,6 +42,7 @@ from fer_da.training.distributed import (
     shard,
 )
 from fer_da.training.frozen import (
+    as_chosen,
     choose_view,
     freeze_depth,
     freeze_stages,
@@ -52,7 +53,6 @@ from fer_da.training.methods import ADVERSARIAL, METHODS
 from fer_da.training.objectives import Step, build_objective, model_config_for
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
 from fer_da.training.selection import keep_best
-from fer_da.validate import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -184,14 +184,11 @@ def _epoch_plan(plan: RunPlan, sizes: list[int], epoch: int,
     return [[b] for b in shuffled_epoch(sum(sizes), cfg.batch_size, rng)]
 
 
-def frozen_depth(plan: RunPlan, model: FERNet, autoencoder: dict | None) -> int | None:
+def frozen_depth(plan: RunPlan, model: FERNet) -> int | None:
     """``training.freeze``: the last frozen stage, its weights fixed (None: none frozen)."""
     depth = freeze_depth(model, plan.config.freeze)
     if depth is None:
         return None
-    if autoencoder is not None:
-        raise ConfigError(f"{plan.run_id}: training.freeze does not combine with sna (its "
-                          "neighbours are made from images, the frozen stages read rows)")
     freeze_stages(model, depth)
     aug = plan.config.augment_config
     if aug.enabled and any(getattr(aug, k) for k in ("rotate", "translate", "scale",
@@ -258,7 +255,7 @@ def train_run(
     subjects, identities = (subject_ids(data, device, plan.run_id)
                             if plan.method in ("jm", "atf") else (None, 0))
     model = build_model(plan, n_classes, init_state, identities).to(device)
-    depth = frozen_depth(plan, model, autoencoder)
+    depth = frozen_depth(plan, model)
     ranks = current()  # torchrun: each rank takes its share of every batch (distributed.py)
     if ranks.parallel:
         if cfg.batch_size < ranks.world:
@@ -297,11 +294,14 @@ def train_run(
         logger.info("%s: resuming after epoch %d of %d", plan.run_id, start_epoch, cfg.epochs)
     forward = torch.compile(model) if cfg.compile else model
 
+    # sna with frozen stages: its neighbours are made from the faces themselves
+    faces = [d.images for d in data] if depth is not None and autoencoder is not None else None
     if depth is not None:  # frozen stages: their cached rows stand for the faces
         data = frozen_view(model, data, depth, device, cfg.eval_batch_size, rows_folder())
     arrays = [d.images for d in data]
     where = ImageStore.placement(arrays, device, cfg.resident, cfg.resident_max_gb)
     images, labels = ImageStore(arrays, device, where), _labels(data, device)
+    faces = ImageStore(faces, device, where) if faces is not None else None
     logger.info("%s: %.1f MB of images kept in %s memory", plan.run_id,
                 sum(a.nbytes for a in arrays) / 1e6, where)
     domain_ids = [plan.all_domains.index(d.name) for d in data]
@@ -316,6 +316,7 @@ def train_run(
     classes = None
     if plan.mode == "supervised":  # one pooled, shuffled set
         images, labels = images.pooled(), [torch.cat(labels)]
+        faces = faces.pooled() if faces is not None else None
         domain_ids_pooled = torch.cat([torch.full((n,), i, device=device)
                                        for n, i in zip(sizes, domain_ids, strict=True)])
         if subjects is not None:
@@ -365,13 +366,19 @@ def train_run(
                 y, dom = labels[0][i], domain_ids_pooled[i]
                 if subjects is not None:
                     subj = subjects[0][i]
-            x = augment(x, aug, gen) if depth is None else choose_view(x, aug, gen)
+            chosen = None
+            if depth is None:
+                x = augment(x, aug, gen)
+            else:
+                x, mirror = choose_view(x, aug, gen)
+                if faces is not None:  # supervised (sna): one pooled store
+                    chosen = as_chosen(faces.gather(0, batch[0]), mirror)
             if channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = forward(x, with_domain=False)  # the objective plays the domain game
                 loss, terms = objective.step(model, out, Step(x, y, dom, subj, lam, limit,
-                                                              plan.clamp_mode))
+                                                              plan.clamp_mode, chosen))
             optimiser.zero_grad(set_to_none=True)
             if ranks.parallel:  # the gradient of the global batch's mean loss
                 (loss * (x.shape[0] * ranks.world / n_global)).backward()

@@ -51,6 +51,8 @@ class Step:
     lam: float = 0.0  # the factor function's value (eq. 5)
     limit: float | None = None  # the domain-loss clamp (eq. 6)
     clamp_mode: str = "fixed"  # fixed | paper (training/losses.py)
+    # the faces behind ``x`` when ``x`` holds cached rows of frozen stages (sna only)
+    faces: torch.Tensor | None = None
 
 
 # ---------------------------------------------------------------- pure losses (tested by hand)
@@ -248,7 +250,10 @@ class Sna(Objective):
         # no_grad does not stop batch norm from updating its running statistics in training
         # mode: the neighbours' pass must leave them as the real faces made them
         with torch.no_grad(), batchnorm_untouched(model):
-            neighbour_logp = model(self.neighbours(batch.x)).class_logp.float()
+            neighbours = self.neighbours(batch.x if batch.faces is None else batch.faces)
+            if getattr(model, "cache_layout", None) is not None:  # frozen stages: their rows
+                neighbours = model.frozen_rows(neighbours, model.cache_layout[0])
+            neighbour_logp = model(neighbours).class_logp.float()
             mask = neighbour_mask(symmetric_kl(logp.detach(), neighbour_logp))
         per_sample = focal_loss(logp, batch.labels, self.options.gamma)
         loss = (mask * per_sample).sum() / max(1, batch.x.shape[0])
