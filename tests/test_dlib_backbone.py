@@ -361,3 +361,13 @@ def test_preflight_names_a_freeze_or_weights_file_the_run_cannot_use(tmp_path):
         check_backbone({**ok, "backbone": "vgg11_slim_bn"}, "baseline")
     with pytest.raises(ConfigError, match=r"training.weights_file\): .*nope.dat does not exist"):
         check_backbone({**ok, "weights_file": str(tmp_path / "nope.dat")}, "dann")
+
+
+def test_adabn_on_a_backbone_without_batch_norm_is_refused_before_any_work():
+    from fer_da.preflight import check_batchnorm
+    from fer_da.validate import ConfigError
+
+    check_batchnorm("vgg11_slim_bn", "dann/adabn/seed0", "dann")
+    with pytest.raises(ConfigError, match=r"dann.setup.methods: dann/adabn/seed0 is an AdaBN "
+                                          r"run, but the backbone 'dlib_resnet29' has no"):
+        check_batchnorm("dlib_resnet29", "dann/adabn/seed0", "dann")

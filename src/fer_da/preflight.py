@@ -73,6 +73,8 @@ def check_setups(params: Mapping[str, Any], setups: Iterable[str]) -> None:
             cfg = plan["config"]
             check_device(cfg["device"], f"{name}.setup.training.device (or training.device)")
             smallest = check_backbone(cfg, name)
+            if plan.get("target_bn"):
+                check_batchnorm(cfg["backbone"], plan["run_id"], name)
             if cfg.get("input_size", "auto") != "auto" or own_input_size(cfg["backbone"]):
                 continue  # the model resizes every crop to its input: checked above
             for domain, prep in (plan.get("preprocessing") or {}).items():
@@ -88,6 +90,18 @@ def own_input_size(backbone: str) -> int | None:
     from fer_da.models.backbones import build_taps, registered
 
     return build_taps(backbone).input_size if backbone in registered() else None
+
+
+def check_batchnorm(backbone: str, run_id: str, setup: str) -> None:
+    """AdaBN re-estimates batch-norm statistics: a backbone without any has none to adapt."""
+    from fer_da.models.backbones import build_taps
+    from fer_da.training.adabn import batchnorm_layers
+
+    if not batchnorm_layers(build_taps(backbone)):
+        raise ConfigError(f"{setup}.setup.methods: {run_id} is an AdaBN run, but the backbone "
+                          f"{backbone!r} has no batch-normalisation layer to adapt (dlib's are "
+                          "affine layers: a batch norm frozen into a scale); drop the adabn "
+                          "methods or choose a backbone with batch norm (e.g. vgg11_slim_bn)")
 
 
 def check_backbone(cfg: Mapping[str, Any], setup: str) -> int:
