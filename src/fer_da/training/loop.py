@@ -331,6 +331,9 @@ def train_run(
     model.train()
     for epoch in range(start_epoch, cfg.epochs):
         gen.manual_seed(plan.seed * 100_003 + epoch)  # augmentation: a function of (seed, epoch)
+        # dropout draws from torch's global generators: a function of (seed, epoch) too, so
+        # a run resumed after epoch k continues exactly as the uninterrupted run
+        torch.manual_seed(plan.seed * 1_000_033 + epoch)
         sums: dict[str, torch.Tensor] = {}  # logged terms x images, read once per epoch
         seen = 0  # images, counted on the host (no sync)
         bad_step = torch.full((), -1, device=device)
