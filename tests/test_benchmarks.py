@@ -83,3 +83,30 @@ def test_realdata_training_overrides_are_yaml_values():
     assert merged(base, extra) == {
         "ed2l": {"setup": {"training": {"epochs": 12}, "options": {"branch": "fc"}}},
         "training": {"seeds": [0], "lr": 0.1}}
+
+
+def test_side_by_side_pairs_methods_by_seed(tmp_path):
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from side_by_side import load, table
+    finally:
+        sys.path.pop(0)
+
+    def write(folder, shift):
+        folder.mkdir()
+        for setup, runs in (("baseline", ["src"]), ("dann", ["erm_mixed", "clamp3"])):
+            rows = [{"setup": setup, "run": r, "seed": s, "split": "test", "eval_domain": d,
+                     "balanced_accuracy": 0.2 + 0.01 * s + (0.05 if r == "clamp3" else 0)
+                     + shift, "accuracy": 0.5, "macro_f1": 0.1}
+                    for r in runs for s in (0, 1) for d in ("tgt", "src")]
+            pd.DataFrame(rows).to_csv(folder / f"{setup}_metrics.csv", index=False)
+        return load(folder)
+
+    md = table({"a": write(tmp_path / "a", 0.1), "b": write(tmp_path / "b", 0.0)}, "tgt", "src")
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in md.splitlines()[2:]}
+    assert list(rows) == ["source-only", "erm_mixed", "clamp3"]
+    assert rows["clamp3"][1] == "35.5 ± 0.7" and rows["clamp3"][2] == "25.5 ± 0.7"
+    assert rows["clamp3"][3] == "+5.0 ± 0.0"  # against erm_mixed, paired by seed
+    assert rows["clamp3"][-1].strip(" |") == "+10.0 ± 0.0"  # a − b
