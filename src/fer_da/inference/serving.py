@@ -64,7 +64,7 @@ def source_val_accuracy(model: Any, trained: TrainedModel, face_sets: dict[str, 
         if not len(val.table):
             continue
         logp, _, _ = predict(model, val.images, device, tta=tta,
-                             freeze=trained.plan["config"].get("freeze", "none"))
+                             freeze=(trained.plan.get("config") or {}).get("freeze", "none"))
         hits += int((logp.argmax(1) == val.table["label_idx"].to_numpy()).sum())
         total += len(val.table)
     return hits / total if total else float("nan")

@@ -96,7 +96,7 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
                     continue
                 logp, _, feats = predict(scorer, part.images, cfg.device,
                                          cfg.eval_batch_size, tta,
-                                         plan["config"].get("freeze", "none"))
+                                         (plan.get("config") or {}).get("freeze", "none"))
                 scores = classification_metrics(logp, truth, classes)
                 frame = pd.DataFrame(feats.astype(np.float32),
                                      columns=[f"f{i}" for i in range(feats.shape[1])])
