@@ -168,9 +168,9 @@ class FERNet(nn.Module):
         image: each tap they produce pooled as ``densified`` pools it, then the map the next
         stage reads (none after the last stage). Sets :attr:`cache_layout`."""
         taps, out = self.backbone.run(self.normalised(x), 0, depth + 1)
-        pooled = [torch.flatten(self.tap_pool(t) if t.dim() == 4 else t, 1) for t in taps]
-        shapes = [tuple(self.tap_pool(t).shape[1:]) if t.dim() == 4 else tuple(t.shape[1:])
-                  for t in taps]
+        maps = [self.tap_pool(t) if t.dim() == 4 else t for t in taps]
+        pooled = [torch.flatten(m, 1) for m in maps]
+        shapes = [tuple(m.shape[1:]) for m in maps]
         last = depth + 1 >= len(self.backbone.stage_names)
         self.layout = (depth, shapes, None if last else tuple(out.shape[1:]))
         return torch.cat([*pooled, *([] if last else [torch.flatten(out, 1)])], dim=1)
