@@ -134,11 +134,16 @@ def cached_rows(model: FERNet, images: np.ndarray, depth: int, device: torch.dev
     return rows
 
 
+def layout(model: FERNet, depth: int, device: torch.device) -> None:
+    """Set ``model.layout`` (the rows' shapes at this depth) from one blank face."""
+    model.frozen_rows(torch.zeros(1, 1, 8, 8, device=device), depth)
+
+
 def frozen_view(model: FERNet, data: list[DomainData], depth: int, device: torch.device,
                 batch_size: int, folder: Path | None) -> list[DomainData]:
     """Each domain's training and validation faces replaced by their cached rows; the
     model reads rows from now on (its ``cache_layout``)."""
-    model.frozen_rows(torch.zeros(1, 1, 8, 8, device=device), depth)  # the layout
+    layout(model, depth, device)
     out = []
     for d in data:
         rows = cached_rows(model, d.images, depth, device, batch_size, folder)
@@ -157,7 +162,7 @@ def rows_for_evaluation(model: FERNet, images: np.ndarray, freeze: str,
     if freeze == NONE or not isinstance(model, FERNet):
         return None
     depth = freeze_depth(model, freeze)
-    model.frozen_rows(torch.zeros(1, 1, 8, 8, device=device), depth)
+    layout(model, depth, device)
     rows = cached_rows(model, images, depth, device, batch_size, rows_folder())
     model.cache_layout = model.layout
     return rows
