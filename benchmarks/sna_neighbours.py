@@ -56,7 +56,7 @@ def _flip(labels: np.ndarray, share: float, n_classes: int, seed: int):
 
 @torch.no_grad()
 def _divergence(model, images: np.ndarray, make, draws: int):
-    from fer_da.training.objectives import symmetric_kl
+    from fer_da.methods.sna import symmetric_kl
 
     divs, agree = [], []
     for i in range(0, len(images), 256):
@@ -99,11 +99,11 @@ def main() -> None:
 
     from fer_da.labels import vocabulary
     from fer_da.models.autoencoder import fit_autoencoder, neighbour_maker
-    from fer_da.pipelines.training.nodes import plan_runs
     from fer_da.training.config import RunPlan
     from fer_da.training.data import training_view
     from fer_da.training.evaluate import load_model
     from fer_da.training.loop import train_run
+    from fer_da.training.plans import plan_runs
 
     face_sets, params = _face_sets(args.env)
     domains = params["domains"]

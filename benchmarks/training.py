@@ -31,11 +31,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from fer_da.devices import resolve_device
+from fer_da.methods.domain_game import adversarial_loss
 from fer_da.models import FERNet, training_flops_per_image
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import DomainData
 from fer_da.training.loop import train_run
-from fer_da.training.losses import dann_loss
 from fer_da.training.schedules import clamp_limit, factor
 from fer_da.training.workload import (
     format_duration,
@@ -114,9 +114,11 @@ def reference_run(plan: RunPlan, sets: list[FolderDataset], steps: int, workers:
         y = torch.cat([torch.as_tensor(b[1]) for b in batches]).to(device)
         dom = torch.cat([torch.full((len(b[1]),), k) for k, b in enumerate(batches)]).to(device)
         p = step / steps
-        out = model(x)
-        loss, clf, dmn = dann_loss(out.class_logp, y, out.domain_logp, dom, factor(p),
-                                   clamp_limit(p, plan.clamp))
+        out = model(x, with_domain=False)
+        game = adversarial_loss(model.domain_head, out.domain_in, dom,
+                                clamp_limit(p, plan.clamp), "paper")
+        loss = torch.nn.functional.nll_loss(out.class_logp, y, ignore_index=-1) + factor(
+            p) * game.loss
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -132,7 +134,7 @@ def load_grid(env: str) -> tuple[list[RunPlan], int]:
     clamps).
     """
     from fer_da.config_loader import LabConfigLoader
-    from fer_da.pipelines.training.nodes import plan_runs
+    from fer_da.training.plans import plan_runs
 
     params = LabConfigLoader(conf_source=str(ROOT / "conf"), base_env="base",
                                default_run_env=env)["parameters"]

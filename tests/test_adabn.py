@@ -13,12 +13,12 @@ from torch import nn
 from fer_da.facesets import FaceSet
 from fer_da.models import FERNet, ModelConfig
 from fer_da.pipelines.evaluation.nodes import evaluate_models
-from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.training.adabn import adapt_batchnorm, batchnorm_layers
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import training_view
 from fer_da.training.evaluate import predict
 from fer_da.training.loop import train_run
+from fer_da.training.plans import plan_runs
 from fer_da.validate import ConfigError
 
 DOMAINS = {"src": {"layout": "jaffe", "role": "source"},

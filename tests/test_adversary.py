@@ -1,4 +1,4 @@
-"""The domain game (training/losses.py, training/diagnostics.py): who learns from what, the
+"""The domain game (methods/domain_game.py, training/diagnostics.py): who learns from what, the
 clamp in both modes, the collapse detector, the erm_mixed control. Each expectation is
 computed independently of the code under test (plain autograd on an unreversed head)."""
 
@@ -13,14 +13,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fer_da.methods.base import Step
+from fer_da.methods.build import build_objective
+from fer_da.methods.cdan import cdan_entropy_weights
+from fer_da.methods.domain_game import adversarial_loss, diagnostic_logp, domain_terms
+from fer_da.methods.options import MethodOptions
 from fer_da.models import FERNet, ModelConfig
 from fer_da.models.heads import domain_mlp
 from fer_da.training import loop
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import training_view
 from fer_da.training.diagnostics import collapse_reason, epoch_diagnostics
-from fer_da.training.losses import adversarial_loss
-from fer_da.training.objectives import Adaptation, MethodOptions, Step, domain_terms
+from fer_da.training.fit import epoch_means
 
 TINY = TrainConfig(epochs=2, batch_size=4, lr=1e-3, backbone="vgg11_slim_bn", device="cpu",
                    tap_dim=16, hidden=16)
@@ -148,7 +152,7 @@ def test_adaptation_step_is_clf_plus_lambda_times_the_game():
     cfg = SimpleNamespace(label_smoothing=0.0, mcc_temperature=2.5, adapt_weight=3.0,
                           adversarial_weight=0.5)
     out = model(x, with_domain=False)
-    loss, terms = Adaptation("dann", cfg, MethodOptions()).step(
+    loss, terms = build_objective("dann", cfg, MethodOptions()).step(
         model, out, Step(x, y, dom, lam=0.7, limit=None))
     clf = F.nll_loss(out.class_logp, y, ignore_index=-1)
     logp = F.log_softmax(model.domain_head(out.domain_in), dim=1)
@@ -165,15 +169,12 @@ def test_adaptation_step_is_clf_plus_lambda_times_the_game():
     F.nll_loss(F.log_softmax(model.domain_head(f), dim=1), dom).backward()
     descend = f.grad.clone()
     g = out.domain_in.detach().requires_grad_(True)
-    from fer_da.training.methods import adversarial_method_loss
-    game = adversarial_method_loss("dann", model.domain_head, g, out.class_logp.detach(), dom,
-                                   2, None)
+    game = adversarial_loss(model.domain_head, g, dom, None)
     game.loss.backward()
     torch.testing.assert_close(g.grad, -descend)
 
 
 def test_cdan_e_weights_reach_the_game_and_dann_plays_unweighted():
-    from fer_da.training.methods import adversarial_method_loss, cdan_entropy_weights
     head, (x, d) = _head(), _inputs()
     class_logp = torch.log_softmax(torch.randn(6, 4, generator=torch.Generator().manual_seed(3)),
                                    1)
@@ -181,12 +182,15 @@ def test_cdan_e_weights_reach_the_game_and_dann_plays_unweighted():
     assert not torch.allclose(w, torch.ones_like(w))
     with torch.no_grad():
         terms = _per_sample(head, x, d)
-    cdan = adversarial_method_loss("cdan_e", head, x, class_logp, d, 3, None)
-    dann = adversarial_method_loss("dann", head, x, class_logp, d, 3, None)
+    cdan = adversarial_loss(head, x, d, None, weights=w)
+    dann = adversarial_loss(head, x, d, None)
     assert float(cdan.classifier_loss) == pytest.approx(float((w * terms).mean()), rel=1e-5)
     assert float(dann.classifier_loss) == pytest.approx(float(terms.mean()), rel=1e-5)
-    with pytest.raises(ValueError, match="has no domain classifier"):
-        adversarial_method_loss("mcc", head, x, class_logp, d, 3, None)
+    # the registry's cdan_e weights its game so; dann and confusion do not
+    cfg = SimpleNamespace(label_smoothing=0.0, adversarial_weight=1.0)
+    assert build_objective("cdan_e", cfg, MethodOptions()).weights is cdan_entropy_weights
+    assert build_objective("dann", cfg, MethodOptions()).weights is None
+    assert build_objective("confusion", cfg, MethodOptions()).adversary == "confusion"
 
 
 def test_confusion_clamp_bounds_the_excess_over_ln_k():
@@ -203,7 +207,6 @@ def test_confusion_clamp_bounds_the_excess_over_ln_k():
 
 
 def test_diagnostics_read_the_classifier_without_dropout():
-    from fer_da.training.losses import diagnostic_logp
     torch.manual_seed(0)
     head = domain_mlp(5, (64, 64), 3, dropout=0.5).train()
     x, _ = _inputs()
@@ -323,8 +326,8 @@ def test_erm_mixed_sees_the_batches_of_dann(face_sets, monkeypatch):
     seen: dict[str, list] = {}
     real = loop.build_objective
 
-    def recording(method, cfg, options, neighbours=None):
-        objective = real(method, cfg, options, neighbours)
+    def recording(method, cfg, options, **context):
+        objective = real(method, cfg, options, **context)
         inner = objective.step
         log = seen.setdefault(method, [])
 
@@ -382,7 +385,7 @@ def test_wide_domain_head_is_built_and_validated():
 
 
 def test_plans_sweep_clamp_modes_and_the_control():
-    from fer_da.pipelines.training.nodes import plan_runs
+    from fer_da.training.plans import plan_runs
     from fer_da.validate import ConfigError
     domains = {"a": {"layout": "folder", "role": "source"},
                "b": {"layout": "folder", "role": "target"}}
@@ -411,6 +414,6 @@ def test_epoch_means_split_scalars_and_per_domain_vectors_back():
     from fer_da.training.distributed import Ranks
     sums = {"clf_loss": torch.tensor(6.0), "dmn_pred": torch.tensor([3.0, 9.0]),
             "dmn_acc": torch.tensor(4.5)}
-    means, seen = loop._epoch_means(sums, 12, torch.device("cpu"), Ranks())
+    means, seen = epoch_means(sums, 12, torch.device("cpu"), Ranks())
     assert seen == 12
     assert means == {"clf_loss": 0.5, "dmn_pred": [0.25, 0.75], "dmn_acc": 0.375}

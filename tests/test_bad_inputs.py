@@ -22,11 +22,11 @@ from fer_da.ingest import DomainSpec, RawTree, ingest_domain, parse_domain_specs
 from fer_da.labels import label_set, vocabulary
 from fer_da.pipelines.ingestion.nodes import ingest_domains, require_images
 from fer_da.pipelines.preprocessing.nodes import require_faces
-from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.preprocess.config import domain_configs
 from fer_da.preprocess.faces import detect_robustly
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import TrainConfig
+from fer_da.training.plans import plan_runs
 from fer_da.validate import ConfigError
 from tests.conftest import write_image
 

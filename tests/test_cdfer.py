@@ -194,7 +194,7 @@ def test_the_cdfer_env_runs_on_its_stand_ins_and_the_report_marks_them(tmp_path)
 
 
 def test_joint_and_finetune_refuse_a_transductive_target_before_training():
-    from fer_da.pipelines.training.nodes import plan_runs
+    from fer_da.training.plans import plan_runs
     from fer_da.validate import ConfigError
 
     params = yaml.safe_load((PROJECT / "conf/base/parameters_preprocessing.yml").read_text())

@@ -47,7 +47,7 @@ def test_a_setup_that_plans_no_run_is_an_error_and_saves_nothing(tmp_path):
     from kedro.io import DatasetError
 
     from fer_da.datasets import TrainedModelsDataset
-    from fer_da.pipelines.training.nodes import plan_runs
+    from fer_da.training.plans import plan_runs
     from fer_da.validate import ConfigError
 
     domains = {"src": {"layout": "jaffe", "role": "source"},

@@ -7,8 +7,8 @@ import pytest
 from fer_da.config_loader import LabConfigLoader
 from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
-from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.preprocess.config import domain_configs
+from fer_da.training.plans import plan_runs
 
 CONF = Path(__file__).parents[1] / "conf"
 

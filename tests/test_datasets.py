@@ -4,7 +4,7 @@ import torch
 from kedro.io import DatasetError, Version
 
 from fer_da.datasets import FaceSetsDataset, TableCacheDataset, TrainedModelsDataset
-from fer_da.training.loop import TrainedModel
+from fer_da.training.trained import TrainedModel
 
 
 def test_face_sets_roundtrip_and_versions(tmp_path, face_sets):

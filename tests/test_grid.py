@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from fer_da.grid import job_commands
-from fer_da.pipelines.training.nodes import plan_runs
+from fer_da.training.plans import plan_runs
 from fer_da.validate import ConfigError
 from tests.conftest import PROJECT, make_tiny_project, run_in_project
 

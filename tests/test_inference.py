@@ -24,7 +24,7 @@ from fer_da.inference.serving import ServingModel, choose_run
 from fer_da.models import FERNet, ModelConfig
 from fer_da.preprocess.config import PreprocessConfig
 from fer_da.training.evaluate import predict
-from fer_da.training.loop import TrainedModel
+from fer_da.training.trained import TrainedModel
 from fer_da.validate import ConfigError
 from tests.conftest import PROJECT, make_face_sets, run_in_project, write_image
 

@@ -30,7 +30,7 @@ def test_a_code_change_retrains_and_a_doc_change_does_not(face_sets, tmp_path, m
     before = source_digest(pkg)
     (pkg / "NOTES.md").write_text("a doc file")
     assert source_digest(pkg) == before
-    loss = pkg / "training" / "losses.py"
+    loss = pkg / "methods" / "domain_game.py"
     loss.write_text(loss.read_text() + "\n# a fix in the loss\n")
     after = source_digest(pkg)
     assert after != before

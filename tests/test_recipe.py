@@ -8,21 +8,19 @@ import numpy as np
 import pytest
 import torch
 
+from fer_da.methods.base import Step, classification_loss
+from fer_da.methods.build import build_objective
+from fer_da.methods.cdan import cdan_entropy_weights
+from fer_da.methods.entropy import entropy_loss, im_loss
+from fer_da.methods.mcc import mcc_loss
+from fer_da.methods.options import MethodOptions
 from fer_da.models import FERNet, ModelConfig
-from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.training.augment import AugmentConfig, augment
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import training_view
 from fer_da.training.loop import steps_per_epoch, train_run
-from fer_da.training.methods import (
-    adaptation_loss,
-    cdan_entropy_weights,
-    classification_loss,
-    entropy_loss,
-    im_loss,
-    mcc_loss,
-)
+from fer_da.training.plans import plan_runs
 from fer_da.training.schedules import lr_factor
 
 DOMAINS = {"src": {"layout": "jaffe", "role": "source"},
@@ -100,17 +98,23 @@ def test_cdan_entropy_weights_average_one_per_domain():
 
 
 def test_adaptation_losses_act_on_unlabelled_samples_only():
+    from types import SimpleNamespace
+
     logp = torch.log_softmax(torch.randn(6, 7), 1)
     y = torch.tensor([1, 2, 3, -1, -1, -1])
-    assert float(adaptation_loss("entropy", logp, y)) == pytest.approx(
-        float(entropy_loss(logp[3:])))
-    assert float(adaptation_loss("im", logp, y)) == pytest.approx(float(im_loss(logp[3:])))
-    assert float(adaptation_loss("mcc", logp, y, 2.5)) == pytest.approx(
-        float(mcc_loss(logp[3:], 2.5)))
-    with pytest.raises(ValueError, match="unknown adaptation method"):
-        adaptation_loss("nope", logp, y)
-    with pytest.raises(ValueError, match="unknown adaptation method"):
-        adaptation_loss("dann", logp, y)  # adversarial: training/losses.py
+    cfg = SimpleNamespace(label_smoothing=0.0, mcc_temperature=2.5, adapt_weight=1.0)
+    out = SimpleNamespace(class_logp=logp)
+
+    def term(method):
+        _, terms = build_objective(method, cfg, MethodOptions()).step(
+            None, out, Step(logp, y, torch.zeros(6, dtype=torch.long), lam=1.0))
+        return float(terms["adapt_loss"])
+
+    assert term("entropy") == pytest.approx(float(entropy_loss(logp[3:])))
+    assert term("im") == pytest.approx(float(im_loss(logp[3:])))
+    assert term("mcc") == pytest.approx(float(mcc_loss(logp[3:], 2.5)))
+    with pytest.raises(ValueError, match="unknown method"):
+        build_objective("nope", cfg, MethodOptions())
 
 
 @pytest.mark.parametrize("method", ["entropy", "im", "mcc"])
@@ -118,7 +122,6 @@ def test_one_step_on_an_adaptation_objective_lowers_its_term(method):
     """Adaptation.step descends the method's term (a negated loss would climb it)."""
     from types import SimpleNamespace
 
-    from fer_da.training.objectives import Adaptation, MethodOptions, Step
     torch.manual_seed(0)
     model = torch.nn.Linear(10, 7)  # a classifier on fixed features, far from uniform
     with torch.no_grad():
@@ -128,7 +131,7 @@ def test_one_step_on_an_adaptation_objective_lowers_its_term(method):
     dom = torch.tensor([1] * 8)
     cfg = SimpleNamespace(label_smoothing=0.0, mcc_temperature=2.5, adapt_weight=1.0,
                           adversarial_weight=1.0)
-    objective = Adaptation(method, cfg, MethodOptions())
+    objective = build_objective(method, cfg, MethodOptions())
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
     before = []
     for _ in range(2):

@@ -24,7 +24,7 @@ from fer_da.ingest import RawTree
 from fer_da.pipelines.ingestion.nodes import ingest_domains
 from fer_da.prune import Store, describe, plan_prune
 from fer_da.prune import main as prune_main
-from fer_da.training.loop import TrainedModel
+from fer_da.training.trained import TrainedModel
 from tests.conftest import make_tiny_project, run_in_project, write_image
 
 

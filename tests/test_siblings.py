@@ -13,6 +13,11 @@ import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from fer_da.methods.base import Step
+from fer_da.methods.build import build_objective, model_config_for
+from fer_da.methods.ed2l import uniform_target_loss
+from fer_da.methods.options import MethodOptions
+from fer_da.methods.sna import focal_loss, neighbour_mask, symmetric_kl
 from fer_da.models import FERNet, ModelConfig
 from fer_da.models.autoencoder import (
     AsymmetricAutoencoder,
@@ -23,21 +28,11 @@ from fer_da.models.autoencoder import (
 )
 from fer_da.models.fer_net import ModelOutput
 from fer_da.models.heads import AMSoftmax, am_softmax_loss
-from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.pipelines.training.pipeline import setup_pipeline
 from fer_da.training.batching import class_balanced_epoch
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import TrainConfig
-from fer_da.training.objectives import (
-    MethodOptions,
-    Step,
-    build_objective,
-    focal_loss,
-    model_config_for,
-    neighbour_mask,
-    symmetric_kl,
-    uniform_target_loss,
-)
+from fer_da.training.plans import plan_runs
 from fer_da.validate import ConfigError
 from tests.conftest import make_face_sets
 

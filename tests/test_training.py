@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 import torch
 
+from fer_da.methods.base import Step
+from fer_da.methods.build import build_objective
+from fer_da.methods.options import MethodOptions
 from fer_da.models import FERNet, ModelConfig
 from fer_da.training.batching import balanced_epoch, shuffled_epoch
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import DomainData, training_view
 from fer_da.training.loop import train_run
-from fer_da.training.losses import clamped_domain_loss, dann_loss
 from fer_da.training.schedules import clamp_limit, factor
 
 TINY = TrainConfig(epochs=2, batch_size=4, lr=1e-3, backbone="vgg11_slim_bn", device="cpu",
@@ -25,29 +27,6 @@ def test_factor_schedule_values():
     values = [factor(p / 10) for p in range(11)]
     assert values == sorted(values)
     assert clamp_limit(0.5, 3000) == pytest.approx(3000 * factor(0.5))
-
-
-def test_clamping_caps_each_term_before_averaging():
-    logp = torch.log(torch.tensor([[0.9, 0.1], [1e-6, 1 - 1e-6]]))
-    domains = torch.tensor([0, 0])
-    terms = [-math.log(0.9), -math.log(1e-6)]
-    assert float(clamped_domain_loss(logp, domains, None)) == pytest.approx(sum(terms) / 2,
-                                                                            rel=1e-5)
-    assert float(clamped_domain_loss(logp, domains, 2.0)) == pytest.approx(
-        (terms[0] + 2.0) / 2, rel=1e-5)
-    capped = logp.clone().requires_grad_(True)
-    clamped_domain_loss(capped, domains, 2.0).backward()
-    assert capped.grad[1].abs().sum() == 0  # the capped term sends no gradient
-
-
-def test_dann_loss_uses_labels_of_labelled_samples_only():
-    clf = torch.log_softmax(torch.randn(4, 7), 1)
-    dom = torch.log_softmax(torch.randn(4, 2), 1)
-    labels = torch.tensor([1, 2, -1, -1])
-    total, l_clf, l_dmn = dann_loss(clf, labels, dom, torch.tensor([0, 0, 1, 1]), lam=0.5,
-                                    limit=None)
-    assert float(l_clf) == pytest.approx(float(-(clf[0, 1] + clf[1, 2]) / 2))
-    assert float(total) == pytest.approx(float(l_clf + 0.5 * l_dmn))
 
 
 def test_balanced_batches_take_every_domain_and_cycle_short_ones():
@@ -86,9 +65,9 @@ def test_one_dann_step_gives_every_parameter_a_gradient():
     model = FERNet(ModelConfig(backbone="vgg11_slim_bn", n_domains=2, tap_dim=16, hidden=16))
     x = torch.randint(0, 255, (8, 1, 32, 32), dtype=torch.uint8)
     y = torch.tensor([0, 1, 2, 3, -1, -1, -1, -1])
-    out = model(x)
-    loss, _, _ = dann_loss(out.class_logp, y, out.domain_logp,
-                           torch.tensor([0] * 4 + [1] * 4), lam=0.5, limit=None)
+    out = model(x, with_domain=False)
+    loss, _ = build_objective("dann", TINY, MethodOptions()).step(
+        model, out, Step(x.float(), y, torch.tensor([0] * 4 + [1] * 4), lam=0.5))
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name

@@ -6,9 +6,9 @@ import pytest
 
 from fer_da.config_loader import LabConfigLoader
 from fer_da.models import ModelConfig, training_flops_per_image
-from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.loop import steps_per_epoch
+from fer_da.training.plans import plan_runs
 from fer_da.training.workload import (
     epoch_images,
     format_duration,

@@ -15,14 +15,17 @@ import argparse
 import logging
 from pathlib import Path
 
+from fer_da.methods.registry import SETUPS
+
 logger = logging.getLogger(__name__)
 
-ORDER = ("baseline", "joint", "finetune", "dann", "jm", "atf", "ed2l", "sna", "hagan")
+# the registry's order: a setup comes after those it starts from (methods/registry.py)
+ORDER = tuple(SETUPS)
 
 
 def job_commands(params: dict, setups: list[str], env: str | None) -> list[str]:
     """One command per planned run of each setup (its plan computed from ``params``)."""
-    from fer_da.pipelines.training.nodes import plan_runs
+    from fer_da.training.plans import plan_runs
 
     env_flag = f" --env {env}" if env else ""
     lines = []

@@ -63,7 +63,7 @@ def check_setups(params: Mapping[str, Any], setups: Iterable[str]) -> None:
     if not setups:  # a pipeline that does not train imports no torch
         return
     from fer_da.devices import check_device
-    from fer_da.pipelines.training.nodes import plan_runs
+    from fer_da.training.plans import plan_runs
 
     for name in setups:
         plans = plan_runs(params[name]["setup"], params.get("domains") or {},

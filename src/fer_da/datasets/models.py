@@ -17,7 +17,7 @@ from fer_da.datasets.versions import ContentVersioned
 from fer_da.digest import model_digest
 from fer_da.training.checkpoints import CheckpointStore, safe_name
 from fer_da.training.config import RESULT_NEUTRAL_KEYS
-from fer_da.training.loop import TrainedModel
+from fer_da.training.trained import TrainedModel
 
 if TYPE_CHECKING:
     from fer_da.inference.serving import ServingModel

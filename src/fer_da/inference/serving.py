@@ -19,7 +19,7 @@ import numpy as np
 from fer_da.digest import check_classes
 from fer_da.facesets import FaceSet
 from fer_da.preprocess.config import PreprocessConfig, preprocess_config
-from fer_da.training.loop import TrainedModel
+from fer_da.training.trained import TrainedModel
 
 logger = logging.getLogger(__name__)
 

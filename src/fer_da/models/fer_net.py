@@ -99,7 +99,7 @@ class FERNet(nn.Module):
         self.domain_head = domain_mlp(feat * (config.n_classes if self.conditional else 1),
                                       tuple(config.domain_hidden) or (config.hidden,),
                                       config.n_domains, config.domain_dropout)
-        # auxiliary heads of the sibling methods; their losses live in training/objectives.py
+        # auxiliary heads of the sibling methods; their losses live in fer_da/methods/
         self.identity_head = (mlp_head(feat, config.hidden, config.identities)
                               if config.identities > 0 else None)
         self.dispelling_head = (DispellingHead(self._branch(config.tap_dim * len(dims)),
@@ -199,10 +199,9 @@ class FERNet(nn.Module):
         """F(x): the concatenated densified taps."""
         return self.densified(self.taps(x))
 
-    def forward(self, x: torch.Tensor, grl_coeff: float = 1.0,
-                with_domain: bool = True) -> ModelOutput:
+    def forward(self, x: torch.Tensor, with_domain: bool = True) -> ModelOutput:
         """``with_domain=False``: no domain log-probabilities (``None``); training computes
-        the domain game from ``domain_in`` itself (training/losses.py)."""
+        the domain game from ``domain_in`` itself (methods/domain_game.py)."""
         taps = self.taps(x)
         if self.conv_branches:  # ED²L, Table 1: the branches read the shared map S(x)
             shared = taps[SHARED_TAP]
@@ -216,6 +215,6 @@ class FERNet(nn.Module):
         if self.conditional:  # CDAN: the domain classifier sees f (x) p (p not trained by it)
             p = class_logp.detach().exp()
             domain_in = torch.bmm(p.unsqueeze(2), features.unsqueeze(1)).flatten(1)
-        domain_logp = (F.log_softmax(self.domain_head(grad_reverse(domain_in, grl_coeff)), dim=1)
+        domain_logp = (F.log_softmax(self.domain_head(grad_reverse(domain_in)), dim=1)
                        if with_domain else None)
         return ModelOutput(class_logp, domain_logp, features, class_logits, domain_in, shared)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from fer_da.inference.serving import ServingModel
     from fer_da.training.checkpoints import CheckpointStore
     from fer_da.training.data import DomainData
-    from fer_da.training.loop import TrainedModel
+    from fer_da.training.trained import TrainedModel
 else:
     Figure = Media = ServingModel = CheckpointStore = DomainData = TrainedModel = Any
 

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
+from fer_da.methods.options import MethodOptions
 from fer_da.models import ModelConfig
 from fer_da.provenance import code_provenance, config_hash
 from fer_da.training.augment import AugmentConfig
-from fer_da.training.objectives import MethodOptions
 from fer_da.validate import (
     ConfigError,
     as_bool,

@@ -1,13 +1,14 @@
 """The HA-GAN training loop (paper 004): D and G updated one after the other on each batch
-of labelled human faces. A GAN alternates two optimisers, so it has its own short loop; the
-data, augmentation, seeding, checkpoints, model selection and provenance are the shared ones.
+of labelled human faces. A GAN alternates two optimisers, so it has its own epoch; the scaffold
+(resume, seeding, NaN guard, selection, checkpoints, data-parallel ranks) is the shared one
+of training/fit.py.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,10 @@ from fer_da.training.batching import shuffled_epoch
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData, digest, state_digest
-from fer_da.training.loop import TrainedModel, run_provenance
+from fer_da.training.distributed import Ranks, all_reduce_gradients, current, shard
+from fer_da.training.fit import FiniteGuard, Fit, epoch_means, fit
 from fer_da.training.selection import keep_best
+from fer_da.training.trained import TrainedModel, run_provenance
 
 logger = logging.getLogger(__name__)
 EVAL_DRAWS = 4  # z ~ N(0, 1) draws D^e is averaged over at evaluation
@@ -70,6 +73,111 @@ class CharacterBank:
         return self.neutrals[self._pick(self.n_start, self.n_count, who, gen)]
 
 
+@dataclass
+class Gan:
+    """One HA-GAN run ready to train."""
+
+    model: HaganClassifier
+    cfg: HaganConfig
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    images: torch.Tensor
+    labels: torch.Tensor
+    bank: CharacterBank
+    gen: torch.Generator
+    device: torch.device
+    ranks: Ranks
+
+
+def _prepare(plan: RunPlan, data: list[DomainData], n_classes: int,
+             characters: CharacterSet) -> tuple[Gan, str, dict[str, Any]]:
+    """G and D with their optimisers, the faces and characters on the device; the
+    checkpoint fingerprint (the characters' content in it) and the provenance."""
+    opts, device = plan.method_options, resolve_device(plan.config.device)
+    torch.manual_seed(plan.seed)
+    model_cfg = HaganConfig(n_classes=n_classes, characters=opts.characters, d_norm="group",
+                            eval_draws=EVAL_DRAWS)
+    model = HaganClassifier(model_cfg).to(device)
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=opts.gan_lr,
+                             betas=(opts.beta1, 0.999))
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=opts.gan_lr,
+                             betas=(opts.beta1, 0.999))
+    runtime = {"device": device.type, "precision": "fp32", "channels_last": False}
+    data_digest = digest(data)
+    chars_digest = state_digest({k: torch.from_numpy(np.ascontiguousarray(v))
+                                 for k, v in characters.to_dict().items() if k != "names"})
+    gan = Gan(model, model_cfg, opt_g, opt_d,
+              torch.from_numpy(np.concatenate([d.images for d in data])).unsqueeze(1).to(device),
+              torch.from_numpy(np.concatenate([d.labels for d in data])).to(device),
+              CharacterBank(characters, opts.characters, n_classes, device),
+              torch.Generator(device=device), device, current())
+    return (gan, plan.fingerprint(data_digest, chars_digest, runtime),
+            run_provenance(plan, data, data_digest, runtime))
+
+
+def _reduced_step(loss: torch.Tensor, params: list, optimiser: Any, ranks: Ranks,
+                  share: float) -> None:
+    """Backward and step; data-parallel: the gradient of the global batch's mean loss."""
+    optimiser.zero_grad(set_to_none=True)
+    (loss * share if ranks.parallel else loss).backward()
+    all_reduce_gradients(params, ranks)
+    optimiser.step()
+
+
+def gan_step(gan: Gan, idx: np.ndarray, n_global: int, opts: Any, aug: Any
+             ) -> dict[str, torch.Tensor]:
+    """D, then G, on one batch of labelled faces (this rank's share ``idx``)."""
+    g, d, gen, device = gan.model.generator, gan.model.discriminator, gan.gen, gan.device
+    i = torch.from_numpy(idx).to(device)
+    human, y = to_unit(augment(gan.images[i], aug, gen)), gan.labels[i]
+    who = torch.randint(0, opts.characters, (len(i),), generator=gen, device=device)
+    z = torch.randn(len(i), gan.cfg.noise, generator=gen, device=device)
+    fake = g(human, who, z)
+    # an option beyond the paper: D^e may read the expression from the human alone; for a
+    # share of the pairs D sees no human, so the character must show it
+    # (options.human_dropout, default 0 = the paper; measured in docs/training.md)
+    keep = (torch.rand(len(i), 1, 1, 1, generator=gen, device=device)
+            >= opts.human_dropout).float()
+    human_d = human * keep
+    real = gan.bank.real(who, y, gen)
+    share = len(i) * gan.ranks.world / n_global
+    d_terms = discriminator_loss(d, human_d, real, fake.detach(), y)
+    _reduced_step(d_terms["loss"], list(d.parameters()), gan.opt_d, gan.ranks, share)
+    g_terms = generator_loss(d, human_d, fake, gan.bank.neutral(who, gen), y, opts.l1_weight)
+    _reduced_step(g_terms["loss"], list(g.parameters()), gan.opt_g, gan.ranks, share)
+    # the generator's output: does it vary with its input? (one character drawn for every
+    # face = mode collapse, seen on real faces) vs the real characters' spread
+    g_terms["g_diversity"] = fake.detach().float().std(0, correction=0).mean()
+    g_terms["real_diversity"] = real.float().std(0, correction=0).mean()
+    return {"loss": d_terms["loss"].detach() + g_terms["loss"].detach(),
+            **{k: v for k, v in {**d_terms, **g_terms}.items() if k != "loss"}}
+
+
+def gan_epoch(gan: Gan, plan: RunPlan, epoch: int) -> dict[str, Any]:
+    """Every batch of one epoch; its record."""
+    cfg, opts = plan.config, plan.method_options
+    rng = np.random.default_rng([plan.seed, epoch])
+    plan_idx = shuffled_epoch(len(gan.images), cfg.batch_size, rng)
+    sums: dict[str, torch.Tensor] = {}
+    seen, guard, t0 = 0, FiniteGuard(gan.device), time.perf_counter()
+    for s, whole in enumerate(plan_idx):
+        idx = shard(whole, gan.ranks)
+        terms = gan_step(gan, idx, len(whole), opts, cfg.augment_config)
+        guard.observe(terms.pop("loss"), s)
+        seen += len(idx)
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0.0) + value.detach().float() * len(idx)
+    means, seen = epoch_means(sums, seen, gan.device, gan.ranks)
+    guard.check(plan.run_id, epoch, len(plan_idx), "lower options.gan_lr")
+    seconds = time.perf_counter() - t0
+    logger.info("%s epoch %d/%d: D real/fake %.3f, D^e %.3f (acc %.2f), G adv %.3f, "
+                "G expr %.3f, L1 %.3f (%.0f img/s)", plan.run_id, epoch + 1, cfg.epochs,
+                means["d_real_fake"], means["d_expression"], means["d_expression_acc"],
+                means["g_adversarial"], means["g_expression"], means["g_l1"], seen / seconds)
+    return {"epoch": epoch + 1, "clf_loss": means["d_expression"], **means,
+            "images_per_s": seen / seconds, "seconds": seconds}
+
+
 def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
                 characters: CharacterSet, store: CheckpointStore | None = None
                 ) -> TrainedModel:
@@ -79,98 +187,17 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
     if not all(d.labelled for d in data):
         raise ValueError(f"{plan.run_id}: hagan trains on labelled faces only")
     characters.check(opts.characters, n_classes, plan.run_id)
-    characters = characters.first(opts.characters)
-    device = resolve_device(cfg.device)
-    torch.manual_seed(plan.seed)
-    model_cfg = HaganConfig(n_classes=n_classes, characters=opts.characters, d_norm="group",
-                            eval_draws=EVAL_DRAWS)
-    model = HaganClassifier(model_cfg).to(device)
-    g, d = model.generator, model.discriminator
-    opt_g = torch.optim.Adam(g.parameters(), lr=opts.gan_lr, betas=(opts.beta1, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=opts.gan_lr, betas=(opts.beta1, 0.999))
-    runtime = {"device": device.type, "precision": "fp32", "channels_last": False}
-    data_digest = digest(data)
-    chars_digest = state_digest({k: torch.from_numpy(np.ascontiguousarray(v))
-                                 for k, v in characters.to_dict().items() if k != "names"})
-    fingerprint = plan.fingerprint(data_digest, chars_digest, runtime)
-    provenance = run_provenance(plan, data, data_digest, runtime)
-    images = torch.from_numpy(np.concatenate([d_.images for d_ in data])).unsqueeze(1).to(device)
-    labels = torch.from_numpy(np.concatenate([d_.labels for d_ in data])).to(device)
-    bank = CharacterBank(characters, opts.characters, n_classes, device)
-    history: list[dict[str, float]] = []
-    best: dict[str, Any] = {"epoch": 0, "score": -math.inf, "state": None}
-    start = 0
-    saved = store.load(plan.run_id, fingerprint) if store and cfg.resume else None
-    if saved:
-        model.load_state_dict(saved["model"])
-        opt_g.load_state_dict(saved["opt_g"])
-        opt_d.load_state_dict(saved["opt_d"])
-        start, history = int(saved["epoch"]), list(saved["history"])
-        best = dict(saved.get("best") or best)
-    gen = torch.Generator(device=device)
-    aug = cfg.augment_config
-    model.train()
-    for epoch in range(start, cfg.epochs):
-        gen.manual_seed(plan.seed * 100_003 + epoch)
-        rng = np.random.default_rng([plan.seed, epoch])
-        sums: dict[str, torch.Tensor] = {}
-        seen, t0 = 0, time.perf_counter()
-        for idx in shuffled_epoch(len(images), cfg.batch_size, rng):
-            i = torch.from_numpy(idx).to(device)
-            human, y = to_unit(augment(images[i], aug, gen)), labels[i]
-            who = torch.randint(0, opts.characters, (len(i),), generator=gen, device=device)
-            z = torch.randn(len(i), model_cfg.noise, generator=gen, device=device)
-            fake = g(human, who, z)
-            # an option beyond the paper: D^e may read the expression from the human alone;
-            # for a share of the pairs D sees no human, so the character must show it
-            # (options.human_dropout, default 0 = the paper; measured in docs/training.md)
-            keep = (torch.rand(len(i), 1, 1, 1, generator=gen, device=device)
-                    >= opts.human_dropout).float()
-            human_d = human * keep
-            real = bank.real(who, y, gen)
-            d_terms = discriminator_loss(d, human_d, real, fake.detach(), y)
-            opt_d.zero_grad(set_to_none=True)
-            d_terms["loss"].backward()
-            opt_d.step()
-            g_terms = generator_loss(d, human_d, fake, bank.neutral(who, gen), y,
-                                     opts.l1_weight)
-            opt_g.zero_grad(set_to_none=True)
-            g_terms["loss"].backward()
-            opt_g.step()
-            seen += len(i)
-            # the generator's output: does it vary with its input? (one character drawn for
-            # every face = mode collapse, seen on real faces) vs the real characters' spread
-            g_terms["g_diversity"] = fake.detach().float().std(0, correction=0).mean()
-            g_terms["real_diversity"] = real.float().std(0, correction=0).mean()
-            for key, value in {**d_terms, **g_terms}.items():
-                if key != "loss":
-                    sums[key] = sums.get(key, 0.0) + value.detach() * len(i)
-        means = dict(zip(sums, (torch.stack(list(sums.values())) / seen).tolist(), strict=True))
-        seconds = time.perf_counter() - t0
-        record = {"epoch": epoch + 1, "clf_loss": means["d_expression"], **means,
-                  "images_per_s": seen / seconds, "seconds": seconds}
-        if not all(math.isfinite(v) for v in means.values()):
-            raise FloatingPointError(f"{plan.run_id}: a GAN loss became NaN/Inf at epoch "
-                                     f"{epoch + 1}; lower options.gan_lr")
-        if cfg.select != "last":
-            record["select_score"], best = keep_best(best, cfg.select, model, data, device,
-                                                     cfg.eval_batch_size, epoch + 1)
-        history.append(record)
-        logger.info("%s epoch %d/%d: D real/fake %.3f, D^e %.3f (acc %.2f), G adv %.3f, "
-                    "G expr %.3f, L1 %.3f (%.0f img/s)", plan.run_id, epoch + 1, cfg.epochs,
-                    means["d_real_fake"], means["d_expression"], means["d_expression_acc"],
-                    means["g_adversarial"], means["g_expression"], means["g_l1"],
-                    record["images_per_s"])
-        if store:
-            store.save(plan.run_id, {"model": model.state_dict(), "opt_g": opt_g.state_dict(),
-                                     "opt_d": opt_d.state_dict(), "epoch": epoch + 1,
-                                     "history": history, "fingerprint": fingerprint,
-                                     "provenance": provenance, "best": best})
-    if cfg.select != "last" and best["state"] is not None:
-        state, kept = best["state"], best["epoch"]
-    else:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        kept = cfg.epochs
-    provenance = {**provenance, "selected_by": cfg.select, "selected_epoch": kept}
-    return TrainedModel(plan.run_id, plan.to_dict(), model_cfg.to_dict(),
-                        {k: v.contiguous() for k, v in state.items()}, history, provenance)
+    gan, fingerprint, provenance = _prepare(plan, data, n_classes,
+                                            characters.first(opts.characters))
+    progress = Fit(plan.run_id, plan.seed, cfg.epochs, cfg.select, fingerprint, provenance,
+                   store, gan.ranks)
+
+    def select(best: dict[str, Any], epoch: int) -> tuple[float, dict[str, Any]]:
+        return keep_best(best, cfg.select, gan.model, data, gan.device,
+                         cfg.eval_batch_size, epoch)
+
+    fit(progress, gan.model, {"opt_g": gan.opt_g, "opt_d": gan.opt_d}, cfg.resume, gan.gen,
+        lambda epoch: gan_epoch(gan, plan, epoch), select)
+    state, provenance = progress.kept(gan.model)
+    return TrainedModel(plan.run_id, plan.to_dict(), gan.cfg.to_dict(), state,
+                        progress.history, provenance)

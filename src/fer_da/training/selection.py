@@ -30,7 +30,7 @@ def _logp(model: torch.nn.Module, images: np.ndarray, device: torch.device,
 def selection_score(criterion: str, model: torch.nn.Module, data: list[DomainData],
                     device: torch.device, batch_size: int = 256) -> float:
     """Higher is better (losses are negated)."""
-    from fer_da.training.methods import entropy_loss, im_loss
+    from fer_da.methods.entropy import entropy_loss, im_loss
 
     if criterion == "source_val":
         hits = total = 0

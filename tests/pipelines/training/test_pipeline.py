@@ -6,9 +6,9 @@ import pandas as pd
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from fer_da.pipelines.training.nodes import plan_runs
 from fer_da.pipelines.training.pipeline import setup_pipeline, setup_pipelines
 from fer_da.training.checkpoints import CheckpointStore
+from fer_da.training.plans import plan_runs
 from tests.conftest import make_face_sets
 
 DOMAINS = {"src": {"layout": "jaffe", "role": "source"},

@@ -2,17 +2,18 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from fer_da.methods.registry import SETUPS, setup_needs
 from fer_da.pipelines.evaluation.pipeline import evaluation_template
 from fer_da.pipelines.inference.pipeline import serve_node, serving_pipeline
 from fer_da.pipelines.preprocessing import create_pipeline as preprocessing
 from fer_da.pipelines.training.figures import character_figure, translation_figure
 from fer_da.pipelines.training.nodes import (
     fit_autoencoders,
-    plan_runs,
     render_animated_characters,
     select_training_data,
     train_models,
 )
+from fer_da.training.plans import plan_runs
 
 SHARED_PARAMS = {"params:domains", "params:training", "params:labels", "params:evaluation",
                  "params:preprocessing", "params:inference", "params:job"}
@@ -68,21 +69,15 @@ def setup_pipeline(setup: str, init_from: str | None = None,
 
 
 def plain_setup_pipelines() -> dict[str, Pipeline]:
-    """``kedro run --pipelines=<setup>`` runs everything upstream of that setup too."""
-    upstream = preprocessing()
-    baseline = upstream + setup_pipeline("baseline")
-    return {
-        "baseline": baseline,
-        "joint": baseline + setup_pipeline("joint"),  # Table I's first column is the baseline
-        "finetune": baseline + setup_pipeline("finetune", init_from="baseline"),
-        "dann": upstream + setup_pipeline("dann"),
-        # the sibling papers' methods (docs/training.md), source-only like the baseline
-        "jm": upstream + setup_pipeline("jm"),
-        "atf": upstream + setup_pipeline("atf"),
-        "ed2l": upstream + setup_pipeline("ed2l"),
-        "sna": upstream + setup_pipeline("sna", with_autoencoder=True),
-        "hagan": upstream + setup_pipeline("hagan", with_characters=True),
-    }
+    """``kedro run --pipelines=<setup>`` runs everything upstream of that setup too: one
+    pipeline per setup of the registry (methods/registry.py)."""
+    out: dict[str, Pipeline] = {}
+    for spec in SETUPS.values():
+        needs = setup_needs(spec.name)
+        out[spec.name] = sum((out[a] for a in spec.after), preprocessing()) + setup_pipeline(
+            spec.name, init_from=spec.init_from, with_autoencoder="autoencoder" in needs,
+            with_characters="characters" in needs)
+    return out
 
 
 def setup_pipelines() -> dict[str, Pipeline]:

@@ -1,5 +1,6 @@
-"""The objective of eq. 4 with the scheduled clamping of eq. 6, and the adversarial game
-behind it (docs/training.md, "The clamp").
+"""The domain game of the adversarial methods (dann, cdan_e, confusion): the objective of
+eq. 4 with the scheduled clamping of eq. 6 (docs/training.md, "The clamp"), the terms that
+show whether the game is alive, and the ``Adversarial`` objective each method module builds.
 
 Two clamp modes:
 
@@ -26,43 +27,20 @@ Two feature objectives against that classifier (``adversary``):
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from fer_da.methods.base import Objective, Terms, classification_loss
+from fer_da.methods.options import MethodOptions
 from fer_da.models.grl import grad_reverse, scaled_reverse
 
 CLAMP_MODES = ("fixed", "paper")
 ADVERSARIES = ("reverse", "confusion")
-
-
-def clamped_domain_loss(domain_logp: torch.Tensor, domains: torch.Tensor,
-                        limit: float | None) -> torch.Tensor:
-    """Mean NLL over samples, each term capped at ``limit`` before averaging.
-
-    The paper's text: values exceeding the limit are converted to the limit, per term (an
-    upper bound, i.e. ``min``; eq. 6 prints ``max``). ``None`` disables clamping.
-    """
-    terms = F.nll_loss(domain_logp, domains, reduction="none")
-    if limit is not None:
-        terms = terms.clamp(max=limit)
-    return terms.mean()
-
-
-def dann_loss(class_logp: torch.Tensor, labels: torch.Tensor, domain_logp: torch.Tensor,
-              domains: torch.Tensor, lam: float,
-              limit: float | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """L = L_CLF(labelled samples only) + lambda * L_DMN(all samples). Returns (L, clf, dmn).
-
-    Unlabelled samples carry label -1 and are ignored by L_CLF (no boolean indexing, so no
-    host synchronisation on the GPU).
-    """
-    clf = F.nll_loss(class_logp, labels, ignore_index=-1)
-    dmn = clamped_domain_loss(domain_logp, domains, limit)
-    return clf + lam * dmn, clf, dmn
 
 
 class AdversarialLoss(NamedTuple):
@@ -157,3 +135,44 @@ def diagnostic_logp(head: nn.Module, domain_in: torch.Tensor,
         return F.log_softmax(head(domain_in.detach()).float(), dim=1)
     finally:
         head.train()
+
+
+def domain_terms(domain_logp: torch.Tensor, domains: torch.Tensor, clamped: torch.Tensor
+                 ) -> Terms:
+    """What shows whether the domain game is alive, per batch (averaged per epoch by the
+    loop, then read by training/diagnostics.py): accuracy, the share of clamped samples,
+    and per domain the correct and predicted shares (vectors of length K)."""
+    k = domain_logp.shape[1]
+    pred = domain_logp.argmax(1)
+    correct = (pred == domains).float()
+    truth = F.one_hot(domains, k).float()
+    return {"dmn_acc": correct.mean(), "clamped_frac": clamped.float().mean(),
+            "dmn_correct": (truth * correct[:, None]).mean(0), "dmn_count": truth.mean(0),
+            "dmn_pred": F.one_hot(pred, k).float().mean(0)}
+
+
+Weights = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+class Adversarial(Objective):
+    """L_CLF + w * lambda * L_adv (eq. 4): the domain game of ``adversarial_loss`` with the
+    batch's clamp and clamp mode, against ``adversary`` (reverse or confusion), each
+    sample's domain loss weighted by ``weights(class_logp, domains, K)`` when given."""
+
+    def __init__(self, method: str, cfg: Any, options: MethodOptions, adversary: str,
+                 weights: Weights | None = None):
+        super().__init__(method, cfg, options)
+        self.adversary, self.weights = adversary, weights
+
+    def step(self, model, out, batch):
+        logp = out.class_logp.float()
+        clf = classification_loss(logp, batch.labels, self.cfg.label_smoothing)
+        k = model.config.n_domains
+        weights = self.weights(logp, batch.domains, k) if self.weights else None
+        game = adversarial_loss(model.domain_head, out.domain_in, batch.domains, batch.limit,
+                                batch.clamp_mode, self.adversary, weights)
+        weight = batch.lam * self.cfg.adversarial_weight
+        seen = diagnostic_logp(model.domain_head, out.domain_in, game.domain_logp)
+        return clf + weight * game.loss, {
+            "clf_loss": clf, "dmn_loss": game.classifier_loss, "adv_loss": game.feature_loss,
+            **domain_terms(seen, batch.domains, game.clamped)}
