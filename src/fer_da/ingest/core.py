@@ -12,7 +12,13 @@ from typing import Any, Literal
 import pandas as pd
 
 from fer_da.ingest.parsers import LAYOUT_OPTIONS, NEEDS_VOCABULARY, PARSERS, Parsed
-from fer_da.ingest.tree import RawTree, frame_count, is_member, member_file
+from fer_da.ingest.tree import (
+    OversizedImageError,
+    RawTree,
+    frame_count,
+    is_member,
+    member_file,
+)
 from fer_da.labels import KNOWN_LABELS
 from fer_da.preprocess.image import image_depth
 from fer_da.validate import ConfigError, as_choice, check_keys
@@ -174,6 +180,9 @@ def _validate_images(parsed: Parsed, tree: RawTree,
                 continue
             img = tree.open_image(path, None if is_member(path) else data)
             frames = 1 if is_member(path) else frame_count(data)
+        except OversizedImageError as exc:
+            parsed.reject(path, "oversized_image", str(exc)[:200])
+            continue
         except Exception as exc:  # noqa: BLE001 - any read or decoder error means unreadable
             parsed.reject(path, "unreadable_image", f"{type(exc).__name__}: {exc}"[:200])
             continue
