@@ -281,3 +281,25 @@ def test_every_image_format_is_read_in_the_named_layouts(tmp_path):
     (ck / "Emotion/S005/001/S005_001_00000001_emotion.txt").write_text("5\n")
     result = _ingest(ck, "ckplus")
     assert result.manifest["label"].tolist() == ["happiness"] and result.rejects.empty
+
+
+# --- inference input lists ------------------------------------------------------------------
+def test_a_malformed_csv_or_latin1_txt_input_list_names_the_list_and_line(tmp_path):
+    from fer_da.inference.media import list_media
+
+    write_image(tmp_path / "a.png")
+    write_image(tmp_path / "é.png")
+    good = tmp_path / "good.csv"
+    good.write_bytes("\ufeffpath,note\na.png,x\n\"é.png\",\"with, comma\"\n".encode())
+    assert [Path(f).name for f in list_media(good).files] == ["a.png", "é.png"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text('path,note\na.png,x\n"é.png,unclosed\na.png,x,extra\n')
+    with pytest.raises(ValueError, match=r"bad.csv: 2 malformed lines \(line 3: not valid "
+                                         r"CSV.*line 4: 3 fields where the header has 2"):
+        list_media(bad)  # was: pandas ParserError naming neither
+    latin = tmp_path / "inputs.txt"
+    latin.write_bytes("a.png\n# caf\xe9 photos\né.png\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"inputs.txt line 2: byte 0xe9 is not UTF-8"):
+        list_media(latin)  # was: UnicodeDecodeError
+    latin.write_bytes("\ufeffa.png\n".encode())
+    assert [Path(f).name for f in list_media(latin).files] == ["a.png"]  # BOM stripped
