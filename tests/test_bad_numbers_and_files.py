@@ -303,3 +303,97 @@ def test_a_malformed_csv_or_latin1_txt_input_list_names_the_list_and_line(tmp_pa
         list_media(latin)  # was: UnicodeDecodeError
     latin.write_bytes("\ufeffa.png\n".encode())
     assert [Path(f).name for f in list_media(latin).files] == ["a.png"]  # BOM stripped
+
+
+# --- integrity on load --------------------------------------------------------------------
+def _face_set_datasets(path: str):
+    from kedro.io import Version
+
+    from fer_da.datasets import FaceSetsDataset
+
+    def latest():
+        return FaceSetsDataset(path, version=Version(None, None))
+
+    previous = FaceSetsDataset(path, version=Version(None, None), mmap=True, missing_ok=True)
+    return latest, previous
+
+
+def _save(path: str, data, stamp: str) -> None:
+    from kedro.io import Version
+
+    from fer_da.datasets import FaceSetsDataset
+
+    FaceSetsDataset(path, version=Version(None, stamp)).save(data)
+
+
+def test_overwritten_crops_are_refused_never_reused_or_copied_forward(tmp_path, face_sets,
+                                                                       caplog):
+    from kedro.io import DatasetError
+
+    path = str(tmp_path / "face_sets")
+    _save(path, face_sets, "2026-01-01T00.00.00.000Z")
+    crops = next((tmp_path / "face_sets").rglob("src.safetensors"))
+    data = bytearray(crops.read_bytes())
+    data[-5:] = bytes(255 - b for b in data[-5:])  # bytes of the last crop overwritten
+    crops.write_bytes(bytes(data))
+    latest, previous = _face_set_datasets(path)
+    with pytest.raises(DatasetError, match=r"2026-01-01.*src.safetensors does not match the "
+                                           r"sha256 recorded.*run the preprocessing"):
+        latest().load()  # was: loaded, trained on, and copied into the next version
+    with caplog.at_level(logging.WARNING):
+        assert previous.load() == {}  # the crops to reuse: none, they are made again
+    assert "src.safetensors does not match" in caplog.text
+    _save(path, face_sets, "2026-01-02T00.00.00.000Z")  # same content: not the damaged one
+    assert len(list((tmp_path / "face_sets").iterdir())) == 2
+    again = latest().load()
+    assert again["src"].version == "2026-01-02T00.00.00.000Z"
+    np.testing.assert_array_equal(again["src"].images, face_sets["src"].images)
+
+
+def test_a_face_set_version_missing_a_domain_file_names_it(tmp_path, face_sets):
+    from kedro.io import DatasetError
+
+    path = str(tmp_path / "face_sets")
+    _save(path, face_sets, "2026-01-01T00.00.00.000Z")
+    next((tmp_path / "face_sets").rglob("tgt.safetensors")).unlink()
+    next((tmp_path / "face_sets").rglob("tgt.parquet")).unlink()
+    latest, previous = _face_set_datasets(path)
+    with pytest.raises(DatasetError, match=r"tgt.parquet is missing"):
+        latest().load()  # was: {src} alone, then "domain 'tgt' is not among the …"
+    assert previous.load() == {}
+
+
+def test_a_version_saved_before_per_file_digests_is_checked_by_its_content(tmp_path,
+                                                                           face_sets):
+    from kedro.io import DatasetError
+
+    path = str(tmp_path / "face_sets")
+    _save(path, face_sets, "2026-01-01T00.00.00.000Z")
+    next((tmp_path / "face_sets").rglob("files.sha256")).unlink()
+    latest, _ = _face_set_datasets(path)
+    assert sorted(latest().load()) == ["src", "tgt"]  # intact: loads
+    next((tmp_path / "face_sets").rglob("tgt.safetensors")).unlink()
+    next((tmp_path / "face_sets").rglob("tgt.parquet")).unlink()
+    with pytest.raises(DatasetError, match=r"no longer matches its recorded content.sha256 .*"
+                                           r"domains present: \['src'\]"):
+        latest().load()
+
+
+def test_an_edited_ingestion_index_never_makes_a_false_duplicate(tmp_path, caplog):
+    write_image(tmp_path / "happiness" / "p1_a.png")
+    write_image(tmp_path / "happiness" / "p2_b.png")
+    first = _ingest(tmp_path, "folder")
+    assert len(first.manifest) == 2
+    index = first.index.copy()
+    a = index.loc[index["path"] == "happiness/p1_a.png", "sha256"].item()
+    index.loc[index["path"] == "happiness/p2_b.png", "sha256"] = a  # b given a's sha256
+    with caplog.at_level(logging.WARNING):
+        again = ingest_domain(DomainSpec("d", "folder", "source", {}), RawTree(tmp_path), SEVEN,
+                              index)
+    assert sorted(again.manifest["path"]) == ["happiness/p1_a.png", "happiness/p2_b.png"]
+    assert again.rejects.empty  # was: p2_b.png a `duplicate` of p1_a.png
+    assert "happiness/p2_b.png" in caplog.text
+    fixed = again.index.set_index("path")["sha256"]
+    assert fixed["happiness/p2_b.png"] == first.index.set_index("path")["sha256"][
+        "happiness/p2_b.png"]  # the index corrected for the next run
+    assert again.rehashed == 1

@@ -201,6 +201,31 @@ def _validate_images(parsed: Parsed, tree: RawTree,
     return parsed, index_rows, read
 
 
+def _recheck_duplicates(parsed: Parsed, tree: RawTree, index: Mapping[str, dict[str, Any]],
+                        index_rows: list[dict[str, Any]]
+                        ) -> tuple[Parsed, list[dict[str, Any]], int]:
+    """A duplicate verdict rests on the bytes, never on the index alone: rows that share a
+    sha256 taken from the index are read again, and a file whose bytes disagree with its
+    index entry (an edited or stale index) is probed afresh, with a warning naming it.
+    Returns the rows, the index rows and how many files were probed again."""
+    counts: dict[str, int] = {}
+    for row in parsed.rows:
+        counts[row["sha256"]] = counts.get(row["sha256"], 0) + 1
+    suspects = {r["path"] for r in parsed.rows if counts[r["sha256"]] > 1 and r["path"] in index
+                and index[r["path"]].get("sha256") == r["sha256"]
+                and hashlib.sha256(tree.content_bytes(r["path"])).hexdigest() != r["sha256"]}
+    if not suspects:
+        return parsed, index_rows, 0
+    logger.warning("%s: the ingestion index gave %d files a sha256 their bytes do not have "
+                   "(%s); probed again", tree.root, len(suspects), ", ".join(sorted(suspects)[:5]))
+    fresh = Parsed(rows=[r for r in parsed.rows if r["path"] in suspects])
+    fresh, fresh_index, read = _validate_images(fresh, tree)
+    parsed.rows = [r for r in parsed.rows if r["path"] not in suspects] + fresh.rows
+    parsed.rejects += fresh.rejects
+    kept = [r for r in index_rows if r["path"] not in suspects]
+    return parsed, kept + fresh_index, read
+
+
 def _dedupe_content(parsed: Parsed) -> Parsed:
     """Identical bytes under two names are one image; with conflicting labels, none."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -242,8 +267,11 @@ def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...],
         parsed = parser(tree, spec.options)
     for problem in tree.problems:
         parsed.reject(problem.path, problem.reason, problem.detail)
+    earlier = _index_of(index, tree)
     parsed, index_rows, read = _validate_images(
-        _map_labels(_dedupe_names(parsed), spec, vocabulary), tree, _index_of(index, tree))
+        _map_labels(_dedupe_names(parsed), spec, vocabulary), tree, earlier)
+    parsed, index_rows, reread = _recheck_duplicates(parsed, tree, earlier, index_rows)
+    read += reread
     parsed = _dedupe_content(parsed)
     covered = ({r["path"] for r in parsed.rows} | {r["path"] for r in parsed.rejects}
                | set(parsed.metadata_files))
