@@ -397,3 +397,16 @@ def test_an_edited_ingestion_index_never_makes_a_false_duplicate(tmp_path, caplo
     assert fixed["happiness/p2_b.png"] == first.index.set_index("path")["sha256"][
         "happiness/p2_b.png"]  # the index corrected for the next run
     assert again.rehashed == 1
+
+
+# --- training.hidden --------------------------------------------------------------------------
+def test_a_huge_hidden_width_is_named_before_any_allocation():
+    from fer_da.training.config import TrainConfig
+    from fer_da.validate import ConfigError
+
+    with pytest.raises(ConfigError, match=r"training.hidden must be at most 16384, got "
+                                          r"1000000000000"):
+        TrainConfig.from_params({"hidden": 10**12})  # was: an allocator error in training
+    with pytest.raises(ConfigError, match=r"training.hidden must be an integer"):
+        TrainConfig.from_params({"hidden": 1e12})
+    assert TrainConfig.from_params({"hidden": 16384}).hidden == 16384
