@@ -4,6 +4,7 @@ layout ``<character>/<character>_<expression>/<file>.png``. Kedro-free."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,10 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from fer_da.ingest.tree import IMAGE_SUFFIXES, frames_of, open_checked
+
+logger = logging.getLogger(__name__)
+
 # FERG-DB's folder names -> the project's canonical labels
 FERG_CLASSES = {"anger": "anger", "disgust": "disgust", "fear": "fear", "joy": "happiness",
                 "neutral": "neutral", "sadness": "sadness", "surprise": "surprise"}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,23 @@ class CharacterSet:
 
 
 def _load(path: Path, size: int) -> np.ndarray:
+    """One character image as (size, size) grey uint8: every format ingestion reads, a
+    transparent ground made white, 16-bit data scaled by its depth as in ingestion; an
+    animation, an oversized or an unreadable file is a ``ValueError`` naming it."""
     from PIL import Image, UnidentifiedImageError
 
+    from fer_da.preprocess.image import INTEGER_MODES, to_rgb
+
     try:
-        with Image.open(path) as opened:
+        with open_checked(path, str(path)) as opened:
+            if frames_of(opened) > 1:
+                raise ValueError(f"{frames_of(opened)} frames (an animation); save a still "
+                                 "image per file")
             opened.load()
             img = opened
-            if img.mode in ("RGBA", "LA", "P"):  # FERG-DB: characters on a transparent ground
+            if img.mode in (*INTEGER_MODES, "F"):  # 16-bit: scaled, not clipped to white
+                img = Image.fromarray(to_rgb(img))
+            if img.mode in ("RGBA", "LA", "P", "PA"):  # FERG-DB: characters on a clear ground
                 rgba = img.convert("RGBA")
                 ground = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 img = Image.alpha_composite(ground, rgba)
@@ -79,6 +93,34 @@ def _load(path: Path, size: int) -> np.ndarray:
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise ValueError(f"character image {path} cannot be read: {exc}") from exc
     return np.asarray(grey, dtype=np.uint8)
+
+
+def _character_files(folder: Path) -> list[Path]:
+    """The image files of an expression folder, sorted; anything else is logged as a
+    skipped file with its reason (never dropped without a word)."""
+    files, skipped = [], []
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+            files.append(f)
+        else:
+            kind = "a folder" if f.is_dir() else f"suffix {f.suffix or '(none)'!r}"
+            skipped.append(f"{f.name} ({kind}: not an image, "
+                           f"{', '.join(sorted(IMAGE_SUFFIXES))})")
+    if skipped:
+        logger.warning("FERG: %s: %d files skipped: %s", folder, len(skipped),
+                       "; ".join(skipped))
+    return files
+
+
+def _stray_files(root: Path, names: Sequence[str]) -> None:
+    """Files where FERG-DB's layout has only folders (the root, a character's folder): each
+    logged as skipped with its place, never dropped without a word."""
+    stray = [p for base in (root, *(root / n for n in names)) for p in sorted(base.iterdir())
+             if not p.is_dir()]
+    if stray:
+        logger.warning("FERG: %d files skipped: %s (FERG-DB's layout is "
+                       "<character>/<character>_<expression>/<image>)", len(stray),
+                       "; ".join(str(p.relative_to(root)) for p in stray))
 
 
 def read_ferg(root: str | Path, classes: Sequence[str], size: int,
@@ -100,6 +142,7 @@ def read_ferg(root: str | Path, classes: Sequence[str], size: int,
     if unknown or not names:
         raise ValueError(f"characters.names {unknown or names} not found under {root} "
                          f"(folders: {found})")
+    _stray_files(root, names)
     lookup = {c: i for i, c in enumerate(classes)}
     rng = np.random.default_rng(seed)
     images, char, expr, neutral, neutral_char = [], [], [], [], []
@@ -117,8 +160,7 @@ def read_ferg(root: str | Path, classes: Sequence[str], size: int,
                                  "(characters.classes maps more)")
             if label != "neutral" and label not in lookup:
                 continue  # a class the lab does not train on
-            files = sorted(f for f in folder.iterdir()
-                           if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            files = _character_files(folder)
             if max_per_expression and len(files) > max_per_expression:
                 files = [files[i] for i in sorted(rng.choice(len(files), max_per_expression,
                                                              replace=False))]

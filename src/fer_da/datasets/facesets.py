@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -12,8 +13,16 @@ import pandas as pd
 from kedro.io import DatasetError, Version
 from safetensors.numpy import load_file, save_file
 
-from fer_da.datasets.versions import ContentVersioned
+from fer_da.datasets.versions import (
+    DIGEST_FILE,
+    ContentVersioned,
+    damaged_file,
+    recorded_digest,
+    recorded_files,
+)
 from fer_da.facesets import FaceSet
+
+logger = logging.getLogger(__name__)
 
 
 def face_sets_digest(data: dict[str, FaceSet]) -> str:
@@ -66,14 +75,42 @@ class FaceSetsDataset(ContentVersioned):
         if not folder.is_dir():
             raise DatasetError(f"no preprocessed faces at {folder}; run the preprocessing "
                                "pipeline first")
+        out, problem = self._checked(folder)
+        if problem is None:
+            return out
+        if self._missing_ok:  # the previous version, read to reuse its crops: made again
+            logger.warning("%s; its crops are not reused (they are made again)", problem)
+            return {}
+        raise DatasetError(f"{problem}; run the preprocessing pipeline again (it writes a "
+                           f"new version), or delete {folder.parent}")
+
+    def _checked(self, folder: Path) -> tuple[dict[str, FaceSet], str | None]:
+        """The face sets of a version folder and what is wrong with it (None: it holds what
+        it was saved with). Each file is checked against its recorded sha256 before it is
+        read; a version saved before those were recorded, against its content digest."""
+        problem = damaged_file(folder)
+        if problem is not None:
+            return {}, f"face-set version {folder.parent.name}: {problem}"
         version = folder.parent.name if self._version is not None else None
-        out = {}
-        for tensor_file in sorted(folder.glob("*.safetensors")):
-            images = (map_uint8(tensor_file, "images") if self._mmap
-                      else load_file(tensor_file)["images"])
-            table = pd.read_parquet(tensor_file.with_suffix(".parquet"))
-            out[tensor_file.stem] = FaceSet(images, table, version)
-        return out
+        try:
+            out = {f.stem: FaceSet(map_uint8(f, "images") if self._mmap
+                                   else load_file(f)["images"],
+                                   pd.read_parquet(f.with_suffix(".parquet")), version)
+                   for f in sorted(folder.glob("*.safetensors"))}
+        except Exception as exc:  # noqa: BLE001 - a truncated or missing file, named
+            return {}, f"face-set version {folder.parent.name}: {type(exc).__name__}: {exc}"
+        recorded = recorded_digest(folder)
+        if (recorded_files(folder) is None and recorded is not None
+                and face_sets_digest(out) != recorded):
+            return {}, (f"face-set version {folder.parent.name}: {folder} no longer matches "
+                        f"its recorded {DIGEST_FILE} (a file was changed or removed; "
+                        f"domains present: {sorted(out)})")
+        return out, None
+
+    def _intact(self, folder: Path) -> bool:
+        if recorded_files(folder) is not None:  # no need to read the data
+            return damaged_file(folder) is None
+        return self._checked(folder)[1] is None
 
     def content_digest(self, data: dict[str, FaceSet]) -> str:
         return face_sets_digest(data)

@@ -3,7 +3,9 @@ nothing and reuses that version (an unchanged re-run leaves nothing new behind).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 import warnings
 from functools import wraps
@@ -22,6 +24,54 @@ def _is_own_mismatch(message: str, dataset: Any) -> bool:
     return "did not match load version" in message and f"for {dataset}." in message
 
 DIGEST_FILE = "content.sha256"  # inside each version's folder: the digest of what it holds
+FILES_DIGEST = "files.sha256"  # and each file's sha256 (``sha256sum`` format), checked on load
+_VERIFIED: dict[tuple, bool] = {}  # (path, size, mtime_ns, inode, ctime_ns, sha256): checked
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, streamed (1 MiB at a time)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_file_digests(folder: Path) -> None:
+    """Record the sha256 of every file of a version folder (:data:`FILES_DIGEST`)."""
+    names = sorted(p.name for p in folder.iterdir()
+                   if p.is_file() and p.name not in (DIGEST_FILE, FILES_DIGEST))
+    (folder / FILES_DIGEST).write_text("".join(f"{file_sha256(folder / n)}  {n}\n"
+                                               for n in names))
+
+
+def recorded_files(folder: str | Path) -> dict[str, str] | None:
+    """name -> sha256 a version folder was saved with (None: saved before they were)."""
+    try:
+        text = (Path(folder) / FILES_DIGEST).read_text()
+    except OSError:
+        return None
+    return {name: digest for digest, _, name in (ln.partition("  ") for ln in text.splitlines())
+            if name}
+
+
+def damaged_file(folder: str | Path) -> str | None:
+    """What is wrong with a version folder's files (a recorded file missing, or its bytes no
+    longer those it was saved with), naming the file; None when each matches (or the version
+    records no per-file digests). Each file is hashed once per process while its size,
+    modification and change times and inode stay the same."""
+    for name, digest in (recorded_files(folder) or {}).items():
+        path = Path(folder) / name
+        try:
+            st = os.stat(path)
+        except OSError:
+            return f"{path} is missing"
+        key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest)
+        if key not in _VERIFIED:
+            _VERIFIED[key] = file_sha256(path) == digest
+        if not _VERIFIED[key]:
+            return f"{path} does not match the sha256 recorded when it was saved"
+    return None
 
 
 def recorded_digest(folder: str | Path) -> str | None:
@@ -48,6 +98,11 @@ class ContentVersioned(AbstractVersionedDataset):
     def _write(self, folder: Path, data: Any) -> None:
         raise NotImplementedError
 
+    def _intact(self, folder: Path) -> bool:
+        """Whether a version folder still holds what it was saved with (a damaged latest
+        version is never reused: the save writes a new one)."""
+        return damaged_file(folder) is None
+
     def _latest_version(self) -> tuple[str, Path] | None:
         versions = self._get_versions()
         if not versions:
@@ -61,12 +116,14 @@ class ContentVersioned(AbstractVersionedDataset):
         self._reused = None
         digest = self.content_digest(data)
         latest = None if self._version is None else self._latest_version()
-        if latest is not None and recorded_digest(latest[1]) == digest:
+        if (latest is not None and recorded_digest(latest[1]) == digest
+                and self._intact(latest[1])):
             self._reused = latest[0]
             logger.info("%s unchanged, reusing %s", self._filepath, latest[0])
             return
         with atomic_dir(self._get_save_path()) as folder:
             self._write(folder, data)
+            write_file_digests(folder)
             (folder / DIGEST_FILE).write_text(digest + "\n")
 
     def resolve_load_version(self) -> str | None:

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from PIL import Image
 
-from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree, frames_of
+from fer_da.ingest.tree import IMAGE_SUFFIXES, RawTree, decode_text, frames_of, read_csv_lines
 from fer_da.preprocess.image import to_rgb
 
 logger = logging.getLogger(__name__)
@@ -56,17 +55,27 @@ def _classify(path: Path, media: Media) -> None:
                                      f"({', '.join(sorted(VIDEO_SUFFIXES))})"))
 
 
+def _csv_entries(path: Path) -> list[str]:
+    """The ``path`` column of a ``.csv`` list, read as ingestion reads a csv manifest: a
+    malformed line (an unclosed quote, a field too many) or another encoding is a
+    ``ValueError`` naming the list and the line."""
+    header, records, bad = read_csv_lines(path.read_bytes(), str(path))
+    if "path" not in header:
+        raise ValueError(f"{path}: a list of files needs a 'path' column, got {header}")
+    if bad:
+        where = "; ".join(f"line {line}: {problem}" for line, problem in bad[:5])
+        raise ValueError(f"{path}: {len(bad)} malformed lines ({where}); fix them, or list "
+                         "one file per line in a .txt")
+    return [rec["path"].strip() for _, rec in records if rec["path"].strip()]
+
+
 def _listed(path: Path) -> list[Path]:
     """The files of a list: one per line (``.txt``) or the ``path`` column (``.csv``);
     relative entries are relative to the list's folder."""
     if path.suffix.lower() == ".csv":
-        table = pd.read_csv(path)
-        if "path" not in table.columns:
-            raise ValueError(f"{path}: a list of files needs a 'path' column, got "
-                             f"{list(table.columns)}")
-        entries = [str(p) for p in table["path"].dropna()]
-    else:
-        entries = [ln.strip() for ln in path.read_text().splitlines()]
+        entries = _csv_entries(path)
+    else:  # UTF-8 (a BOM stripped); another encoding names the list and the line
+        entries = [ln.strip() for ln in decode_text(path.read_bytes(), str(path)).splitlines()]
         entries = [e for e in entries if e and not e.startswith("#")]
     return [p if p.is_absolute() else path.parent / p for p in map(Path, entries)]
 

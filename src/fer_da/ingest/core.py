@@ -12,7 +12,13 @@ from typing import Any, Literal
 import pandas as pd
 
 from fer_da.ingest.parsers import LAYOUT_OPTIONS, NEEDS_VOCABULARY, PARSERS, Parsed
-from fer_da.ingest.tree import RawTree, frame_count, is_member, member_file
+from fer_da.ingest.tree import (
+    OversizedImageError,
+    RawTree,
+    frame_count,
+    is_member,
+    member_file,
+)
 from fer_da.labels import KNOWN_LABELS
 from fer_da.preprocess.image import image_depth
 from fer_da.validate import ConfigError, as_choice, check_keys
@@ -174,6 +180,9 @@ def _validate_images(parsed: Parsed, tree: RawTree,
                 continue
             img = tree.open_image(path, None if is_member(path) else data)
             frames = 1 if is_member(path) else frame_count(data)
+        except OversizedImageError as exc:
+            parsed.reject(path, "oversized_image", str(exc)[:200])
+            continue
         except Exception as exc:  # noqa: BLE001 - any read or decoder error means unreadable
             parsed.reject(path, "unreadable_image", f"{type(exc).__name__}: {exc}"[:200])
             continue
@@ -190,6 +199,31 @@ def _validate_images(parsed: Parsed, tree: RawTree,
                                **dict(zip(SIGNATURE, signature, strict=True)), **probed})
     parsed.rows = rows
     return parsed, index_rows, read
+
+
+def _recheck_duplicates(parsed: Parsed, tree: RawTree, index: Mapping[str, dict[str, Any]],
+                        index_rows: list[dict[str, Any]]
+                        ) -> tuple[Parsed, list[dict[str, Any]], int]:
+    """A duplicate verdict rests on the bytes, never on the index alone: rows that share a
+    sha256 taken from the index are read again, and a file whose bytes disagree with its
+    index entry (an edited or stale index) is probed afresh, with a warning naming it.
+    Returns the rows, the index rows and how many files were probed again."""
+    counts: dict[str, int] = {}
+    for row in parsed.rows:
+        counts[row["sha256"]] = counts.get(row["sha256"], 0) + 1
+    suspects = {r["path"] for r in parsed.rows if counts[r["sha256"]] > 1 and r["path"] in index
+                and index[r["path"]].get("sha256") == r["sha256"]
+                and hashlib.sha256(tree.content_bytes(r["path"])).hexdigest() != r["sha256"]}
+    if not suspects:
+        return parsed, index_rows, 0
+    logger.warning("%s: the ingestion index gave %d files a sha256 their bytes do not have "
+                   "(%s); probed again", tree.root, len(suspects), ", ".join(sorted(suspects)[:5]))
+    fresh = Parsed(rows=[r for r in parsed.rows if r["path"] in suspects])
+    fresh, fresh_index, read = _validate_images(fresh, tree)
+    parsed.rows = [r for r in parsed.rows if r["path"] not in suspects] + fresh.rows
+    parsed.rejects += fresh.rejects
+    kept = [r for r in index_rows if r["path"] not in suspects]
+    return parsed, kept + fresh_index, read
 
 
 def _dedupe_content(parsed: Parsed) -> Parsed:
@@ -233,8 +267,11 @@ def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...],
         parsed = parser(tree, spec.options)
     for problem in tree.problems:
         parsed.reject(problem.path, problem.reason, problem.detail)
+    earlier = _index_of(index, tree)
     parsed, index_rows, read = _validate_images(
-        _map_labels(_dedupe_names(parsed), spec, vocabulary), tree, _index_of(index, tree))
+        _map_labels(_dedupe_names(parsed), spec, vocabulary), tree, earlier)
+    parsed, index_rows, reread = _recheck_duplicates(parsed, tree, earlier, index_rows)
+    read += reread
     parsed = _dedupe_content(parsed)
     covered = ({r["path"] for r in parsed.rows} | {r["path"] for r in parsed.rejects}
                | set(parsed.metadata_files))

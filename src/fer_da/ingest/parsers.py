@@ -7,13 +7,13 @@ detail). Parsers never guess: a name they cannot read is a reject.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from fer_da.ingest.numbers import finite_number, whole_number
 from fer_da.ingest.tree import (
     IMAGE_SUFFIXES,
     RawTree,
@@ -48,8 +48,9 @@ def _non_images(tree: RawTree, out: Parsed, keep: Callable[[str], bool] = lambda
 
 
 # --- KDEF -------------------------------------------------------------------------------------
-KDEF_NAME = re.compile(
-    r"^([AB])([FM])(\d\d)(AF|AN|DI|HA|NE|SA|SU)(S|HL|HR|FL|FR)\.(jpe?g|png)$", re.IGNORECASE)
+# any suffix of IMAGE_SUFFIXES (non-images are rejected before the name is read)
+KDEF_NAME = re.compile(r"^([AB])([FM])(\d\d)(AF|AN|DI|HA|NE|SA|SU)(S|HL|HR|FL|FR)\.\w+$",
+                       re.IGNORECASE | re.ASCII)
 KDEF_LABELS = {"AF": "fear", "AN": "anger", "DI": "disgust", "HA": "happiness",
                "NE": "neutral", "SA": "sadness", "SU": "surprise"}
 
@@ -84,8 +85,8 @@ def parse_kdef(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
 
 
 # --- CK+ --------------------------------------------------------------------------------------
-CK_FRAME = re.compile(r"^(S\d{3})_(\d{3})_(\d{8})\.png$", re.IGNORECASE)
-CK_EMOTION = re.compile(r"^(S\d{3})_(\d{3})_(\d{8})_emotion\.txt$", re.IGNORECASE)
+CK_FRAME = re.compile(r"^(S\d{3})_(\d{3})_(\d{8})\.\w+$", re.IGNORECASE | re.ASCII)
+CK_EMOTION = re.compile(r"^(S\d{3})_(\d{3})_(\d{8})_emotion\.txt$", re.IGNORECASE | re.ASCII)
 CK_CODES = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happiness",
             6: "sadness", 7: "surprise"}
 CK_IGNORED_FOLDERS = ("Landmarks/", "FACS/")
@@ -109,10 +110,10 @@ def parse_ckplus(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
             out.reject(rel, "ignored_folder", "Landmarks/ and FACS/ are not used")
         elif m := CK_EMOTION.match(name):
             try:
-                code = int(float(tree.read_text(rel).strip()))
+                code = whole_number(tree.read_text(rel), "emotion code")
                 if code not in CK_CODES:
                     raise ValueError(f"code {code} is not 0..7")
-            except (ValueError, OverflowError) as exc:  # 'abc', 'nan', 'inf', '1e999'
+            except ValueError as exc:  # 'abc', 'nan', 'inf', '1e999', '2.5', not UTF-8
                 out.reject(rel, "bad_label_file", f"{type(exc).__name__}: {exc}")
                 continue
             labels[(m[1].upper(), m[2])] = (int(m[3]), CK_CODES[code], rel)
@@ -121,7 +122,7 @@ def parse_ckplus(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
         elif m := CK_FRAME.match(name):
             sequences.setdefault((m[1].upper(), m[2]), []).append((int(m[3]), rel))
         else:
-            out.reject(rel, "unknown_name", "does not match S###_###_########.png")
+            out.reject(rel, "unknown_name", "does not match S###_###_########.<image>")
     for (subject, seq), (frame, _label, rel) in sorted(labels.items()):
         if frame not in {f for f, _ in sequences.get((subject, seq), [])}:
             out.reject(rel, "label_without_image", f"frame {frame} of {subject}/{seq} has no image")
@@ -152,7 +153,8 @@ def parse_ckplus(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
 
 
 # --- JAFFE ------------------------------------------------------------------------------------
-JAFFE_NAME = re.compile(r"^([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)(\d+)\.(\d+)\.tiff?$", re.IGNORECASE)
+JAFFE_NAME = re.compile(r"^([A-Z]{2})\.(AN|DI|FE|HA|NE|SA|SU)(\d+)\.(\d+)\.\w+$",
+                        re.IGNORECASE | re.ASCII)
 JAFFE_LABELS = {"AN": "anger", "DI": "disgust", "FE": "fear", "HA": "happiness",
                 "NE": "neutral", "SA": "sadness", "SU": "surprise"}
 
@@ -249,9 +251,9 @@ def parse_folder(tree: RawTree, options: Mapping[str, Any],
 
 # --- CSV manifest ---------------------------------------------------------------------------
 def _read_table(tree: RawTree, name: str, layout: str, required: set[str]):
-    if name not in tree.files:
+    if not tree.has_metadata(name):
         raise FileNotFoundError(f"{layout} layout: {tree.root / name} does not exist")
-    header, records, bad = read_csv_lines(tree.read_bytes(name), str(tree.root / name))
+    header, records, bad = read_csv_lines(tree.read_metadata(name), str(tree.root / name))
     missing = required - set(header)
     if missing:
         raise ValueError(f"{layout} layout: {tree.root / name} lacks columns {sorted(missing)}")
@@ -308,7 +310,7 @@ def parse_fer2013(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
     for line, rec in records:
         ref = f"{name}#line={line}"
         try:
-            code = int(rec["emotion"])
+            code = whole_number(rec["emotion"], "emotion")
             if code not in FER2013_LABELS:
                 raise ValueError(f"emotion {code} is not 0..6")
             parse_pixel_string(rec["pixels"])
@@ -330,7 +332,7 @@ RAFDB_LABELS = {1: "surprise", 2: "fear", 3: "disgust", 4: "happiness", 5: "sadn
                 6: "anger", 7: "neutral"}
 RAFDB_LABEL_FILE = "EmoLabel/list_patition_label.txt"  # (sic: the release's spelling)
 RAFDB_LINE = re.compile(r"^(?P<name>(?P<split>train|test)_\d+)\.jpg\s+(?P<code>\S+)$",
-                        re.IGNORECASE)
+                        re.IGNORECASE | re.ASCII)
 
 
 def parse_rafdb(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
@@ -341,7 +343,8 @@ def parse_rafdb(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
     variant = str(options.get("images", "aligned")).lower()
     if variant not in ("aligned", "original"):
         raise ConfigError(f"rafdb options.images must be aligned or original, got {variant!r}")
-    base = next((b for b in ("", "basic/") if f"{b}{RAFDB_LABEL_FILE}" in tree.files), None)
+    base = next((b for b in ("", "basic/") if tree.has_metadata(f"{b}{RAFDB_LABEL_FILE}")),
+                None)
     if base is None:
         raise FileNotFoundError(f"rafdb layout: no {RAFDB_LABEL_FILE} (or basic/"
                                 f"{RAFDB_LABEL_FILE}) under {tree.root}; see docs/datasets.md")
@@ -356,8 +359,12 @@ def parse_rafdb(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
             continue
         ref = f"{label_file}#line={line}"
         m = RAFDB_LINE.match(text.strip())
-        code = m and m["code"]
-        if not m or not code.isdigit() or int(code) not in RAFDB_LABELS:
+        try:
+            code = whole_number(m["code"], "label") if m else None
+        except ValueError as exc:
+            out.reject(ref, "bad_row", f"{exc} in {text.strip()[:80]!r}")
+            continue
+        if code not in RAFDB_LABELS:
             out.reject(ref, "bad_row", f"{text.strip()[:80]!r} is not '<train|test>_N.jpg "
                        "<1-7>'")
             continue
@@ -366,7 +373,7 @@ def parse_rafdb(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
             out.reject(ref, "missing_image", f"{folder}{m['name']}{suffix} does not exist")
             continue
         used.add(rel)
-        out.rows.append({"path": rel, "subject": "unknown", "label": RAFDB_LABELS[int(code)],
+        out.rows.append({"path": rel, "subject": "unknown", "label": RAFDB_LABELS[code],
                          "source_split": m["split"].lower(), "key": m["name"].lower()})
     for rel in tree.files:
         if rel in used or rel == label_file:
@@ -395,7 +402,7 @@ def parse_expw(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
     normalisation; use ``detector: {backend: none}``); ``min_confidence`` rejects the faces
     whose detector confidence is lower (``low_confidence``)."""
     floor = as_float(options.get("min_confidence", 0.0), "options.min_confidence")
-    if not tree_has(tree, EXPW_LABEL_FILE):
+    if not tree.has_metadata(EXPW_LABEL_FILE):
         raise FileNotFoundError(f"expw layout: no {EXPW_LABEL_FILE} under {tree.root}; see "
                                 "docs/datasets.md")
     out = Parsed(metadata_files=[EXPW_LABEL_FILE])
@@ -409,13 +416,14 @@ def parse_expw(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
         try:
             if len(fields) != 8:
                 raise ValueError(f"{len(fields)} fields, not 8")
-            name, face_id = fields[0], int(fields[1])
-            top, left, right, bottom = (float(v) for v in fields[2:6])
-            confidence, code = float(fields[6]), int(fields[7])
+            name, face_id = fields[0], whole_number(fields[1], "face_id")
+            top, left, right, bottom = (finite_number(v, k) for v, k in zip(
+                fields[2:6], ("top", "left", "right", "bottom"), strict=True))
+            confidence = finite_number(fields[6], "confidence")
+            code = whole_number(fields[7], "label")
             if code not in EXPW_LABELS:
                 raise ValueError(f"label {code} is not 0..6")
-            if not all(math.isfinite(v) for v in (top, left, right, bottom)) \
-                    or right <= left or bottom <= top:
+            if right <= left or bottom <= top:
                 raise ValueError(f"empty box top={top:g} left={left:g} right={right:g} "
                                  f"bottom={bottom:g}")
         except ValueError as exc:
@@ -452,7 +460,7 @@ def parse_affectnet(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
     Expressions 0-6 are the basic set, 7 contempt (kept with ``labels.keep_contempt``),
     8-10 (none, uncertain, non-face) are ``not_an_expression`` rejects. Each face is
     ``<path>#box=…`` from its face box; training.csv → train, validation.csv → test."""
-    listed = [name for name in AFFECTNET_FILES if tree_has(tree, name)]
+    listed = [name for name in AFFECTNET_FILES if tree.has_metadata(name)]
     if not listed:
         raise FileNotFoundError(f"affectnet layout: neither training.csv nor validation.csv "
                                 f"under {tree.root}; see docs/datasets.md")
@@ -469,13 +477,15 @@ def parse_affectnet(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
         for line, rec in records:
             ref = f"{name}#line={line}"
             try:
-                x, y, w, h = (float(rec[k]) for k in ("face_x", "face_y", "face_width",
-                                                      "face_height"))
-                code = int(float(rec["expression"]))
+                x, y, w, h = (finite_number(rec[k], k) for k in (
+                    "face_x", "face_y", "face_width", "face_height"))
+                code = whole_number(rec["expression"], "expression")
                 if code not in AFFECTNET_LABELS and code not in AFFECTNET_NOT_EXPRESSIONS:
                     raise ValueError(f"expression {code} is not 0..10")
-                if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+                if w <= 0 or h <= 0:
                     raise ValueError(f"empty face box {w:g}x{h:g}")
+                finite_number(f"{x + w!r}", "face_x + face_width")  # 1e308 + 1e308: inf
+                finite_number(f"{y + h!r}", "face_y + face_height")
             except (ValueError, TypeError) as exc:
                 out.reject(ref, "bad_row", str(exc)[:200])
                 continue
@@ -495,10 +505,6 @@ def parse_affectnet(tree: RawTree, options: Mapping[str, Any]) -> Parsed:
                              "key": rec["subDirectory_filePath"].lower()})
     _unused(tree, out, used | set(listed), AFFECTNET_IMAGES, " and ".join(listed), "affectnet")
     return out
-
-
-def tree_has(tree: RawTree, rel: str) -> bool:
-    return rel in set(tree.files)
 
 
 def _unused(tree: RawTree, out: Parsed, used: set[str], images: str, listing: str,

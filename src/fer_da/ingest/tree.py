@@ -14,12 +14,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from fer_da.ingest.numbers import DECIMAL, finite_number, plain_number
+
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"})
 SYNTHETIC_STAMP = ".fer_da_synthetic.json"  # written by fer_da.synthetic beside its files
 IGNORED_NAMES = frozenset({SYNTHETIC_STAMP})  # the generator's stamp, not data
 LINE_REF = re.compile(r"^(?P<file>.+)#line=(?P<line>\d+)$")
 # one face of a file with several (ExpW, AffectNet): its box in pixels, left,top,right,bottom
-BOX_REF = re.compile(r"^(?P<file>.+)#box=(?P<box>-?\d+(?:\.\d+)?(?:,-?\d+(?:\.\d+)?){3})$")
+# (any number finite_number reads: 1e+06 and 1e-05 too, so every accepted box reads back)
+BOX_REF = re.compile(rf"^(?P<file>.+)#box=(?P<box>{DECIMAL.pattern}(?:,{DECIMAL.pattern}){{3}})$",
+                     re.ASCII)
 
 
 def is_member(ref: str) -> bool:
@@ -35,7 +39,9 @@ def member_file(ref: str) -> str:
 
 def box_ref(rel: str, left: float, top: float, right: float, bottom: float) -> str:
     """The reference of one face of ``rel``: ``rel#box=left,top,right,bottom``."""
-    return f"{rel}#box={','.join(f'{v:g}' for v in (left, top, right, bottom))}"
+    return f"{rel}#box={','.join(plain_number(v) for v in (left, top, right, bottom))}"
+
+
 DOCS_HINT = "see docs/datasets.md (where each dataset goes) and docs/labs.md (a lab's conf/)"
 
 
@@ -97,7 +103,32 @@ class RawTree:
         return (self.root / rel).read_bytes()
 
     def read_text(self, rel: str) -> str:
-        return self.read_bytes(rel).decode("utf-8", errors="replace")
+        """A label or index file as UTF-8 text (a byte-order mark stripped); a folder, an
+        unreadable file or another encoding is a ``ValueError`` naming the file."""
+        return decode_text(self.read_metadata(rel), str(self.root / rel))
+
+    def read_metadata(self, rel: str) -> bytes:
+        """The bytes of a label or index file; a folder in its place or a file that cannot
+        be read is a ``ValueError`` naming it and saying what to do."""
+        path = self.root / rel
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; the layout reads a label/index file there "
+                             "(docs/datasets.md)")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read the label/index file {path}: "
+                             f"{type(exc).__name__}: {exc.strerror or exc}; check that it "
+                             "is a readable file") from exc
+
+    def has_metadata(self, rel: str) -> bool:
+        """Whether the label/index file ``rel`` is there (a folder of that name is an error
+        naming it, never taken as "absent")."""
+        if rel in set(self.files):
+            return True
+        if (self.root / rel).is_dir():
+            self.read_metadata(rel)  # raises, naming the folder
+        return False
 
     def content_bytes(self, ref: str) -> bytes:
         """What an image reference points at: file bytes, or a FER2013 row's pixels."""
@@ -136,14 +167,38 @@ class RawTree:
             if self._last is None or self._last[0] != match["file"]:
                 self._last = (match["file"], self.open_image(match["file"]))
             return _face_region(self._last[1], match["box"], ref)
-        with Image.open(io.BytesIO(self.read_bytes(ref) if data is None else data)) as img:
+        with open_checked(io.BytesIO(self.read_bytes(ref) if data is None else data),
+                          ref) as img:
             img.load()
             return ImageOps.exif_transpose(img)  # a copy, rotated as the camera meant
 
 
+class OversizedImageError(ValueError):
+    """An image with more pixels than Pillow's decompression-bomb limit allows."""
+
+
+def open_checked(source, name: str) -> Image.Image:
+    """``Image.open`` refusing, before decoding, an image over Pillow's pixel limit
+    (``Image.MAX_IMAGE_PIXELS``, about 89 Mpx; a decompression bomb) with an
+    :class:`OversizedImageError` naming ``name`` and its size."""
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        img = Image.open(source)
+    except Image.DecompressionBombError as exc:
+        raise OversizedImageError(f"{name}: {exc} Resize it.") from exc
+    if limit and img.width * img.height > limit:
+        size = f"{img.width}x{img.height}"
+        img.close()
+        raise OversizedImageError(f"{name}: {size} pixels is over the {limit} pixel limit "
+                                  "(a decompression bomb or a scan far larger than a face "
+                                  "needs); resize it")
+    return img
+
+
 def _face_region(img: Image.Image, box: str, ref: str) -> Image.Image:
     """The box of a face, clipped to the image; an empty one is an error naming it."""
-    left, top, right, bottom = (float(v) for v in box.split(","))
+    left, top, right, bottom = (finite_number(v, f"{ref}: a box coordinate")
+                                for v in box.split(","))
     clipped = (max(0, round(left)), max(0, round(top)), min(img.width, round(right)),
                min(img.height, round(bottom)))
     if clipped[2] - clipped[0] < 2 or clipped[3] - clipped[1] < 2:
@@ -233,8 +288,22 @@ def frames_of(img: Image.Image) -> int:
 
 def frame_count(data: bytes) -> int:
     """How many frames an image file holds (animated GIF/PNG/WebP, multi-page TIFF: > 1)."""
-    with Image.open(io.BytesIO(data)) as img:
+    with open_checked(io.BytesIO(data), "image") as img:
         return frames_of(img)
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 text with its byte-order mark stripped; UTF-16 or bytes that are not UTF-8
+    (a Latin-1 file) are a ``ValueError`` naming ``name``, the line and what to do."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError(f"{name} is UTF-16 text; save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{name} line {line}: byte {data[exc.start]:#04x} is not UTF-8 (the "
+                         "file is in another encoding, e.g. Latin-1); save it as UTF-8"
+                         ) from exc
 
 
 def parse_pixel_string(text: str, side: int = 48) -> np.ndarray:
@@ -257,7 +326,7 @@ def read_csv_lines(data: bytes, name: str) -> tuple[list[str], list[tuple[int, d
     A line with the wrong number of fields or an unclosed quote is a problem of that line;
     the others are read. Line numbers are 1-based (the header is line 1).
     """
-    lines = data.decode("utf-8-sig", errors="replace").splitlines()
+    lines = decode_text(data, name).splitlines()
     if not lines:
         raise ValueError(f"{name} is empty")
     try:

@@ -88,6 +88,8 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
             if key in merged:
                 as_int(merged[key], f"{where}.{key}", minimum=1)
+        if isinstance(merged.get("hidden"), int) and merged["hidden"] > 16384:  # 1e12: OOM
+            raise ConfigError(f"{where}.hidden must be at most 16384, got {merged['hidden']}")
         if merged.get("input_size", "auto") != "auto":
             as_int(merged["input_size"], f"{where}.input_size (auto or pixels)", minimum=16)
         for key in ("lr", "resident_max_gb", "domain_lr_mult"):
