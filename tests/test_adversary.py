@@ -274,6 +274,31 @@ def test_collapse_detector_thresholds_are_inclusive_and_the_window_is_exact():
     assert collapse_reason([{"epoch": e} for e in range(1, 5)], 4, "fixed") == ""
 
 
+def test_one_domain_needs_a_confident_or_high_loss_classifier():
+    """A two-domain classifier at chance (loss 0.693 = ln 2) whose argmax tips to one domain
+    for 97 % of the faces is the game's equilibrium, not a collapse; the same majority with
+    a confident classifier (loss far above ln 2 on balanced batches: confidently wrong on
+    one domain, or far below: confidently right on a lopsided pool) is one."""
+    def epochs(loss, majority=0.97, n=3):
+        return [{"epoch": e + 1, "dmn_acc": 0.5, "dmn_majority": majority,
+                 "clamped_frac": 0.0, "dmn_loss": loss} for e in range(n)]
+
+    assert collapse_reason(epochs(0.693), 2, "fixed") == ""
+    assert collapse_reason(epochs(0.70), 2, "paper") == ""
+    assert collapse_reason(epochs(2.5), 2, "fixed") == "one_domain"  # p ~ 0.99 on one domain
+    assert collapse_reason(epochs(0.10), 2, "fixed") == "one_domain"  # confident and right
+    # the band is 10 % of ln K either side: 0.693 * 1.1 = 0.762, 0.693 * 0.9 = 0.624
+    assert collapse_reason(epochs(0.77), 2, "fixed") == "one_domain"
+    assert collapse_reason(epochs(0.75), 2, "fixed") == ""
+    assert collapse_reason(epochs(0.61), 2, "fixed") == "one_domain"
+    assert collapse_reason(epochs(1.386), 4, "fixed") == ""  # ln 4: chance with K = 4
+    assert collapse_reason(epochs(2.5, majority=0.9), 2, "fixed") == ""  # no majority
+    # one epoch at chance inside the window breaks the signature
+    mixed = epochs(2.5, n=2) + epochs(0.693, n=1)
+    assert collapse_reason(mixed, 2, "fixed") == ""
+    assert collapse_reason(epochs(float("nan")), 2, "fixed") == "one_domain"  # unknown loss
+
+
 def test_detector_on_a_constructed_collapsed_classifier():
     """A domain classifier whose bias swamps its input predicts one domain for every face."""
     head = _head(k=4)

@@ -61,7 +61,7 @@ class SplitConfig:
     group_regex: str | None = None
     within: str = "random"  # source mode: how splits the layout lacks are carved from train
     vary_with_seed: bool = False  # one split per training seed (split seed = seed + training)
-    max_train: int | None = None  # cap the train split (stratified, seeded); the rest: unused
+    max_train: int | None = None  # cap the train split (seeded; stratified on a source only)
 
     @property
     def fractions(self) -> dict[str, float]:

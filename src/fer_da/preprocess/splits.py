@@ -126,16 +126,24 @@ def assign_split(table: pd.DataFrame, mode: str, fractions: Mapping[str, float],
                      "or transductive")
 
 
-def cap_train(split: pd.Series, labels: pd.Series, max_train: int | None,
+def cap_train(split: pd.Series, labels: pd.Series | None, max_train: int | None,
               seed: int) -> pd.Series:
-    """Keep at most ``max_train`` training images, the same share of each label (seeded);
-    the others become ``unused``. Validation and test are untouched."""
+    """Keep at most ``max_train`` training images (seeded); the others become ``unused``.
+    Validation and test are untouched.
+
+    ``labels``: a labelled (source) domain's labels: the same share of each label is kept
+    (stratified). ``None`` for a target, whose training split is its unlabelled adaptation
+    pool (and its AdaBN statistics): exactly ``max_train`` images drawn uniformly, so the
+    choice never reads its labels."""
     train = split.index[split == "train"]
     if max_train is None or len(train) <= max_train:
         return split
     rng = np.random.default_rng(seed)
-    keep_fraction = max_train / len(train)
     out = split.copy()
+    if labels is None:
+        out[rng.permutation(np.array(train))[max_train:]] = UNUSED
+        return out
+    keep_fraction = max_train / len(train)
     for _, group in labels[train].groupby(labels[train], sort=True).groups.items():
         idx = rng.permutation(np.array(group))
         out[idx[round(len(idx) * keep_fraction):]] = UNUSED

@@ -6,7 +6,12 @@ A collapsed adversary is source-only training with extra steps. Three signatures
 over ``window`` consecutive epochs:
 
 - ``one_domain``: the classifier predicts one domain for >= ``majority`` of the faces (with
-  balanced batches its accuracy is then about 1/K);
+  balanced batches its accuracy is then about 1/K) *and* it is confident or has a high
+  loss: its domain loss (``dmn_loss``, the mean unclamped NLL) lies outside
+  ``chance_band`` x ln K around ln K, the loss of a uniform guess. A classifier at chance
+  (loss ~ ln K, e.g. 0.693 with two domains) is the equilibrium the game aims for: its
+  argmax can tip to one domain by a hair without anything having collapsed. A history
+  without a finite ``dmn_loss`` is judged by the majority alone;
 - ``clamped``: >= ``clamped`` of the samples sit above the limit while the clamp mode is
   ``paper``, where a clamped sample sends no gradient to the classifier or the features
   (in the ``fixed`` mode a clamped sample still teaches the classifier, so a high share
@@ -18,6 +23,7 @@ over ``window`` consecutive epochs:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,8 +45,19 @@ def epoch_diagnostics(means: dict[str, Any], domains: Sequence[str]) -> dict[str
     return out
 
 
+def _off_chance(h: Mapping[str, Any], n_domains: int, band: float) -> bool:
+    """The domain classifier is confident (loss well below ln K) or high-loss (well
+    above): |dmn_loss - ln K| > band * ln K; True when the loss is not recorded."""
+    loss = h.get("dmn_loss")
+    if loss is None or not math.isfinite(float(loss)) or n_domains < 2:
+        return True
+    chance = math.log(n_domains)
+    return abs(float(loss) - chance) > band * chance
+
+
 def collapse_reason(history: Sequence[Mapping[str, Any]], n_domains: int, clamp_mode: str,
-                    window: int = 3, majority: float = 0.95, clamped: float = 0.5) -> str:
+                    window: int = 3, majority: float = 0.95, clamped: float = 0.5,
+                    chance_band: float = 0.1) -> str:
     """'' while the game is alive at the last epoch of ``history``, else the signature held
     over its last ``window`` epochs (``one_domain``, ``clamped``, ``inverted``)."""
     recent = list(history)[-window:]
@@ -50,7 +67,8 @@ def collapse_reason(history: Sequence[Mapping[str, Any]], n_domains: int, clamp_
     def held(test) -> bool:
         return all(test(h) for h in recent)
 
-    if held(lambda h: h.get("dmn_majority", 0.0) >= majority):
+    if held(lambda h: h.get("dmn_majority", 0.0) >= majority
+            and _off_chance(h, n_domains, chance_band)):
         return "one_domain"
     if clamp_mode == "paper" and held(lambda h: h.get("clamped_frac", 0.0) >= clamped):
         return "clamped"

@@ -1,8 +1,10 @@
 """Model selection without target labels: a score per epoch, the best epoch kept.
 
-``source_val``: accuracy on the validation split of the labelled domains (higher is
-better). ``target_entropy`` / ``target_im``: mean prediction entropy / information
-maximisation loss on the unlabelled training images (lower is better; no label read).
+``source_val``: accuracy on the validation split of the labelled domains.
+``target_entropy`` / ``target_im``: negative mean prediction entropy / information
+maximisation on the unlabelled training images (no label read). Higher is better for
+each; the scores themselves live in training/validators.py (with the other validators:
+SND, BNM, ClassAMI, DEV, the oracle), this module runs the model to feed them.
 ``last``: the last epoch.
 """
 
@@ -11,7 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from fer_da.training import validators
 from fer_da.training.data import DomainData
+from fer_da.validate import ConfigError
+
+SELECTABLE = ("source_val", "target_entropy", "target_im")  # computed per epoch here
 
 
 @torch.inference_mode()
@@ -29,29 +35,25 @@ def _logp(model: torch.nn.Module, images: np.ndarray, device: torch.device,
 
 def selection_score(criterion: str, model: torch.nn.Module, data: list[DomainData],
                     device: torch.device, batch_size: int = 256) -> float:
-    """Higher is better (losses are negated)."""
-    from fer_da.methods.entropy import entropy_loss, im_loss
-
+    """The validator ``criterion`` of training/validators.py on this model; higher is
+    better (losses are negated)."""
+    if criterion not in SELECTABLE:
+        validators.validator(criterion, "training.select")  # unknown: names the choices
+        raise ConfigError(f"training.select: {criterion!r} is not computed per epoch by the "
+                          f"training loop; choose from {list(SELECTABLE)} or last")
     if criterion == "source_val":
-        hits = total = 0
-        for d in data:
-            if d.val_images is None or not len(d.val_images):
-                continue
-            pred = _logp(model, d.val_images, device, batch_size).argmax(1).numpy()
-            hits += int((pred == d.val_labels).sum())
-            total += len(d.val_labels)
-        if not total:
+        labelled = [d for d in data if d.val_images is not None and len(d.val_images)]
+        if not labelled:
             raise ValueError("select: source_val needs a validation split on a labelled "
                              "domain (preprocessing.split.val_fraction > 0)")
-        return hits / total
-    if criterion in ("target_entropy", "target_im"):
-        unlabelled = [d for d in data if not d.labelled]
-        if not unlabelled:
-            raise ValueError(f"select: {criterion} needs an unlabelled (target) domain")
-        logp = torch.cat([_logp(model, d.images, device, batch_size) for d in unlabelled])
-        loss = entropy_loss(logp) if criterion == "target_entropy" else im_loss(logp)
-        return -float(loss)
-    raise ValueError(f"unknown selection criterion {criterion!r}")
+        logp = torch.cat([_logp(model, d.val_images, device, batch_size) for d in labelled])
+        labels = np.concatenate([np.asarray(d.val_labels) for d in labelled])
+        return validators.source_accuracy(logp, labels)
+    unlabelled = [d for d in data if not d.labelled]
+    if not unlabelled:
+        raise ValueError(f"select: {criterion} needs an unlabelled (target) domain")
+    logp = torch.cat([_logp(model, d.images, device, batch_size) for d in unlabelled])
+    return validators.score(criterion, {"target_logits": logp}, "training.select")
 
 
 def keep_best(best: dict, criterion: str, model: torch.nn.Module, data: list[DomainData],

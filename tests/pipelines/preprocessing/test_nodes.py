@@ -159,3 +159,42 @@ def test_a_killed_detection_run_resumes_from_what_it_flushed(tree, tmp_path):
                                 factory)
     assert detections["faces"].tolist() == whole["faces"].tolist()  # same as one whole run
     assert len(fresh) == 6 and len(cache.load()) == 6
+
+
+def _capped_table(role: str, labels: list[str]):
+    import pandas as pd
+
+    return pd.DataFrame({"image_id": [f"i{i}" for i in range(len(labels))],
+                         "domain": "d", "role": role,
+                         "subject": [f"s{i % 9}" for i in range(len(labels))],
+                         "source_split": ["test" if i % 5 == 0 else "train"
+                                          for i in range(len(labels))],
+                         "label": labels})
+
+
+def test_max_train_never_reads_a_target_domains_labels():
+    """A target's training split is its unlabelled adaptation pool: split.max_train picks
+    it without its labels (permuted labels, same images kept, exactly max_train of them);
+    a source's cap stays stratified by label."""
+    from fer_da.pipelines.preprocessing.nodes import _split_columns
+    from fer_da.preprocess.config import preprocess_config
+
+    # the layout's own train/test (mode source, nothing carved): only the cap chooses
+    cfg = preprocess_config({"split": {"mode": "source", "val_fraction": 0.0,
+                                       "max_train": 20}})
+    labels = ["anger"] * 50 + ["happiness"] * 10 + ["fear"] * 20
+    permuted = list(np.random.default_rng(3).permutation(labels))
+    a = _split_columns(_capped_table("target", labels), cfg, "d", [0])["split"]
+    b = _split_columns(_capped_table("target", permuted), cfg, "d", [0])["split"]
+    assert a.equals(b)  # the labels played no part
+    assert (a == "train").sum() == 20
+    assert (a == "unused").sum() == (a.isin(["train", "unused"])).sum() - 20
+    src = _capped_table("source", labels)
+    split = _split_columns(src, cfg, "d", [0])["split"]
+    # stratified: each label keeps the same share of its training images (rounded)
+    kept = src["label"][split == "train"].value_counts()
+    pool = src["label"][split.isin(["train", "unused"])].value_counts()
+    share = 20 / pool.sum()
+    assert all(abs(kept.get(k, 0) - round(n * share)) == 0 for k, n in pool.items())
+    src_permuted = _split_columns(_capped_table("source", permuted), cfg, "d", [0])["split"]
+    assert not split.equals(src_permuted)  # the source's cap does read its labels

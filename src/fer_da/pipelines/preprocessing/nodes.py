@@ -256,7 +256,8 @@ def _split_columns(table: pd.DataFrame, cfg: PreprocessConfig, domain: str,
         def make(seed: int) -> pd.Series:
             made = assign_split(table, split.mode, split.fractions, seed, split.group_regex,
                                 split.within)
-            return cap_train(made, table["label"], split.max_train, seed)
+            return cap_train(made, table["label"] if (table["role"] == "source").all()
+                             else None, split.max_train, seed)  # a target: unstratified
 
         table["split"] = make(base)
         if split.mode == TRANSDUCTIVE:  # every image is test and, unlabelled, the pool
