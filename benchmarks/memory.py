@@ -64,7 +64,7 @@ def _status() -> dict[str, int]:
 def child(store: Path, mode: str, steps: int, batch: int) -> dict:
     import torch
 
-    from fer_da.datasets.facesets import FaceSetsDataset
+    from fer_da.datasets.facesets_dataset import FaceSetsDataset
     from fer_da.training.config import RunPlan, TrainConfig
     from fer_da.training.data import training_view
     from fer_da.training.loop import ImageStore, build_model

@@ -27,8 +27,12 @@ import yaml
 
 from fer_da.datasets import RawDomainsDataset
 from fer_da.detect.retinaface import build_network
-from fer_da.pipelines.ingestion.nodes import ingest_domains
-from fer_da.pipelines.preprocessing.nodes import detect_faces, normalise_faces
+from fer_da.ingest import parse_domain_specs
+from fer_da.ingest.domains import ingest_all
+from fer_da.labels import vocabulary
+from fer_da.preprocess.config import domain_configs
+from fer_da.preprocess.detection import detect_all
+from fer_da.preprocess.normalise import normalise_all
 
 ROOT = Path(__file__).parents[1]
 logger = logging.getLogger("benchmark")
@@ -36,9 +40,12 @@ logger = logging.getLogger("benchmark")
 
 def _preprocess(raw, manifests, cache, params, domains, labels):
     t0 = time.perf_counter()
-    detections, new = detect_faces(manifests, raw, cache, params, domains)
+    specs = parse_domain_specs(domains)
+    configs = domain_configs(params, {s.name: s.preprocessing for s in specs})
+    detections, new = detect_all(manifests, raw, cache, configs)
     t1 = time.perf_counter()
-    normalise_faces(manifests, raw, detections, params, domains, labels, {"seeds": [0]})
+    normalise_all(manifests, raw, detections, configs, {s.name: s for s in specs},
+                  list(vocabulary(labels)), [0])
     t2 = time.perf_counter()
     return new, t1 - t0, t2 - t1
 
@@ -72,7 +79,7 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         domains = {k: {**v, "path": str(Path(tmp) / k)} for k, v in catalog.items()}
         raw = RawDomainsDataset(domains).load()
-        manifests, _, _, _ = ingest_domains(raw, params["domains"], params["labels"])
+        manifests, _, _, _ = ingest_all(raw, params["domains"], params["labels"])
         n = sum(len(m) for m in manifests.values())
         args_ = (params["domains"], params["labels"])
         new, det1, norm1 = _preprocess(raw, manifests, pd.DataFrame(), prep, *args_)

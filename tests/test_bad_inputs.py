@@ -19,11 +19,12 @@ from fer_da.config_loader import LabConfigLoader
 from fer_da.datasets import FaceSetsDataset, TableDataset, TablesDataset
 from fer_da.facesets import FaceSet
 from fer_da.ingest import DomainSpec, RawTree, ingest_domain, parse_domain_specs
+from fer_da.ingest.domains import require_images
 from fer_da.labels import label_set, vocabulary
-from fer_da.pipelines.ingestion.nodes import ingest_domains, require_images
-from fer_da.pipelines.preprocessing.nodes import require_faces
+from fer_da.pipelines.ingestion.nodes import ingest_domains
 from fer_da.preprocess.config import domain_configs
 from fer_da.preprocess.faces import detect_robustly
+from fer_da.preprocess.normalise import require_faces
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import TrainConfig
 from fer_da.training.plans import plan_runs

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_da.datasets.characters import read_ferg
 from fer_da.ingest import DomainSpec, RawTree, ingest_domain
+from fer_da.ingest.characters import read_ferg
 from fer_da.ingest.numbers import finite_number, plain_number, whole_number
 from fer_da.ingest.tree import BOX_REF, box_ref, member_file
 from fer_da.labels import label_set
@@ -240,7 +240,7 @@ def test_ferg_reads_every_image_format_scales_16_bit_and_names_what_it_skips(tmp
     Image.fromarray(np.full((20, 20), 2048, np.uint16)).save(joy / "twelve_bit.png")
     (joy / "Thumbs.db").write_bytes(b"\0" * 10)
     (tmp_path / "README.txt").write_text("FERG-DB")
-    with caplog.at_level(logging.WARNING, logger="fer_da.datasets.characters"):
+    with caplog.at_level(logging.WARNING, logger="fer_da.ingest.characters"):
         chars = read_ferg(tmp_path, classes, 16)
     assert chars.images.shape[0] == 4  # the .bmp, .gif and .webp were skipped silently
     happy = chars.images[chars.expression == 1]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from kedro.io import DatasetError
 
-from fer_da.datasets.raw import RawDomainsDataset
+from fer_da.datasets.raw_dataset import RawDomainsDataset
 from fer_da.facesets import FaceSet
 from fer_da.ingest import parse_domain_specs
 from fer_da.ingest.core import ingest_domain
@@ -59,7 +59,7 @@ def test_a_stand_in_is_generated_only_where_the_lab_has_no_dataset(tmp_path, cap
         "absent": {"path": str(tmp_path / "nowhere"),
                    "stand_in": {"preset": "jaffe", "seed": 7, "subjects": 1,
                                 "path": str(stand / "b")}}})
-    logger = logging.getLogger("fer_da.datasets.raw")
+    logger = logging.getLogger("fer_da.datasets.raw_dataset")
     logger.addHandler(caplog.handler)
     try:
         trees = ds.load()

@@ -11,7 +11,7 @@ import torch
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from fer_da.datasets.characters import CharacterSet, character_set, read_ferg
+from fer_da.ingest.characters import CharacterSet, character_set, read_ferg
 from fer_da.models.hagan import (
     Discriminator,
     Generator,
@@ -22,7 +22,7 @@ from fer_da.models.hagan import (
     to_unit,
 )
 from fer_da.pipelines.training.pipeline import setup_pipeline
-from fer_da.synthetic.characters import render_characters
+from fer_da.synthetic.cartoons import render_characters
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import training_view

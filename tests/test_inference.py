@@ -16,8 +16,8 @@ import torch
 from kedro.io import DatasetError
 from safetensors.torch import save_file
 
-from fer_da.datasets.media import media_from_table
-from fer_da.datasets.models import ServingModelDataset
+from fer_da.datasets.media_dataset import media_from_table
+from fer_da.datasets.models_dataset import ServingModelDataset
 from fer_da.inference.media import iter_frames, list_media, video_frames
 from fer_da.inference.predict import InferenceConfig, predict_media
 from fer_da.inference.serving import ServingModel, choose_run
@@ -431,7 +431,7 @@ def test_the_hook_registers_a_served_model_by_its_registration_key(tmp_path):
 
 
 def test_a_served_models_registration_ignores_the_other_seeds_but_not_its_weights():
-    from fer_da.datasets.models import registration_digest, serving_digest
+    from fer_da.datasets.models_dataset import registration_digest, serving_digest
 
     served = _served
     one, three = served([0]), served([0, 1, 2])

@@ -15,7 +15,7 @@ from kedro.io import DatasetError
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fer_da.datasets.models import ServingModelDataset, TrainedModelsDataset
+from fer_da.datasets.models_dataset import ServingModelDataset, TrainedModelsDataset
 from fer_da.digest import check_classes, model_digest
 from fer_da.inference.serving import serving_model
 from fer_da.labels import CANONICAL_LABELS

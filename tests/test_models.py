@@ -3,7 +3,7 @@ import torch
 from torchvision.models import vgg11
 
 from fer_da.models import FERNet, GradientReversal, ModelConfig, grad_reverse
-from fer_da.models.backbones import BACKBONES
+from fer_da.models.backbone_vgg import BACKBONES
 
 
 def test_gradient_reversal_multiplies_gradient_by_minus_one():

@@ -16,9 +16,9 @@ from kedro.io import Version
 from PIL import Image
 from safetensors.torch import save_file
 
-from fer_da.datasets.facesets import FaceSetsDataset
-from fer_da.datasets.models import TrainedModelsDataset
-from fer_da.datasets.tables import TableDataset, TablesDataset
+from fer_da.datasets.facesets_dataset import FaceSetsDataset
+from fer_da.datasets.models_dataset import TrainedModelsDataset
+from fer_da.datasets.tables_dataset import TableDataset, TablesDataset
 from fer_da.facesets import FaceSet
 from fer_da.ingest import RawTree
 from fer_da.pipelines.ingestion.nodes import ingest_domains

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from fer_da.models.backbones import read_state_dict
+from fer_da.models.weights import read_state_dict
 from fer_da.training.config import TrainConfig
 from fer_da.validate import ConfigError
 

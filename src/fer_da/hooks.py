@@ -78,7 +78,7 @@ class TrainingTrackingHooks:
         mlflow = self._mlflow()
         if mlflow is None:
             return
-        from fer_da.datasets.models import registration_digest, serving_digest
+        from fer_da.datasets.models_dataset import registration_digest, serving_digest
         from fer_da.provenance import code_provenance
 
         card = {k: v for k, v in serving.metadata().items() if k != "plan"}

@@ -8,12 +8,13 @@ from importlib import import_module
 from typing import Any
 
 _WHERE = {
-    "BinaryFileDataset": "binary", "CacheShardsDataset": "cache",
-    "CheckpointStoreDataset": "models",
-    "FaceSetsDataset": "facesets", "JobTablesDataset": "jobs", "MediaDataset": "media",
-    "RawDomainsDataset": "raw", "RunModelsDataset": "models",
-    "ServingModelDataset": "models", "TableCacheDataset": "cache", "TableDataset": "tables",
-    "TablesDataset": "tables", "TrainedModelsDataset": "models",
+    "BinaryFileDataset": "binary_dataset", "CacheShardsDataset": "cache_dataset",
+    "CheckpointStoreDataset": "models_dataset", "FaceSetsDataset": "facesets_dataset",
+    "JobTablesDataset": "jobs_dataset", "MediaDataset": "media_dataset",
+    "RawDomainsDataset": "raw_dataset", "RunModelsDataset": "models_dataset",
+    "ServingModelDataset": "models_dataset", "TableCacheDataset": "cache_dataset",
+    "TableDataset": "tables_dataset", "TablesDataset": "tables_dataset",
+    "TrainedModelsDataset": "models_dataset",
 }
 __all__ = ["BinaryFileDataset", "CacheShardsDataset", "CheckpointStoreDataset", "FaceSetsDataset",
            "JobTablesDataset", "MediaDataset", "RawDomainsDataset", "RunModelsDataset",

@@ -48,3 +48,8 @@ class NoDetector:
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         return [[Detection((0.0, 0.0, float(im.shape[1]), float(im.shape[0])),
                            np.full((5, 2), np.nan), 1.0)] for im in images]
+
+
+# RetinaFace's published weights (ternaus/retinaface): the file name torch hub caches them as
+RETINAFACE_WEIGHTS_URL = ("https://github.com/ternaus/retinaface/releases/download/0.01/"
+                          "retinaface_resnet50_2020-07-20-f168fae3c.zip")

@@ -9,7 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fer_da.detect.base import Detector, DetectorUnavailable, NoDetector
+from fer_da.detect.base import (
+    RETINAFACE_WEIGHTS_URL,
+    Detector,
+    DetectorUnavailable,
+    NoDetector,
+)
 
 AUTO = "auto"  # face crops are not detected, other images by AUTO_DETECTS (preprocess/crops.py)
 AUTO_DETECTS = "retinaface"
@@ -34,10 +39,6 @@ BACKENDS: dict[str, Callable[..., Detector]] = {
     "mtcnn": _mtcnn,
     "retinaface": _retinaface,
 }
-
-
-RETINAFACE_WEIGHTS_URL = ("https://github.com/ternaus/retinaface/releases/download/0.01/"
-                          "retinaface_resnet50_2020-07-20-f168fae3c.zip")
 
 
 def torch_hub_checkpoints() -> Path:

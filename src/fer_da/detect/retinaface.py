@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import nms
 
-from fer_da.detect.base import Detection, DetectorUnavailable
-from fer_da.detect.registry import RETINAFACE_WEIGHTS_URL
+from fer_da.detect.base import RETINAFACE_WEIGHTS_URL, Detection, DetectorUnavailable
 from fer_da.devices import resolve_device
 
 logger = logging.getLogger(__name__)

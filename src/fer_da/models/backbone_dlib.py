@@ -37,8 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_da.models.backbones import read_state_dict, register_backbone
+from fer_da.models.backbones import register_backbone
 from fer_da.models.dlib_format import DlibFormatError, Record, read_records
+from fer_da.models.weights import read_state_dict
 
 logger = logging.getLogger(__name__)
 

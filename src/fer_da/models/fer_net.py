@@ -10,16 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_da.models.backbones import (
-    BACKBONES,
-    REGISTRY,
-    build_taps,
-    imagenet_state_dict,
-    load_imagenet,
-    load_published,
-    pretrained_file,
-    read_state_dict,
-)
+from fer_da.models.backbones import build_taps
 from fer_da.models.grl import grad_reverse
 from fer_da.models.heads import (
     ConvBranch,
@@ -129,22 +120,10 @@ class FERNet(nn.Module):
             self.config.tap_dim * len(self.densify))
 
     def load_imagenet(self, weights_file: str | None = None) -> list[str]:
-        """The backbone's pretrained weights (ImageNet; MS-Celeb-1M for ir50; a timm
-        model's): from ``weights_file`` or the local cache. Returns the file's keys left
-        out (its own head)."""
-        name = self.config.backbone
-        if name in BACKBONES:
-            load_imagenet(self.backbone, imagenet_state_dict(name, weights_file))
-            return []
-        if name in REGISTRY:  # a self-registering backbone loads its own weights
-            return self.backbone.load_pretrained(weights_file)
-        if not hasattr(self.backbone, "pretrained_prefixes"):
-            raise ValueError(f"backbone {name!r} has no ImageNet (or other published) weights; set "
-                             "pretrained: false")
-        path = pretrained_file(name, self.backbone, weights_file)
-        if hasattr(self.backbone, "load_file"):  # timm maps its own checkpoints' keys
-            return self.backbone.load_file(str(path))
-        return load_published(self.backbone, read_state_dict(path), str(path))
+        """The backbone's pretrained weights (ImageNet; MS-Celeb-1M for ir50; dlib's; a timm
+        model's): from ``weights_file`` or the local cache, as its module loads them
+        (``Taps.load_pretrained``). Returns the file's keys left out (its own head)."""
+        return self.backbone.load_pretrained(weights_file)
 
     def normalised(self, x: torch.Tensor) -> torch.Tensor:
         """Grey images in 0..255 as the backbone takes them: resized to its input size,

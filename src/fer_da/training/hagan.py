@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from fer_da.datasets.characters import CharacterSet
 from fer_da.devices import resolve_device
+from fer_da.ingest.character_set import CharacterSet
 from fer_da.models.hagan import (
     HaganClassifier,
     HaganConfig,

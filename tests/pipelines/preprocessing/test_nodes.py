@@ -176,8 +176,8 @@ def test_max_train_never_reads_a_target_domains_labels():
     """A target's training split is its unlabelled adaptation pool: split.max_train picks
     it without its labels (permuted labels, same images kept, exactly max_train of them);
     a source's cap stays stratified by label."""
-    from fer_da.pipelines.preprocessing.nodes import _split_columns
     from fer_da.preprocess.config import preprocess_config
+    from fer_da.preprocess.normalise import split_columns as _split_columns
 
     # the layout's own train/test (mode source, nothing carved): only the cap chooses
     cfg = preprocess_config({"split": {"mode": "source", "val_fraction": 0.0,

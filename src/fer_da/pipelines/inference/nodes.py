@@ -71,7 +71,7 @@ def predict_table(paths: pd.DataFrame, model: ServingModel,
                   inference: dict[str, Any]) -> pd.DataFrame:
     """The MLflow model's one node: a table with a ``path`` column (images, videos,
     folders, lists) in, predictions out; rejects are rows with a ``reason`` and no label."""
-    from fer_da.datasets.media import media_from_table
+    from fer_da.datasets.media_dataset import media_from_table
     from fer_da.inference.predict import InferenceConfig
     from fer_da.inference.predict import predict_media as run
 

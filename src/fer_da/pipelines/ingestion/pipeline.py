@@ -2,7 +2,8 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from fer_da.pipelines.ingestion.nodes import ingest_domains, require_images
+from fer_da.ingest.domains import require_images
+from fer_da.pipelines.ingestion.nodes import ingest_domains
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -7,8 +7,8 @@ from fer_da.pipelines.preprocessing.nodes import (
     contact_sheet,
     detect_faces,
     normalise_faces,
-    require_faces,
 )
+from fer_da.preprocess.normalise import require_faces
 
 
 def create_pipeline(**kwargs) -> Pipeline:

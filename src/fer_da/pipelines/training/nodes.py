@@ -60,7 +60,7 @@ def render_animated_characters(plans: list[dict[str, Any]], labels: dict[str, An
     """HA-GAN's animated character set (paper 004): drawn by the synthetic renderer or read
     from FERG-DB (``hagan.characters``), at the faces' size, with every class of the
     ``options.characters`` identities the runs use."""
-    from fer_da.datasets.characters import character_set
+    from fer_da.ingest.characters import character_set
     from fer_da.training.config import RunPlan
 
     needed = max([RunPlan.from_dict(p).method_options.characters for p in plans] or [1])
@@ -78,7 +78,7 @@ def train_models(
     characters: dict[str, Any] | None = None,
 ) -> tuple[dict[str, TrainedModel], pd.DataFrame]:
     """Train every planned run (resuming from checkpoints); returns models and histories."""
-    from fer_da.datasets.characters import CharacterSet
+    from fer_da.ingest.characters import CharacterSet
     from fer_da.training.config import RunPlan
     from fer_da.training.hagan import train_hagan
     from fer_da.training.loop import train_run

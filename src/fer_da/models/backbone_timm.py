@@ -1,4 +1,5 @@
-"""Any timm model as a tap module (``backbone: timm:<name>``; timm is imported only here).
+"""Any timm model as a tap module (``backbone: timm:<name>``, registered by this module as a
+family; timm is imported only here).
 
 A model timm can build with ``features_only`` gives one tap per feature level it reports
 (a ResNet: the stem and four stages); a model that cannot (some transformers) gives no conv
@@ -9,10 +10,13 @@ is the model's own (``pretrained_cfg`` mean and std).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
-from fer_da.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+from fer_da.models.backbones import register_family
+from fer_da.models.weights import IMAGENET_MEAN, IMAGENET_STD, existing, read_state_dict
 
 
 class TimmTaps(nn.Module):
@@ -41,7 +45,6 @@ class TimmTaps(nn.Module):
         self.input_size = int(cfg["input_size"][-1]) if fixed and cfg.get("input_size") else None
         self.fc1 = nn.Linear(last, fc_dim)
         self.fc_dim = fc_dim
-        self.pretrained_prefixes = ("net.",)  # loaded through timm: load_file
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if self.pooled_only:
@@ -57,8 +60,6 @@ class TimmTaps(nn.Module):
         the file's keys the backbone does not use (its classifier)."""
         import timm
 
-        from fer_da.models.backbones import read_state_dict
-
         state = read_state_dict(path)  # refuses what is not a plain state dict
         loaded = timm.create_model(
             self.name, pretrained=True, features_only=not self.pooled_only,
@@ -67,6 +68,12 @@ class TimmTaps(nn.Module):
         self.net.load_state_dict(loaded.state_dict())
         used = timm.create_model(self.name, pretrained=False, num_classes=0).state_dict()
         return sorted(set(state) - set(used))
+
+    def load_pretrained(self, weights_file: str | None) -> list[str]:
+        """``weights_file``, else the model's weights in the local Hugging Face cache."""
+        cached = weights_file or self.cached_weights()
+        path = Path(cached) if cached else Path(f"<Hugging Face cache of {self.hf_hub_id}>")
+        return self.load_file(str(existing(path, f"timm:{self.name}")))
 
     def cached_weights(self) -> str | None:
         """The model's weights in the local Hugging Face cache (nothing is downloaded)."""
@@ -86,3 +93,7 @@ def _channels_first(tap: torch.Tensor, channels: int) -> torch.Tensor:
     if tap.ndim == 4 and tap.shape[1] != channels and tap.shape[-1] == channels:
         return tap.permute(0, 3, 1, 2)
     return tap
+
+
+# any timm model by name; convolutional ones take 32 px and more
+register_family("timm:", min_input_size=32)(TimmTaps)

@@ -1,4 +1,5 @@
-"""Pretrained-weight backbones the FER field uses, as tap modules for :class:`FERNet`.
+"""Pretrained-weight backbones the FER field uses, as tap modules for :class:`FERNet`
+(registered by this module).
 
 - torchvision's ResNet-18/50 (``torchvision:resnet18``, ``torchvision:resnet50``): module
   names as torchvision's, so its ImageNet state dict loads as it is (``fc.*`` left out).
@@ -15,13 +16,27 @@ layer on the global average of the last stage, like the VGG taps; ``stage_channe
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
 import torch
 from torch import nn
 
-from fer_da.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+from fer_da.models.backbones import register_backbone
+from fer_da.models.weights import (
+    FACE_MEAN,
+    FACE_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    existing,
+    hub_cache,
+    load_published,
+    read_state_dict,
+)
 
-FACE_MEAN = (0.5, 0.5, 0.5)  # face.evoLVe / InsightFace: (x - 127.5) / 127.5
-FACE_STD = (0.5, 0.5, 0.5)
+
+def _published(taps: nn.Module, path: Path) -> list[str]:
+    return load_published(taps, read_state_dict(path), str(path))
 
 
 class TorchvisionResNetTaps(nn.Module):
@@ -42,7 +57,13 @@ class TorchvisionResNetTaps(nn.Module):
         self.fc1 = nn.Linear(widths[-1], fc_dim)
         self.fc_dim = fc_dim
         self.mean, self.std, self.input_size = IMAGENET_MEAN, IMAGENET_STD, None
-        self.pretrained_prefixes = ("conv1.", "bn1.", "layer")  # what a published file fills
+        self.depth = depth
+
+    def load_pretrained(self, weights_file: str | None) -> list[str]:
+        """torchvision's ImageNet file (``weights_file``, else the torch hub cache)."""
+        path = (Path(weights_file) if weights_file
+                else hub_cache(f"resnet{self.depth}"))
+        return _published(self, existing(path, f"torchvision:resnet{self.depth}"))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.relu(self.bn1(self.conv1(x)))
@@ -96,7 +117,14 @@ class IRTaps(nn.Module):
         self.fc1 = nn.Linear(IR_WIDTHS[-1], fc_dim)
         self.fc_dim = fc_dim
         self.mean, self.std, self.input_size = FACE_MEAN, FACE_STD, 112
-        self.pretrained_prefixes = ("input_layer.", "body.")
+
+    def load_pretrained(self, weights_file: str | None) -> list[str]:
+        """face.evoLVe's MS-Celeb-1M file: it has no cache, so ``weights_file`` names it."""
+        if not weights_file:
+            raise FileNotFoundError(
+                "backbone ir18/ir50: set training.weights_file to the published state dict "
+                "(for ir50: face.evoLVe's backbone_ir50_ms1m_epoch120.pth)")
+        return _published(self, existing(Path(weights_file), "ir50"))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.input_layer(x)
@@ -106,3 +134,10 @@ class IRTaps(nn.Module):
             if i in self.stage_ends:
                 taps.append(x)
         return [*taps, torch.relu(self.fc1(x.mean(dim=(2, 3))))]
+
+
+# torchvision's: a 7x7 stride-2 stem and five halvings (32 px); the IR nets: 16 px
+for _depth in (18, 50):
+    register_backbone(f"torchvision:resnet{_depth}", min_input_size=32)(
+        partial(TorchvisionResNetTaps, _depth))
+    register_backbone(f"ir{_depth}", min_input_size=16)(partial(IRTaps, _depth))

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from fer_da.datasets.tables import TableDataset
+from fer_da.datasets.tables_dataset import TableDataset
 
 
 class JobTablesDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from fer_da.datasets.characters import CharacterSet
+from fer_da.ingest.character_set import CharacterSet
 from fer_da.synthetic.faces import EXPRESSIONS, Identity, Style, blend, render, sample_identity
 
 CHARACTER_STYLE = Style(
