@@ -19,7 +19,9 @@ dicts (safetensors, or ``torch.load(weights_only=True)``).
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +208,59 @@ def build_taps(name: str) -> nn.Module:
     if name in registered():
         return REGISTRY[name].build()
     raise _unknown(name)
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file's header (None: it reads and every tensor it
+    declares lies within the file); reads the header only."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n <= 0 or n > size - 8:
+            return f"its header length ({n}) does not fit the file's {size} bytes"
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return f"its header is no JSON ({exc})"
+    if not isinstance(header, dict):
+        return "its header is no JSON object"
+    ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"
+            and isinstance(v, dict) and len(v.get("data_offsets") or ()) == 2]
+    if max(ends, default=0) > size - 8 - n:
+        return (f"it is cut short: its tensors need {max(ends)} bytes of data, the file "
+                f"holds {size - 8 - n}")
+    return None
+
+
+def check_weights_file(path: object, key: str = "training.weights_file") -> None:
+    """Cheap checks of a weights file, before any work: a path to an existing file whose
+    header reads (safetensors: the header and the tensors it declares fit the file;
+    ``torch.save``: a zip archive whose directory reads, or a legacy pickle). What only
+    loading tells (a pickle of more than tensors, non-finite values) is
+    :func:`read_state_dict`'s."""
+    if not isinstance(path, str | Path) or not str(path):
+        raise ValueError(f"{key} must be a path (a string), got {path!r}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{key}: {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{key}: {path} is not a file")
+    if path.suffix == ".safetensors":
+        problem = _safetensors_problem(path)
+    elif zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.namelist()
+            problem = None
+        except (zipfile.BadZipFile, OSError) as exc:
+            problem = f"its zip directory does not read ({exc})"
+    else:
+        with path.open("rb") as f:
+            problem = None if f.read(1) == b"\x80" else "it is no zip archive nor pickle"
+    if problem:
+        raise ValueError(f"{key}: {path} is not a readable weights file: {problem}; give a "
+                         ".safetensors file or a torch.save file of tensors")
 
 
 def read_state_dict(path: str | Path, key: str = "training.weights_file"

@@ -6,12 +6,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fer_da.models import ModelConfig
 from fer_da.provenance import code_provenance, config_hash
-from fer_da.training.augment import AugmentConfig
-from fer_da.training.objectives import MethodOptions
+from fer_da.training.options import AugmentConfig, MethodOptions
 from fer_da.validate import (
     ConfigError,
     as_bool,
@@ -21,7 +19,15 @@ from fer_da.validate import (
     check_keys,
 )
 
+if TYPE_CHECKING:  # torch: imported where a model is built, not to read a configuration
+    from fer_da.models import ModelConfig
+
 SELECTIONS = ("last", "source_val", "target_entropy", "target_im")
+# sane ranges (docs/bad_inputs.md): above these a value is a typo that would only fail as an
+# allocator error or a run of years, after minutes of work
+MAXIMA = {"epochs": 10_000, "batch_size": 65_536, "eval_batch_size": 65_536,
+          "tap_dim": 65_536, "tap_pool": 64, "hidden": 65_536, "domain_hidden": 65_536,
+          "input_size": 1024, "lr": 10.0, "weight_decay": 1.0}
 
 
 @dataclass(frozen=True)
@@ -83,19 +89,23 @@ class TrainConfig:
             if isinstance(widths, str | int) or not isinstance(widths, list | tuple):
                 raise ConfigError(f"{where}.domain_hidden must be a list of widths (e.g. "
                                   f"[1024, 1024]; [] = the paper's head), got {widths!r}")
-            merged["domain_hidden"] = tuple(as_int(w, f"{where}.domain_hidden[]", minimum=1)
+            merged["domain_hidden"] = tuple(as_int(w, f"{where}.domain_hidden[]", minimum=1,
+                                                   maximum=MAXIMA["domain_hidden"])
                                             for w in widths)
         for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
             if key in merged:
-                as_int(merged[key], f"{where}.{key}", minimum=1)
+                as_int(merged[key], f"{where}.{key}", minimum=1, maximum=MAXIMA[key])
         if merged.get("input_size", "auto") != "auto":
-            as_int(merged["input_size"], f"{where}.input_size (auto or pixels)", minimum=16)
+            as_int(merged["input_size"], f"{where}.input_size (auto or pixels)", minimum=16,
+                   maximum=MAXIMA["input_size"])
         for key in ("lr", "resident_max_gb", "domain_lr_mult"):
             if key in merged:
-                merged[key] = as_float(merged[key], f"{where}.{key}", positive=True)
+                merged[key] = as_float(merged[key], f"{where}.{key}", positive=True,
+                                       maximum=MAXIMA.get(key))
         for key in ("weight_decay", "alpha"):
             if key in merged:
-                merged[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0)
+                merged[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0,
+                                       maximum=MAXIMA.get(key))
         for key in ("compile", "pretrained", "resume"):
             if key in merged:
                 as_bool(merged[key], f"{where}.{key}")
@@ -148,6 +158,8 @@ class TrainConfig:
 
     def model_config(self, n_classes: int, n_domains: int,
                      conditioning: str = "features") -> ModelConfig:
+        from fer_da.models import ModelConfig
+
         return ModelConfig(backbone=self.backbone, n_classes=n_classes, n_domains=n_domains,
                            tap_dim=self.tap_dim, tap_pool=self.tap_pool, hidden=self.hidden,
                            domain_conditioning=conditioning,

@@ -10,3 +10,5 @@ CONTROL = "erm_mixed"
 # target's own batch-norm statistics; "<method>+adabn" adds those statistics to a method
 ADABN = "adabn"
 SOURCE_ONLY = ("jm", "atf", "ed2l", "sna", "hagan")  # the sibling papers' methods: setups
+# test-time augmentation at evaluation and inference (``evaluation.tta``)
+TTA = ("none", "flip")

@@ -17,9 +17,9 @@ nothing of the method. A new method is a head (models/heads.py) and an ``Objecti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -37,7 +37,7 @@ from fer_da.training.methods import (
     classification_loss,
 )
 from fer_da.training.names import SOURCE_ONLY  # noqa: F401 - re-exported
-from fer_da.validate import ConfigError, as_float, as_int, check_keys
+from fer_da.training.options import MethodOptions
 
 
 @dataclass
@@ -93,49 +93,6 @@ def batchnorm_untouched(model: torch.nn.Module) -> Iterator[None]:
         with torch.no_grad():  # through .data: the main pass's backward holds these
             for buffer, value in saved:  # buffers, and a version bump would break it
                 buffer.data.copy_(value)
-
-
-# ---------------------------------------------------------------- options, validated once
-@dataclass(frozen=True)
-class MethodOptions:
-    alpha: float = 0.1  # jm / atf: weight of the identity loss
-    margin: float = 0.35  # ed2l: m of the additive-margin softmax
-    scale: float = 30.0  # ed2l: s
-    lambda_t: float = 1.0  # ed2l (eq. 6)
-    lambda_p: float = 10.0  # ed2l (eq. 6)
-    gamma: float = 2.0  # sna: focal loss exponent
-    noise: float = 0.5  # sna: std of the latent perturbation, in units of the code's std
-    latent: int = 32  # sna: autoencoder code size
-    ae_epochs: int = 10  # sna: autoencoder training epochs
-    generator: str = "conv"  # sna: conv (the small one) | asymmetric (Table I, eq. 4): the
-    # small one measured better and 5x faster (docs/training.md, "sna")
-    l1_weight: float = 10.0  # hagan: weight of the L1 distance to the neutral character
-    characters: int = 1  # hagan: animated identities
-    gan_lr: float = 2e-4  # hagan: Adam learning rate of G and D (the paper)
-    beta1: float = 0.5  # hagan: Adam momentum (the paper)
-    human_dropout: float = 0.0  # hagan: share of pairs D sees without the human (0: paper)
-    branch: str = "conv"  # ed2l: conv (Table 1's blocks on the shared map) | fc (one layer)
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None, where: str) -> MethodOptions:
-        p = check_keys(params, {f.name for f in fields(cls)}, where)
-        for key in ("latent", "ae_epochs", "characters"):
-            if key in p:
-                p[key] = as_int(p[key], f"{where}.{key}", minimum=1)
-        for key in ("alpha", "margin", "scale", "lambda_t", "lambda_p", "gamma", "noise",
-                    "l1_weight", "gan_lr", "beta1", "human_dropout"):
-            if key in p:
-                p[key] = as_float(p[key], f"{where}.{key}", minimum=0.0,
-                                  maximum=1.0 if key == "human_dropout" else None)
-        if p.get("generator", "conv") not in ("asymmetric", "conv"):
-            raise ConfigError(f"{where}.generator must be asymmetric or conv, got "
-                              f"{p['generator']!r}")
-        if p.get("branch", "conv") not in ("conv", "fc"):
-            raise ConfigError(f"{where}.branch must be conv or fc, got {p['branch']!r}")
-        return cls(**p)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # ---------------------------------------------------------------- objectives
