@@ -111,6 +111,8 @@ def test_training_numbers_are_finite_and_in_range_before_preprocessing(tmp_path,
      r"preprocessing.detector.backend must be one of .*got 'retinafce'"),
     ({"domains": {"webcam": {"preprocessing": {"detector": {"fallback": "mtcn"}}}}},
      "preprocessing", r"domains.webcam.preprocessing.*detector.fallback .*'mtcn'"),
+    ({"preprocessing": {"detector": {"weights": 123}}}, "ingestion",
+     r"preprocessing.detector.weights must be a path \(a string\) or null, got 123"),
 ])
 def test_backbone_and_detector_names_are_checked_first(tmp_path, changes, pipeline, match):
     with pytest.raises(ConfigError, match=match):
@@ -152,6 +154,9 @@ def test_readable_weights_files_pass_the_cheap_check(tmp_path):
     whole = tmp_path / "whole.pth"
     torch.save({"w": torch.ones(4096)}, whole)
     check_weights_file(whole)
+    dat = tmp_path / "dlib_face_recognition_resnet_model_v1.dat"  # dlib's format: its reader's
+    dat.write_bytes(b"\x00dlib")
+    check_weights_file(dat)
     with pytest.raises(ValueError, match=r"must be a path \(a string\), got 123"):
         check_weights_file(123)
 

@@ -210,6 +210,9 @@ def build_taps(name: str) -> nn.Module:
     raise _unknown(name)
 
 
+TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")  # torch.save files
+
+
 def _safetensors_problem(path: Path) -> str | None:
     """What is wrong with a safetensors file's header (None: it reads and every tensor it
     declares lies within the file); reads the header only."""
@@ -236,7 +239,8 @@ def _safetensors_problem(path: Path) -> str | None:
 def check_weights_file(path: object, key: str = "training.weights_file") -> None:
     """Cheap checks of a weights file, before any work: a path to an existing file whose
     header reads (safetensors: the header and the tensors it declares fit the file;
-    ``torch.save``: a zip archive whose directory reads, or a legacy pickle). What only
+    ``torch.save`` (``.pth``, ``.pt``, ``.bin``, ``.ckpt``): a zip archive whose directory
+    reads, or a legacy pickle; other formats, e.g. dlib's ``.dat``: their readers'). What only
     loading tells (a pickle of more than tensors, non-finite values) is
     :func:`read_state_dict`'s."""
     if not isinstance(path, str | Path) or not str(path):
@@ -248,6 +252,8 @@ def check_weights_file(path: object, key: str = "training.weights_file") -> None
         raise ValueError(f"{key}: {path} is not a file")
     if path.suffix == ".safetensors":
         problem = _safetensors_problem(path)
+    elif path.suffix not in TORCH_SUFFIXES:  # another format (dlib's .dat): its reader's
+        problem = None
     elif zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
