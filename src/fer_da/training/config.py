@@ -30,6 +30,27 @@ MAXIMA = {"epochs": 10_000, "batch_size": 65_536, "eval_batch_size": 65_536,
           "input_size": 1024, "lr": 10.0, "weight_decay": 1.0}
 
 
+def _sizes_and_rates(merged: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The integer sizes and the float rates among ``merged``, checked against their ranges
+    (:data:`MAXIMA`; finite), the floats as floats."""
+    out: dict[str, Any] = {}
+    for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
+        if key in merged:
+            out[key] = as_int(merged[key], f"{where}.{key}", minimum=1, maximum=MAXIMA[key])
+    if merged.get("input_size", "auto") != "auto":
+        out["input_size"] = as_int(merged["input_size"], f"{where}.input_size (auto or "
+                                   "pixels)", minimum=16, maximum=MAXIMA["input_size"])
+    for key in ("lr", "resident_max_gb", "domain_lr_mult"):
+        if key in merged:
+            out[key] = as_float(merged[key], f"{where}.{key}", positive=True,
+                                maximum=MAXIMA.get(key))
+    for key in ("weight_decay", "alpha"):
+        if key in merged:
+            out[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0,
+                                maximum=MAXIMA.get(key))
+    return out
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 15
@@ -92,20 +113,7 @@ class TrainConfig:
             merged["domain_hidden"] = tuple(as_int(w, f"{where}.domain_hidden[]", minimum=1,
                                                    maximum=MAXIMA["domain_hidden"])
                                             for w in widths)
-        for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
-            if key in merged:
-                as_int(merged[key], f"{where}.{key}", minimum=1, maximum=MAXIMA[key])
-        if merged.get("input_size", "auto") != "auto":
-            as_int(merged["input_size"], f"{where}.input_size (auto or pixels)", minimum=16,
-                   maximum=MAXIMA["input_size"])
-        for key in ("lr", "resident_max_gb", "domain_lr_mult"):
-            if key in merged:
-                merged[key] = as_float(merged[key], f"{where}.{key}", positive=True,
-                                       maximum=MAXIMA.get(key))
-        for key in ("weight_decay", "alpha"):
-            if key in merged:
-                merged[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0,
-                                       maximum=MAXIMA.get(key))
+        merged.update(_sizes_and_rates(merged, where))
         for key in ("compile", "pretrained", "resume"):
             if key in merged:
                 as_bool(merged[key], f"{where}.{key}")
