@@ -404,7 +404,7 @@ def test_a_huge_hidden_width_is_named_before_any_allocation():
     from fer_da.training.config import TrainConfig
     from fer_da.validate import ConfigError
 
-    with pytest.raises(ConfigError, match=r"training.hidden must be at most 16384, got "
+    with pytest.raises(ConfigError, match=r"training.hidden must be <= 16384, got "
                                           r"1000000000000"):
         TrainConfig.from_params({"hidden": 10**12})  # was: an allocator error in training
     with pytest.raises(ConfigError, match=r"training.hidden must be an integer"):

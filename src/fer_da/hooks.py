@@ -204,17 +204,29 @@ def latest_registered(client: Any, name: str, tag: str) -> tuple[str, str | None
         return None
 
 
+def parameters_read(pipeline: Any) -> set[str]:
+    """The dotted parameters a pipeline's nodes read (``params:dann.setup`` -> ``dann.setup``)."""
+    return {name[len("params:"):] for name in pipeline.inputs() if name.startswith("params:")}
+
+
 class PreflightHook:
     """The run's configuration checked before its first node (``fer_da.preflight``): a
-    mistake fails in the first second, naming its key, not after ingestion or training."""
+    mistake fails in the first second, naming its key, not after ingestion or training.
+    Unknown keys are checked against what every registered pipeline reads; values, for
+    the sections this pipeline reads."""
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
                             catalog: Any) -> None:
+        from kedro.framework.project import pipelines
+
         from fer_da.preflight import preflight
 
         params = catalog.load("parameters")
-        setups = preflight(params, {n.namespace or "" for n in pipeline.nodes})
+        setups = preflight(params, {n.namespace or "" for n in pipeline.nodes},
+                           reads=parameters_read(pipeline),
+                           known={p for each in pipelines.values()
+                                  for p in parameters_read(each)})
         logger.info("Configuration checked (setups: %s)", ", ".join(setups) or "none")
 
 

@@ -18,6 +18,7 @@ CANONICAL_LABELS: tuple[str, ...] = (
 )
 CONTEMPT = "contempt"
 KNOWN_LABELS: tuple[str, ...] = (*CANONICAL_LABELS, CONTEMPT)
+LABEL_KEYS = ("classes", "keep_contempt")  # params:labels
 
 
 def label_set(keep_contempt: bool = False) -> tuple[str, ...]:
@@ -31,7 +32,7 @@ def vocabulary(labels: Mapping[str, Any] | None) -> tuple[str, ...]:
     ``classes`` chooses them (default: the 7 canonical labels); ``keep_contempt: true`` appends
     contempt. Images of any other label are ``excluded_label`` rejects at ingestion.
     """
-    cfg = check_keys(labels, ("classes", "keep_contempt"), "labels")
+    cfg = check_keys(labels, LABEL_KEYS, "labels")
     keep = as_bool(cfg.get("keep_contempt", False), "labels.keep_contempt")
     classes = cfg.get("classes")
     if classes is None:

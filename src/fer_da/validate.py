@@ -6,6 +6,7 @@ true in Python); these helpers refuse them instead of guessing.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -13,6 +14,21 @@ from typing import Any
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or of the wrong type; names the key."""
+
+
+def unknown_keys(mapping: Any, known: Iterable[str], where: str) -> list[str]:
+    """One line per key of ``mapping`` not in ``known``: its dotted key (under ``where``),
+    the closest known key when one is close, and what the section accepts."""
+    if not isinstance(mapping, Mapping):
+        return []
+    known = sorted(set(known))
+    out = []
+    for key in sorted(str(k) for k in mapping if k not in known):
+        close = difflib.get_close_matches(key, known, n=1)
+        out.append(f"{f'{where}.' if where else ''}{key}: unknown key"
+                   + (f" (did you mean {close[0]!r}?)" if close else "")
+                   + f"; {where or 'the top level'} accepts {known}")
+    return out
 
 
 def check_keys(mapping: Any, known: Iterable[str], where: str) -> dict[str, Any]:
@@ -35,12 +51,15 @@ def as_bool(value: Any, key: str) -> bool:
     return value
 
 
-def as_int(value: Any, key: str, minimum: int | None = None) -> int:
+def as_int(value: Any, key: str, minimum: int | None = None,
+           maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{key} must be an integer, got {value!r}"
                           + (" (a string: remove the quotes)" if isinstance(value, str) else ""))
     if minimum is not None and value < minimum:
         raise ConfigError(f"{key} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{key} must be <= {maximum}, got {value}")
     return value
 
 

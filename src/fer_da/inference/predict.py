@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
@@ -19,38 +18,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fer_da.detect import build_detector
+from fer_da.inference.config import FACES, InferenceConfig  # noqa: F401 - re-exported
 from fer_da.inference.media import REJECT_COLUMNS, Frame, Media, iter_frames
 from fer_da.inference.serving import ServingModel
 from fer_da.preprocess.faces import detect_robustly, normalise_face
-from fer_da.validate import as_bool, as_choice, as_float, as_int, check_keys
 
 logger = logging.getLogger(__name__)
-FACES = ("all", "largest")
 BASE_COLUMNS = ["file", "frame", "time_s", "face", "n_faces", "x0", "y0", "x1", "y1",
                 "detector", "score", "flag", "label", "label_idx", "probability", "run_id"]
-
-
-@dataclass(frozen=True)
-class InferenceConfig:
-    every_s: float = 0.5  # a video frame every half second
-    faces: str = "all"  # all | largest (the one training keeps)
-    batch_size: int = 256
-    device: str = "auto"
-    sheet_max: int = 48  # faces on the contact sheet
-    # the input's faces are one new domain: AdaBN on them before classifying (>= 2 faces)
-    adapt_bn: bool = False
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any] | None,
-                    where: str = "inference") -> InferenceConfig:
-        p = check_keys(params, (*cls.__dataclass_fields__, "input", "setup", "run_id"), where)
-        return cls(every_s=as_float(p.get("every_s", 0.5), f"{where}.every_s", minimum=0.0),
-                   faces=as_choice(p.get("faces", "all"), f"{where}.faces", FACES),
-                   batch_size=as_int(p.get("batch_size", 256), f"{where}.batch_size",
-                                     minimum=1),
-                   device=str(p.get("device", "auto")),
-                   sheet_max=as_int(p.get("sheet_max", 48), f"{where}.sheet_max", minimum=0),
-                   adapt_bn=as_bool(p.get("adapt_bn", False), f"{where}.adapt_bn"))
 
 
 def _chunks(items: Iterable, size: int) -> Iterable[list]:

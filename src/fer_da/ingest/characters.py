@@ -77,6 +77,22 @@ def _stray_files(root: Path, names: Sequence[str]) -> None:
                        "; ".join(str(p.relative_to(root)) for p in stray))
 
 
+def ferg_characters(root: Path, names: Sequence[str] | None = None,
+                    where: str = "characters") -> list[str]:
+    """The characters of a FERG-DB root (its folders, or ``names`` found among them): a
+    listing, no image read (the preflight runs it before any work)."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{where}.root {root} is not a folder (FERG-DB's "
+                                "<character>/<character>_<expression>/ layout goes there)")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = list(names) if names else found
+    unknown = [n for n in names if n not in found]
+    if unknown or not names:
+        raise ValueError(f"{where}.names {unknown or names} not found under {root} "
+                         f"(folders: {found})")
+    return names
+
+
 def read_ferg(root: str | Path, classes: Sequence[str], size: int,
               names: Sequence[str] | None = None, class_map: Mapping[str, str] | None = None,
               max_per_expression: int | None = None, seed: int = 0) -> CharacterSet:
@@ -87,15 +103,8 @@ def read_ferg(root: str | Path, classes: Sequence[str], size: int,
     expression outside ``classes`` (other than neutral) is left out. ``max_per_expression``:
     a seeded sample of at most that many images per (character, expression)."""
     root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"characters.root {root} is not a folder")
+    names = ferg_characters(root, names)
     mapping = {**FERG_CLASSES, **{str(k).lower(): v for k, v in (class_map or {}).items()}}
-    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    names = list(names) if names else found
-    unknown = [n for n in names if n not in found]
-    if unknown or not names:
-        raise ValueError(f"characters.names {unknown or names} not found under {root} "
-                         f"(folders: {found})")
     _stray_files(root, names)
     lookup = {c: i for i, c in enumerate(classes)}
     rng = np.random.default_rng(seed)
@@ -137,34 +146,58 @@ CHARACTER_KEYS = ("source", "count", "per_expression", "root", "names", "classes
                   "max_per_expression", "seed")
 
 
+def character_options(params: Mapping[str, Any] | None, needed: int,
+                      where: str = "hagan.characters") -> dict[str, Any]:
+    """``params`` checked (keys, values, and for ``source: ferg`` the root and its character
+    folders, listed, not read): cheap, so the preflight runs it before any work."""
+    from fer_da.validate import ConfigError, as_choice, as_int, as_str_list, check_keys
+
+    p = check_keys(params or {}, CHARACTER_KEYS, where)
+    out = {"source": as_choice(p.get("source", "synthetic"), f"{where}.source",
+                               ("synthetic", "ferg")),
+           "seed": as_int(p.get("seed", 0), f"{where}.seed", minimum=0)}
+    if out["source"] == "synthetic":
+        out["count"] = as_int(p.get("count", 6), f"{where}.count", minimum=1, maximum=1000)
+        if out["count"] < needed:
+            raise ConfigError(f"{where}.count is {out['count']}; the hagan runs use {needed} "
+                              "characters (options.characters)")
+        out["per_expression"] = as_int(p.get("per_expression", 16), f"{where}.per_expression",
+                                       minimum=1, maximum=100_000)
+        return out
+    if not p.get("root"):
+        raise ConfigError(f"{where}.root: the FERG-DB folder is needed with source: ferg")
+    if not isinstance(p["root"], str):
+        raise ConfigError(f"{where}.root must be a path (a string), got {p['root']!r}")
+    names = as_str_list(p["names"], f"{where}.names") if p.get("names") else None
+    cap = p.get("max_per_expression")
+    mapping = p.get("classes") or {}
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(f"{where}.classes must map folder expressions to classes")
+    try:
+        names = ferg_characters(Path(p["root"]), names, where)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+    if len(names) < needed:
+        raise ConfigError(f"{where}: {len(names)} characters under {p['root']}, the hagan "
+                          f"runs use {needed} (options.characters)")
+    return {**out, "root": p["root"], "names": names, "classes": dict(mapping),
+            "max_per_expression": as_int(cap, f"{where}.max_per_expression",
+                                         minimum=1) if cap else None}
+
+
 def character_set(params: Mapping[str, Any] | None, classes: Sequence[str], size: int,
                   needed: int, where: str = "hagan.characters") -> CharacterSet:
     """The character set ``params`` describe (``source: synthetic`` draws FERG-DB-like
     characters; ``source: ferg`` reads FERG-DB's layout under ``root``), checked to hold
     every class of the first ``needed`` characters."""
-    from fer_da.validate import ConfigError, as_choice, as_int, as_str_list, check_keys
-
-    p = check_keys(params or {}, CHARACTER_KEYS, where)
-    source = as_choice(p.get("source", "synthetic"), f"{where}.source", ("synthetic", "ferg"))
-    seed = as_int(p.get("seed", 0), f"{where}.seed", minimum=0)
-    if source == "synthetic":
+    p = character_options(params, needed, where)
+    if p["source"] == "synthetic":
         from fer_da.synthetic.cartoons import render_characters
 
-        count = as_int(p.get("count", 6), f"{where}.count", minimum=1)
-        if count < needed:
-            raise ConfigError(f"{where}.count is {count}; the hagan runs use {needed} "
-                              "characters (options.characters)")
-        per = as_int(p.get("per_expression", 16), f"{where}.per_expression", minimum=1)
-        chars = render_characters(list(classes), count, size, per, seed)
+        chars = render_characters(list(classes), p["count"], size, p["per_expression"],
+                                  p["seed"])
     else:
-        if not p.get("root"):
-            raise ConfigError(f"{where}.root: the FERG-DB folder is needed with source: ferg")
-        names = as_str_list(p["names"], f"{where}.names") if p.get("names") else None
-        cap = p.get("max_per_expression")
-        cap = as_int(cap, f"{where}.max_per_expression", minimum=1) if cap else None
-        mapping = p.get("classes") or {}
-        if not isinstance(mapping, Mapping):
-            raise ConfigError(f"{where}.classes must map folder expressions to classes")
-        chars = read_ferg(p["root"], classes, size, names, mapping, cap, seed)
+        chars = read_ferg(p["root"], classes, size, p["names"], p["classes"],
+                          p["max_per_expression"], p["seed"])
     chars.check(needed, len(classes), where)
     return chars

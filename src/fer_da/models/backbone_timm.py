@@ -19,14 +19,21 @@ from fer_da.models.backbones import register_family
 from fer_da.models.weights import IMAGENET_MEAN, IMAGENET_STD, existing, read_state_dict
 
 
+def check_timm_name(name: str) -> None:
+    """A ValueError unless timm can build a model of this name (no model is built)."""
+    import timm
+
+    if name not in timm.list_models():
+        raise ValueError(f"timm has no model {name!r} (timm.list_models() lists them)")
+
+
 class TimmTaps(nn.Module):
     def __init__(self, name: str, fc_dim: int = 512):
         super().__init__()
         import timm
 
         self.name = name
-        if name not in timm.list_models():
-            raise ValueError(f"timm has no model {name!r} (timm.list_models() lists them)")
+        check_timm_name(name)
         try:
             self.net = timm.create_model(name, pretrained=False, features_only=True)
             self.stage_channels = list(self.net.feature_info.channels())

@@ -5,6 +5,8 @@ hub keeps torchvision's weights. A leaf: it imports nothing of ``fer_da.models``
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import torch
@@ -86,3 +88,62 @@ def existing(path: Path, name: str) -> Path:
             f"pretrained weights for {name} not found at {path}; copy the published file "
             "there or set training.weights_file (nothing is downloaded)")
     return path
+
+
+TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")  # torch.save files
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file's header (None: it reads and every tensor it
+    declares lies within the file); reads the header only."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n <= 0 or n > size - 8:
+            return f"its header length ({n}) does not fit the file's {size} bytes"
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return f"its header is no JSON ({exc})"
+    if not isinstance(header, dict):
+        return "its header is no JSON object"
+    ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"
+            and isinstance(v, dict) and len(v.get("data_offsets") or ()) == 2]
+    if max(ends, default=0) > size - 8 - n:
+        return (f"it is cut short: its tensors need {max(ends)} bytes of data, the file "
+                f"holds {size - 8 - n}")
+    return None
+
+
+def check_weights_file(path: object, key: str = "training.weights_file") -> None:
+    """Cheap checks of a weights file, before any work: a path to an existing file whose
+    header reads (safetensors: the header and the tensors it declares fit the file;
+    ``torch.save`` (``.pth``, ``.pt``, ``.bin``, ``.ckpt``): a zip archive whose directory
+    reads, or a legacy pickle; other formats, e.g. dlib's ``.dat``: their readers'). What only
+    loading tells (a pickle of more than tensors, non-finite values) is
+    :func:`read_state_dict`'s."""
+    if not isinstance(path, str | Path) or not str(path):
+        raise ValueError(f"{key} must be a path (a string), got {path!r}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{key}: {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{key}: {path} is not a file")
+    if path.suffix == ".safetensors":
+        problem = _safetensors_problem(path)
+    elif path.suffix not in TORCH_SUFFIXES:  # another format (dlib's .dat): its reader's
+        problem = None
+    elif zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.namelist()
+            problem = None
+        except (zipfile.BadZipFile, OSError) as exc:
+            problem = f"its zip directory does not read ({exc})"
+    else:
+        with path.open("rb") as f:
+            problem = None if f.read(1) == b"\x80" else "it is no zip archive nor pickle"
+    if problem:
+        raise ValueError(f"{key}: {path} is not a readable weights file: {problem}; give a "
+                         ".safetensors file or a torch.save file of tensors")

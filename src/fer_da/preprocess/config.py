@@ -19,6 +19,7 @@ from fer_da.validate import (
 BACKENDS = ("retinaface", "mtcnn", "none")
 SPLIT_MODES = ("subject", "group", "random", "source", "transductive")
 MAX_IMAGE_SIZE = 512  # a face crop; every face set is held in memory at this size
+MAX_PIXELS = 8192  # a side the detector resizes to or compares with: more is a typo
 
 
 @dataclass(frozen=True)
@@ -95,18 +96,21 @@ def _detector(raw: Any, where: str) -> DetectorConfig:
     d = check_keys(raw, DetectorConfig.__dataclass_fields__, where)
     cfg = DetectorConfig(**d)
     as_choice(cfg.backend, f"{where}.backend", (AUTO, *BACKENDS))
-    as_int(cfg.auto_below, f"{where}.auto_below", minimum=0)
+    as_int(cfg.auto_below, f"{where}.auto_below", minimum=0, maximum=MAX_PIXELS)
     as_float(cfg.auto_cover, f"{where}.auto_cover", minimum=0.0, maximum=1.0)
-    as_int(cfg.auto_probe, f"{where}.auto_probe", minimum=1)
+    as_int(cfg.auto_probe, f"{where}.auto_probe", minimum=1, maximum=100_000)
     if cfg.fallback is not None:
         as_choice(cfg.fallback, f"{where}.fallback", BACKENDS)
+    if cfg.weights is not None and (not isinstance(cfg.weights, str) or not cfg.weights):
+        raise ConfigError(f"{where}.weights must be a path (a string) or null, got "
+                          f"{cfg.weights!r}")
     as_bool(cfg.download, f"{where}.download")
-    as_int(cfg.batch_size, f"{where}.batch_size", minimum=1)
+    as_int(cfg.batch_size, f"{where}.batch_size", minimum=1, maximum=4096)
     as_float(cfg.min_score, f"{where}.min_score", minimum=0.0, maximum=1.0)
-    as_int(cfg.max_size, f"{where}.max_size", minimum=16)
-    as_int(cfg.min_face_size, f"{where}.min_face_size", minimum=1)
+    as_int(cfg.max_size, f"{where}.max_size", minimum=16, maximum=MAX_PIXELS)
+    as_int(cfg.min_face_size, f"{where}.min_face_size", minimum=1, maximum=MAX_PIXELS)
     as_float(cfg.nms_iou, f"{where}.nms_iou", minimum=0.0, maximum=1.0)
-    as_int(cfg.upscale_below, f"{where}.upscale_below", minimum=0)
+    as_int(cfg.upscale_below, f"{where}.upscale_below", minimum=0, maximum=MAX_PIXELS)
     return cfg
 
 

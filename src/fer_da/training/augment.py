@@ -5,43 +5,11 @@ image, applied to a whole batch at once (no per-image Python loop). Off at evalu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from fer_da.validate import as_bool, as_float, check_keys
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    enabled: bool = True
-    flip: bool = True  # horizontal flip with probability 1/2 (expressions are symmetric)
-    rotate: float = 10.0  # degrees, uniform in [-rotate, rotate]
-    translate: float = 0.08  # fraction of the side, each axis
-    scale: float = 0.1  # zoom factor uniform in [1 - scale, 1 + scale]
-    brightness: float = 0.2  # additive, fraction of the range
-    contrast: float = 0.2  # multiplicative around the image mean, 1 +- contrast
-    gamma: float = 0.2  # exponent in exp(+-gamma)
-    erase: float = 0.0  # probability of erasing one random rectangle (up to 1/4 of the area)
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None,
-                    where: str = "training.augment") -> AugmentConfig:
-        p = check_keys(params, cls.__dataclass_fields__, where)
-        for key in ("enabled", "flip"):
-            if key in p:
-                as_bool(p[key], f"{where}.{key}")
-        for key in ("rotate", "translate", "scale", "brightness", "contrast", "gamma", "erase"):
-            if key in p:
-                p[key] = as_float(p[key], f"{where}.{key}", minimum=0.0,
-                                  maximum=1.0 if key in ("scale", "erase", "translate") else None)
-        return cls(**p)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from fer_da.training.options import AugmentConfig  # noqa: F401 - re-exported
 
 
 def _uniform(n: int, low: float, high: float, gen: torch.Generator,

@@ -6,12 +6,11 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fer_da.methods.options import MethodOptions
-from fer_da.models import ModelConfig
 from fer_da.provenance import code_provenance, config_hash
-from fer_da.training.augment import AugmentConfig
+from fer_da.training.options import AugmentConfig
 from fer_da.validate import (
     ConfigError,
     as_bool,
@@ -21,7 +20,36 @@ from fer_da.validate import (
     check_keys,
 )
 
+if TYPE_CHECKING:  # torch: imported where a model is built, not to read a configuration
+    from fer_da.models import ModelConfig
+
 SELECTIONS = ("last", "source_val", "target_entropy", "target_im")
+# sane ranges (docs/bad_inputs.md): above these a value is a typo that would only fail as an
+# allocator error or a run of years, after minutes of work
+MAXIMA = {"epochs": 10_000, "batch_size": 65_536, "eval_batch_size": 65_536,
+          "tap_dim": 65_536, "tap_pool": 64, "hidden": 16_384, "domain_hidden": 65_536,
+          "input_size": 1024, "lr": 10.0, "weight_decay": 1.0}
+
+
+def _sizes_and_rates(merged: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The integer sizes and the float rates among ``merged``, checked against their ranges
+    (:data:`MAXIMA`; finite), the floats as floats."""
+    out: dict[str, Any] = {}
+    for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
+        if key in merged:
+            out[key] = as_int(merged[key], f"{where}.{key}", minimum=1, maximum=MAXIMA[key])
+    if merged.get("input_size", "auto") != "auto":
+        out["input_size"] = as_int(merged["input_size"], f"{where}.input_size (auto or "
+                                   "pixels)", minimum=16, maximum=MAXIMA["input_size"])
+    for key in ("lr", "resident_max_gb", "domain_lr_mult"):
+        if key in merged:
+            out[key] = as_float(merged[key], f"{where}.{key}", positive=True,
+                                maximum=MAXIMA.get(key))
+    for key in ("weight_decay", "alpha"):
+        if key in merged:
+            out[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0,
+                                maximum=MAXIMA.get(key))
+    return out
 
 
 @dataclass(frozen=True)
@@ -83,21 +111,10 @@ class TrainConfig:
             if isinstance(widths, str | int) or not isinstance(widths, list | tuple):
                 raise ConfigError(f"{where}.domain_hidden must be a list of widths (e.g. "
                                   f"[1024, 1024]; [] = the paper's head), got {widths!r}")
-            merged["domain_hidden"] = tuple(as_int(w, f"{where}.domain_hidden[]", minimum=1)
+            merged["domain_hidden"] = tuple(as_int(w, f"{where}.domain_hidden[]", minimum=1,
+                                                   maximum=MAXIMA["domain_hidden"])
                                             for w in widths)
-        for key in ("epochs", "batch_size", "eval_batch_size", "tap_dim", "tap_pool", "hidden"):
-            if key in merged:
-                as_int(merged[key], f"{where}.{key}", minimum=1)
-        if isinstance(merged.get("hidden"), int) and merged["hidden"] > 16384:  # 1e12: OOM
-            raise ConfigError(f"{where}.hidden must be at most 16384, got {merged['hidden']}")
-        if merged.get("input_size", "auto") != "auto":
-            as_int(merged["input_size"], f"{where}.input_size (auto or pixels)", minimum=16)
-        for key in ("lr", "resident_max_gb", "domain_lr_mult"):
-            if key in merged:
-                merged[key] = as_float(merged[key], f"{where}.{key}", positive=True)
-        for key in ("weight_decay", "alpha"):
-            if key in merged:
-                merged[key] = as_float(merged[key], f"{where}.{key}", minimum=0.0)
+        merged.update(_sizes_and_rates(merged, where))
         for key in ("compile", "pretrained", "resume"):
             if key in merged:
                 as_bool(merged[key], f"{where}.{key}")
@@ -150,6 +167,8 @@ class TrainConfig:
 
     def model_config(self, n_classes: int, n_domains: int,
                      conditioning: str = "features") -> ModelConfig:
+        from fer_da.models import ModelConfig
+
         return ModelConfig(backbone=self.backbone, n_classes=n_classes, n_domains=n_domains,
                            tap_dim=self.tap_dim, tap_pool=self.tap_pool, hidden=self.hidden,
                            domain_conditioning=conditioning,
@@ -179,7 +198,7 @@ class RunPlan:
     # the features; paper: the loss itself capped (training/losses.py)
     clamp_mode: str = "fixed"
     init_from: str | None = None  # run id of the model to start from
-    method: str = "dann"  # the objective (training/objectives.py): erm, dann, ..., sna
+    method: str = "dann"  # the method (methods/registry.py): erm, dann, ..., sna
     config: TrainConfig = field(default_factory=TrainConfig)
     options: Mapping[str, Any] = field(default_factory=dict)  # the method's options
     # per labelled domain, the preprocessing its faces had (inference repeats it)

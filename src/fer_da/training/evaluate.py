@@ -9,6 +9,7 @@ import torch
 
 from fer_da.devices import resolve_device
 from fer_da.models import FERNet, ModelConfig
+from fer_da.training.options import TTA
 
 
 def load_model(model_config: dict, state: dict[str, torch.Tensor]) -> torch.nn.Module:
@@ -23,8 +24,6 @@ def load_model(model_config: dict, state: dict[str, torch.Tensor]) -> torch.nn.M
     model.load_state_dict(state)
     return model.eval()
 
-
-TTA = ("none", "flip")
 
 
 def flip_average(logp: torch.Tensor, flipped_logp: torch.Tensor) -> torch.Tensor:

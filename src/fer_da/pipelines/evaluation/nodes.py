@@ -11,8 +11,7 @@ from fer_da.digest import check_classes
 from fer_da.facesets import FaceSet, content_digest
 from fer_da.labels import vocabulary
 from fer_da.pipelines._types import TrainedModel
-from fer_da.preflight import evaluation_splits
-from fer_da.validate import as_bool, as_choice, check_keys
+from fer_da.preflight import evaluation_config, evaluation_splits
 
 METRIC_COLUMNS = ["setup", "run", "seed", "run_id", "train_domains", "eval_domain", "role",
                   "split", "n", "accuracy", "balanced_accuracy", "macro_f1", "nll"]
@@ -54,15 +53,14 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     from fer_da.devices import resolve_device
     from fer_da.training.adabn import adapt_batchnorm
     from fer_da.training.config import TrainConfig
-    from fer_da.training.evaluate import TTA, load_model, predict
+    from fer_da.training.evaluate import load_model, predict
     from fer_da.training.metrics import classification_metrics
 
     cfg = TrainConfig.from_params(training)
-    evaluation = check_keys(evaluation, ("splits", "allow_other_faceset", "tta"), "evaluation")
-    tta = as_choice(evaluation.get("tta", "none"), "evaluation.tta", TTA)
+    evaluation = evaluation_config(evaluation)
+    tta = evaluation.get("tta", "none")
     splits = evaluation_splits(evaluation)
-    allow = as_bool(evaluation.get("allow_other_faceset", False),
-                    "evaluation.allow_other_faceset")
+    allow = evaluation.get("allow_other_faceset", False)
     scored = "+".join(sorted({fs.version for fs in face_sets.values() if fs.version})) or None
     content = content_digest(face_sets)
     classes = vocabulary(labels)

@@ -12,9 +12,9 @@ import pandas as pd
 from fer_da.ingest import parse_domain_specs
 from fer_da.labels import vocabulary
 from fer_da.pipelines._types import Figure
+from fer_da.reporting.config import reporting_config as _reporting
 from fer_da.reporting.tables import (
     CDFER_SOURCE,
-    METRICS,
     TABLES,
     beside_cdfer,
     build_tables,
@@ -31,25 +31,9 @@ from fer_da.reporting.tables import (
     pivot,
     provenance_summary,
 )
-from fer_da.validate import as_choice, check_keys
 
 logger = logging.getLogger(__name__)
 SETUPS = ("baseline", "joint", "finetune", "dann")
-REPORTING_KEYS = ("paper_reference", "names", "tsne_max_points", "metric", "mixed_provenance",
-                  "reference", "reference_backbone")
-
-
-def _reporting(reporting: dict[str, Any]) -> dict[str, Any]:
-    cfg = check_keys(reporting, REPORTING_KEYS, "reporting")
-    as_choice(cfg.get("metric", "accuracy"), "reporting.metric", METRICS[:-1])
-    as_choice(cfg.get("mixed_provenance", "refuse"), "reporting.mixed_provenance",
-              ("refuse", "mark"))
-    as_choice(cfg.get("reference", "none"), "reporting.reference", ("none", "cdfer"))
-    as_choice(cfg.get("reference_backbone", "ResNet-50"), "reporting.reference_backbone",
-              ("ResNet-50", "ResNet-18"))
-    return cfg
-
-
 def summarise_collapse(history: pd.DataFrame) -> pd.DataFrame:
     """Per adversarial run of the dann setup: the epochs its domain classifier was flagged
     collapsed, why, and its last epoch's diagnostics (training/diagnostics.py)."""
