@@ -27,9 +27,9 @@ from typing import Any
 
 from fer_da.preprocess.splits import SPLITS
 from fer_da.training.options import TTA
+from fer_da.training.plans import JOB_KEYS
 from fer_da.validate import ConfigError, as_bool, as_choice, as_str_list, check_keys, unknown_keys
 
-JOB_KEYS = ("run",)  # params:job (one run of a grid: docs/scaling.md)
 EVALUATION_KEYS = ("splits", "allow_other_faceset", "tta")
 DATA_SECTIONS = ("domains", "labels", "preprocessing", "evaluation")
 

@@ -1,1 +1,2 @@
-"""Training: schedules, balanced batches, the DANN loss and a minimal loop."""
+"""Training: run plans, schedules, balanced batches, the loop and its scaffold, selection
+and the validators (the methods themselves: ``fer_da/methods/``)."""

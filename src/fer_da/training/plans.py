@@ -13,6 +13,7 @@ from fer_da.methods.registry import method as method_spec
 from fer_da.preprocess.config import domain_configs
 from fer_da.validate import ConfigError, as_bool, as_float, as_str_list, check_keys
 
+JOB_KEYS = ("run",)  # params:job (one run of a grid: docs/scaling.md)
 Run = dict[str, Any]  # run name, train/labelled domains, method, clamp, ...
 
 
@@ -177,7 +178,7 @@ def _plan(name: str, kind: str, run: Run, seed: int, names: tuple[str, ...], cfg
 def _only_job(plans: list[dict[str, Any]], name: str, job: Any) -> list[dict[str, Any]]:
     """``job.run`` (a run id of this setup) keeps that one run: one job of a grid
     (docs/scaling.md); a run id of another setup leaves this setup's runs alone."""
-    wanted = check_keys(job, ("run",), "job").get("run")
+    wanted = check_keys(job, JOB_KEYS, "job").get("run")
     if not (wanted and str(wanted).startswith(f"{name}/")):
         return plans
     kept = [p for p in plans if p["run_id"] == wanted]
