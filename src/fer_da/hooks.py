@@ -18,6 +18,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from fer_da.pipelines import tags
 from fer_da.training.diagnostics import collapsed_epochs
 
 logger = logging.getLogger(__name__)
@@ -60,17 +61,21 @@ class TrainingTrackingHooks:
 
     @hook_impl
     def after_node_run(self, node, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        name = node.name.rsplit(".", 1)[-1]
-        if name == "evaluate_models":
+        """What to log is read from the node's tags (``pipelines/tags.py``) and its datasets,
+        never from its name."""
+        first = outputs.get(node.outputs[0]) if node.outputs else None
+        if tags.MODELS in node.tags:
             self._log_models(node.namespace, inputs, outputs)
-        elif name == "normalise_faces":
-            self._log_protocol(outputs["protocol"], outputs["split_summary"])
-        elif name in ("tsne_figures", "confusion_figures"):
-            self._log_figures(outputs[node.outputs[0]], name.split("_")[0])
-        elif name == "serve_best":
-            self._log_serving(node.namespace, outputs[node.outputs[0]])
-        elif name == "translation_figure" and self._mlflow() is not None:
-            self._mlflow().log_figure(outputs[node.outputs[0]], "hagan_translation.png")
+        if tags.PROTOCOL in node.tags:
+            named = {o.rsplit(".", 1)[-1]: outputs[o] for o in node.outputs}
+            self._log_protocol(named["protocol"], named["split_summary"])
+        for tag, kind in ((tags.TSNE, "tsne"), (tags.CONFUSION, "confusion")):
+            if tag in node.tags:
+                self._log_figures(first, kind)
+        if tags.SERVING in node.tags:
+            self._log_serving(node.namespace, first)
+        if tags.TRANSLATION in node.tags and self._mlflow() is not None:
+            self._mlflow().log_figure(first, "hagan_translation.png")
 
     def _log_serving(self, namespace: str, serving: Any) -> None:
         """The serving model's card (run id, classes, preprocessing, TTA, how it was chosen,

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from fer_da.pipelines import tags
 from fer_da.pipelines.evaluation.nodes import evaluate_models
 
 SETUPS = ("baseline", "joint", "finetune", "dann")
@@ -11,7 +12,8 @@ def evaluation_template() -> Pipeline:
     return pipeline([
         node(evaluate_models, inputs=["models", "face_sets", "params:training",
                                       "params:evaluation", "params:labels"],
-             outputs=["metrics", "predictions"], name="evaluate_models"),
+             outputs=["metrics", "predictions"], name="evaluate_models",
+             tags=[tags.MODELS]),
     ])
 
 

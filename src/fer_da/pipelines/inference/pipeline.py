@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from fer_da.pipelines import tags
 from fer_da.pipelines.inference.nodes import (
     choose_model,
     export_onnx,
@@ -18,7 +19,8 @@ CHOICE_INPUTS = ["face_sets", "params:inference", "params:evaluation", "params:l
 def serve_node() -> Pipeline:
     """In each setup's namespace: ``models`` -> ``serving_model`` (its best run)."""
     return pipeline([node(serve_best, inputs=["models", *CHOICE_INPUTS],
-                          outputs="serving_model", name="serve_best")])
+                          outputs="serving_model", name="serve_best",
+                          tags=[tags.SERVING])])
 
 
 def serving_pipeline(setup: str) -> Pipeline:

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from fer_da.pipelines import tags
 from fer_da.pipelines.ingestion import create_pipeline as ingestion
 from fer_da.pipelines.preprocessing.nodes import (
     contact_sheet,
@@ -23,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                      "params:domains", "params:labels", "params:training",
                      "face_sets_previous"],
              outputs=["normalised_faces", "preprocessing_rejects", "split_summary", "protocol"],
-             name="normalise_faces"),
+             name="normalise_faces", tags=[tags.PROTOCOL]),
         node(require_faces, inputs="normalised_faces", outputs="face_sets",
              name="require_faces"),
         node(contact_sheet, inputs="face_sets", outputs="contact_sheet", name="contact_sheet"),

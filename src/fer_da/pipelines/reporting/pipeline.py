@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from fer_da.pipelines import tags
 from fer_da.pipelines.reporting.nodes import (
     a_distances,
     compare_methods,
@@ -39,14 +40,14 @@ def create_pipeline(**kwargs) -> Pipeline:
              outputs="a_distances", name="a_distances"),
         node(tsne_figures, inputs=["baseline.predictions", "finetune.predictions",
                                    "dann.predictions", "params:labels", "params:reporting"],
-             outputs=["tsne_figures", "tsne_figure_names"], name="tsne_figures"),
+             outputs=["tsne_figures", "tsne_figure_names"], name="tsne_figures", tags=[tags.TSNE]),
         node(dann_loss_figure, inputs="dann.history", outputs="dann_loss_figure",
              name="dann_loss_figure"),
         node(confusion_figures, inputs=["baseline.predictions", "joint.predictions",
                                         "finetune.predictions", "dann.predictions",
                                         "params:labels"],
              outputs=["confusion_figures", "confusion_figure_names"],
-             name="confusion_figures"),
+             name="confusion_figures", tags=[tags.CONFUSION]),
         node(render_report, inputs=["paper_tables", "a_distances", "tsne_figure_names",
                                     "confusion_figure_names", "params:reporting",
                                     "params:training", "protocol", "split_summary",

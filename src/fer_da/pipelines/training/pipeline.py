@@ -3,6 +3,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from fer_da.methods.registry import SETUPS, setup_needs
+from fer_da.pipelines import tags
 from fer_da.pipelines.evaluation.pipeline import evaluation_template
 from fer_da.pipelines.inference.pipeline import serve_node, serving_pipeline
 from fer_da.pipelines.preprocessing import create_pipeline as preprocessing
@@ -59,7 +60,8 @@ def setup_pipeline(setup: str, init_from: str | None = None,
         extra = pipeline([node(translation_figure, inputs=["models", "face_sets",
                                                            "params:labels",
                                                            "params:evaluation"],
-                               outputs="translation_figure", name="translation_figure"),
+                               outputs="translation_figure", name="translation_figure",
+                               tags=[tags.TRANSLATION]),
                           node(character_figure, inputs=["characters", "params:labels"],
                                outputs="character_figure", name="character_figure")])
     return pipeline(training_template(bool(init_from), with_autoencoder, with_characters)
