@@ -129,7 +129,8 @@ def _runs(result: dict) -> pd.DataFrame:
 
 
 def summarise(source: str, target: str, result: dict) -> str:
-    from fer_da.reporting.tables import collapse_summary, paired_with_controls
+    from fer_da.reporting.comparisons import paired_with_controls
+    from fer_da.reporting.mechanisms import collapse_summary
 
     lines = [f"\n== {source} -> {target} ({result['seconds'] / 60:.1f} min)"]
     runs = _runs(result)

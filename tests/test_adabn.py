@@ -169,7 +169,7 @@ def test_evaluation_scores_each_target_with_its_own_statistics(face_sets):
 
 
 def test_report_columns_name_the_adabn_runs():
-    from fer_da.reporting.tables import _column_key, _column_label
+    from fer_da.reporting.paper_tables import _column_key, _column_label
 
     assert _column_label("dann", "clamp3_adabn", {}) == "clamp = 3 + AdaBN"
     assert _column_label("dann", "cdan_e_clamp3_adabn", {}) == "cdan_e clamp = 3 + AdaBN"

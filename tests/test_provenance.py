@@ -13,7 +13,7 @@ from fer_da import provenance
 from fer_da.facesets import FaceSet
 from fer_da.pipelines.evaluation.nodes import evaluate_models
 from fer_da.provenance import PACKAGE, source_digest
-from fer_da.reporting.tables import build_tables, pivot
+from fer_da.reporting.paper_tables import build_tables, pivot
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan, TrainConfig
 from fer_da.training.data import training_view

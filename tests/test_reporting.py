@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from fer_da.reporting.adistance import proxy_a_distance
-from fer_da.reporting.tables import build_tables, paper_reference, pivot
+from fer_da.reporting.paper_tables import build_tables, paper_reference, pivot
 
 NAMES = {"kdef": "KDEF", "ck": "CK"}  # declared order
 
@@ -73,7 +73,7 @@ def test_proxy_a_distance_separable_vs_identical():
 
 
 def test_paired_comparison_against_a_hand_count():
-    from fer_da.reporting.tables import paired_comparison
+    from fer_da.reporting.comparisons import paired_comparison
 
     def rows(setup, run, accs):
         return [{"setup": setup, "run": run, "seed": s, "eval_domain": "ck", "role": "target",
@@ -91,7 +91,7 @@ def test_paired_comparison_against_a_hand_count():
 
 
 def test_method_comparison_against_a_hand_count():
-    from fer_da.reporting.tables import method_comparison, method_pivot
+    from fer_da.reporting.comparisons import method_comparison, method_pivot
 
     def rows(setup, run, accs, bals):
         return pd.DataFrame([{"setup": setup, "run": run, "seed": s, "eval_domain": "ck",
@@ -123,7 +123,7 @@ def _paired_rows(setup, run, accs):
 
 
 def test_adaptation_is_paired_with_both_controls_by_hand():
-    from fer_da.reporting.tables import paired_with_controls
+    from fer_da.reporting.comparisons import paired_with_controls
 
     base = pd.DataFrame(_paired_rows("baseline", "kdef", [0.40, 0.50, 0.45]))
     dann = pd.DataFrame(_paired_rows("dann", "erm_mixed", [0.45, 0.60, 0.50])
@@ -150,7 +150,8 @@ def _history(run, seed, flags):
 
 
 def test_collapsed_runs_are_summarised_and_marked_in_the_tables():
-    from fer_da.reporting.tables import collapse_summary, collapsed_runs, method_comparison
+    from fer_da.reporting.comparisons import method_comparison
+    from fer_da.reporting.mechanisms import collapse_summary, collapsed_runs
     history = pd.DataFrame(_history("clamp1", 0, [0, 0, 1, 1]) + _history("clamp1", 1, [0] * 4)
                            + _history("clamp5000", 0, [0] * 4)
                            + [{"setup": "dann", "run": "erm_mixed", "seed": 0,
@@ -180,7 +181,7 @@ def test_collapsed_runs_are_summarised_and_marked_in_the_tables():
 def test_collapse_marks_survive_a_csv_round_trip_and_need_a_lasting_collapse(tmp_path):
     """The catalog writes the summary as csv and reads it back ("" -> NaN): a live run must
     stay unmarked. A run flagged early that recovers is listed but not marked."""
-    from fer_da.reporting.tables import collapse_summary, collapsed_runs
+    from fer_da.reporting.mechanisms import collapse_summary, collapsed_runs
     history = pd.DataFrame(_history("live", 0, [0] * 6) + _history("early", 0, [0, 0, 1, 0, 0, 0])
                            + _history("dead", 0, [0, 0, 1, 1, 1, 1])
                            + _history("last", 0, [0, 0, 0, 0, 0, 1]))
@@ -192,7 +193,8 @@ def test_collapse_marks_survive_a_csv_round_trip_and_need_a_lasting_collapse(tmp
 
 
 def test_report_html_renders_emphasis_and_leaves_out_empty_columns():
-    from fer_da.pipelines.reporting.nodes import _drop_empty, _inline_html
+    from fer_da.reporting.report import drop_empty as _drop_empty
+    from fer_da.reporting.report import inline_html as _inline_html
     assert _inline_html("on the **test** split, `a<b`") == (
         "on the <strong>test</strong> split, <code>a&lt;b</code>")
     frame = pd.DataFrame({"diff": [1.0, 2.0], "diff_std": [np.nan, np.nan],
@@ -201,7 +203,7 @@ def test_report_html_renders_emphasis_and_leaves_out_empty_columns():
 
 
 def test_run_labels_name_the_control_and_the_clamp_mode():
-    from fer_da.reporting.tables import _column_key, _column_label
+    from fer_da.reporting.paper_tables import _column_key, _column_label
     assert _column_label("dann", "erm_mixed", {}) == "source-only, mixed batches"
     assert _column_label("dann", "clamp3_paper", {}) == "clamp = 3 (paper clamp)"
     assert _column_label("dann", "cdan_e_clamp3_paper_adabn", {}) == (
@@ -212,7 +214,7 @@ def test_run_labels_name_the_control_and_the_clamp_mode():
 
 
 def test_mechanism_summary_reads_each_methods_diagnostic():
-    from fer_da.reporting.tables import mechanism_summary
+    from fer_da.reporting.mechanisms import mechanism_summary
 
     def hist(setup, **cols):
         n = len(next(iter(cols.values())))
@@ -233,7 +235,7 @@ def test_mechanism_summary_reads_each_methods_diagnostic():
 def test_cdfer_reference_matches_the_published_readme_cell_by_cell():
     """HCPLab-SYSU/CD-FER-Benchmark README (commit bdd4bf2), RAF source: spot cells as
     printed there, and every row's mean is the mean of its five targets (a typo shows)."""
-    from fer_da.reporting.tables import CDFER_TARGETS, cdfer_reference
+    from fer_da.reporting.cdfer import CDFER_TARGETS, cdfer_reference
 
     ref = cdfer_reference().set_index(["backbone", "method"])
     assert len(ref) == 20 and set(ref["source_domain"]) == {"RAF"}
@@ -249,9 +251,21 @@ def test_cdfer_reference_matches_the_published_readme_cell_by_cell():
 
 
 def test_our_methods_sit_beside_the_benchmark_on_shared_targets():
-    from fer_da.pipelines.reporting.nodes import _cdfer_section
-    from fer_da.reporting.tables import beside_cdfer, cdfer_reference
+    from fer_da.reporting.report import Section, to_html, to_markdown
+    from fer_da.reporting.sections import cdfer
 
+    def _cdfer_section(methods, reporting, protocol):
+        """(Markdown blocks, HTML) of the benchmark section, as the report renders it."""
+        sections = cdfer(methods, reporting, protocol)
+        assert [s.title for s in sections] == ["Cross-domain FER benchmark beside fer-da"]
+        md = [sections[0].title, ""]
+        for block in to_markdown("t", "i", sections).split("\n\n")[3:]:
+            md += [block, ""]
+        return md, to_html("t", "i", sections)
+
+    from fer_da.reporting.cdfer import beside_cdfer, cdfer_reference
+
+    assert Section  # the section model the report renders
     methods = pd.DataFrame([
         {"method": "baseline", "domain": d, "metric": m, "mean": v, "std": 0.0, "seeds": 2}
         for d, m, v in (("CK", "accuracy", 61.0), ("JAFFE", "accuracy", 40.0),
@@ -287,7 +301,7 @@ def _protocol(data: str) -> pd.DataFrame:
 
 
 def test_the_benchmark_test_sets_say_which_are_the_benchmarks():
-    from fer_da.reporting.tables import cdfer_test_sets
+    from fer_da.reporting.cdfer import cdfer_test_sets
 
     sets = cdfer_test_sets(_protocol("real")).set_index("dataset")
     assert list(sets.index) == ["RAF-DB", "CK+", "JAFFE", "SFEW2.0"]  # kdef is none
@@ -306,7 +320,7 @@ def test_the_benchmark_test_sets_say_which_are_the_benchmarks():
 
 
 def test_two_domains_on_one_benchmark_target_are_refused():
-    from fer_da.reporting.tables import beside_cdfer, cdfer_reference
+    from fer_da.reporting.cdfer import beside_cdfer, cdfer_reference
 
     methods = pd.DataFrame([{"method": "baseline", "domain": d, "metric": "accuracy",
                              "mean": 50.0} for d in ("CK", "ckplus")])

@@ -50,8 +50,8 @@ def test_protocol_and_figures_are_found_by_tag_and_dataset_name(monkeypatch):
 
 
 def test_the_registered_pipelines_tag_what_the_hook_tracks():
-    from fer_da.pipelines.training.pipeline import plain_setup_pipelines
     from fer_da.pipelines.reporting import create_pipeline as reporting
+    from fer_da.pipelines.training.pipeline import plain_setup_pipelines
 
     for setup, pipe in plain_setup_pipelines().items():
         scored = [n for n in pipe.nodes if f"{setup}.metrics" in n.outputs]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fer_da.methods.entropy import entropy_loss, im_loss
 
+from fer_da.methods.entropy import entropy_loss, im_loss
 from fer_da.training import validators as V
 from fer_da.validate import ConfigError
 

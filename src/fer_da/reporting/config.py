@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fer_da.reporting.tables import METRICS
+from fer_da.reporting.paper_tables import METRICS
 from fer_da.validate import ConfigError, as_bool, as_choice, as_int, check_keys
 
 REPORTING_KEYS = ("paper_reference", "names", "tsne_max_points", "metric", "mixed_provenance",

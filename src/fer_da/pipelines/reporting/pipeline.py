@@ -1,7 +1,9 @@
-"""Reporting pipeline."""
+"""Reporting pipeline: every node that compares setups reads them by name, as the registry
+lists them (methods/registry.py): a new setup reaches the report without an edit here."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from fer_da.methods.registry import SETUPS
 from fer_da.pipelines import tags
 from fer_da.pipelines.reporting.nodes import (
     a_distances,
@@ -16,43 +18,52 @@ from fer_da.pipelines.reporting.nodes import (
     tsne_figures,
 )
 
+LATENT = ("baseline", "finetune", "dann")  # the setups whose latent spaces are compared
+
+
+def _by_setup(dataset: str, setups) -> dict[str, str]:
+    return {s: f"{s}.{dataset}" for s in setups}
+
 
 def create_pipeline(**kwargs) -> Pipeline:
+    tabled = [s.name for s in SETUPS.values() if s.tables]  # Tables I-IV
+    methods = ["baseline", "dann", *(s.name for s in SETUPS.values() if s.kind == "method")]
+    siblings = [s.name for s in SETUPS.values() if s.kind == "method"]
+    report = {"reporting": "params:reporting", "training": "params:training",
+              "tables": "paper_tables", "adist": "a_distances", "tsne": "tsne_figure_names",
+              "confusion": "confusion_figure_names", "protocol": "protocol",
+              "split_summary": "split_summary", "provenance": "report_provenance",
+              "paired": "paired_comparison", "methods": "method_comparison",
+              "collapse": "collapse_summary", "mechanisms": "mechanism_summary"}
     return pipeline([
         node(summarise_collapse, inputs="dann.history", outputs="collapse_summary",
              name="summarise_collapse"),
-        node(summarise_mechanisms, inputs=["jm.history", "atf.history", "ed2l.history",
-                                           "sna.history", "hagan.history"],
+        node(summarise_mechanisms, inputs=_by_setup("history", siblings),
              outputs="mechanism_summary", name="summarise_mechanisms"),
-        node(make_tables, inputs=["baseline.metrics", "joint.metrics", "finetune.metrics",
-                                  "dann.metrics", "collapse_summary", "params:reporting"],
+        node(make_tables, inputs={"collapse": "collapse_summary",
+                                  "reporting": "params:reporting",
+                                  **_by_setup("metrics", tabled)},
              outputs=["paper_tables", "report_provenance"], name="make_tables"),
         node(compare_with_source_only, inputs=["baseline.metrics", "dann.metrics",
                                                "params:reporting"],
              outputs="paired_comparison", name="compare_with_source_only"),
-        node(compare_methods, inputs=["baseline.metrics", "dann.metrics", "jm.metrics",
-                                      "atf.metrics", "ed2l.metrics", "sna.metrics",
-                                      "hagan.metrics", "collapse_summary",
-                                      "params:reporting"],
+        node(compare_methods, inputs={"collapse": "collapse_summary",
+                                      "reporting": "params:reporting",
+                                      **_by_setup("metrics", methods)},
              outputs="method_comparison", name="compare_methods"),
-        node(a_distances, inputs=["baseline.predictions", "finetune.predictions",
-                                  "dann.predictions", "params:domains"],
+        node(a_distances, inputs={"domains": "params:domains",
+                                  **_by_setup("predictions", LATENT)},
              outputs="a_distances", name="a_distances"),
-        node(tsne_figures, inputs=["baseline.predictions", "finetune.predictions",
-                                   "dann.predictions", "params:labels", "params:reporting"],
-             outputs=["tsne_figures", "tsne_figure_names"], name="tsne_figures", tags=[tags.TSNE]),
+        node(tsne_figures, inputs={"labels": "params:labels", "reporting": "params:reporting",
+                                   **_by_setup("predictions", LATENT)},
+             outputs=["tsne_figures", "tsne_figure_names"], name="tsne_figures",
+             tags=[tags.TSNE]),
         node(dann_loss_figure, inputs="dann.history", outputs="dann_loss_figure",
              name="dann_loss_figure"),
-        node(confusion_figures, inputs=["baseline.predictions", "joint.predictions",
-                                        "finetune.predictions", "dann.predictions",
-                                        "params:labels"],
+        node(confusion_figures, inputs={"labels": "params:labels",
+                                        **_by_setup("predictions", tabled)},
              outputs=["confusion_figures", "confusion_figure_names"],
              name="confusion_figures", tags=[tags.CONFUSION]),
-        node(render_report, inputs=["paper_tables", "a_distances", "tsne_figure_names",
-                                    "confusion_figure_names", "params:reporting",
-                                    "params:training", "protocol", "split_summary",
-                                    "report_provenance", "paired_comparison",
-                                    "method_comparison", "collapse_summary",
-                                    "mechanism_summary"],
-             outputs=["report_markdown", "report_html"], name="render_report"),
+        node(render_report, inputs=report, outputs=["report_markdown", "report_html"],
+             name="render_report"),
     ])
