@@ -40,9 +40,9 @@ class ResNetTaps(nn.Module):
         self.fc_dim = fc_dim
 
     def load_pretrained(self, weights_file: str | None) -> list[str]:
-        raise ValueError("resnet18 / resnet18_slim are trained from scratch (no published "
-                         "weights for their 48 px stem); set pretrained: false or use "
-                         "torchvision:resnet18")
+        raise ValueError("resnet18 / resnet18_slim have no ImageNet (or other published) "
+                         "weights: they are trained from scratch (a 48 px stem is not "
+                         "torchvision's); set pretrained: false or use torchvision:resnet18")
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)

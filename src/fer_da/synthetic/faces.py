@@ -132,8 +132,8 @@ def _bezier(p0, p1, p2, n: int = 16) -> list[tuple[float, float]]:
     return [tuple(p) for p in pts]
 
 
-def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float,
-               who: Identity, shape: Shape, clothes: RGB) -> None:
+def _draw_head(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float, who: Identity,
+               clothes: RGB) -> None:
     w = who.aspect * u
     skin, dark_skin = who.skin, _shade(who.skin, 0.8)
     # shoulders, neck, hair behind the head, ears
@@ -153,6 +153,12 @@ def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float,
         draw.chord([cx - w, cy - 1.05 * u, cx + w, cy - 0.25 * u], 180, 360, fill=who.hair)
     elif who.hair_style == 1:
         draw.chord([cx - w, cy - 1.05 * u, cx + w, cy - 0.45 * u], 180, 360, fill=who.hair)
+
+
+def _draw_eyes(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float, who: Identity,
+               shape: Shape) -> float:
+    """Eyes and brows; returns the eyes' height (the nose starts there)."""
+    skin = who.skin
     # eyes
     ye = cy - 0.12 * u
     eh = 0.075 * u * who.eye_size * shape.eye_open
@@ -176,6 +182,12 @@ def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float,
         outer = (cx + side * (who.eye_gap + 0.2) * u, yb + 0.03 * u)
         draw.line(_bezier(inner, mid, outer, 10), fill=_shade(who.hair, 0.8),
                   width=max(1, int(who.brow_thick * u)), joint="curve")
+    return ye
+
+
+def _draw_nose(draw: ImageDraw.ImageDraw, cx: float, u: float, ye: float, who: Identity,
+               shape: Shape, cy: float) -> None:
+    skin = who.skin
     # nose
     yn = cy + 0.2 * u * who.nose_len
     draw.polygon([(cx, ye), (cx - 0.1 * u, yn), (cx + 0.1 * u, yn)], fill=_shade(skin, 0.9))
@@ -188,6 +200,10 @@ def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float,
             yy = ye + (0.02 + 0.04 * k) * u
             draw.line([(cx - 0.07 * u, yy), (cx + 0.07 * u, yy)], fill=_shade(skin, 0.6),
                       width=max(1, int(0.018 * u * shape.wrinkle)))
+
+
+def _draw_mouth(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float, who: Identity,
+                shape: Shape) -> None:
     # mouth
     ym = cy + 0.5 * u
     mw = 0.24 * u * who.mouth_w * shape.mouth_width
@@ -209,6 +225,15 @@ def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float,
     else:
         draw.line(_bezier(left, (cx, 0.5 * (top + bottom) + 0.4 * lift), right),
                   fill=_shade(who.lip, 0.5), width=max(1, int(0.02 * u)))
+
+
+def _draw_face(draw: ImageDraw.ImageDraw, cx: float, cy: float, u: float,
+               who: Identity, shape: Shape, clothes: RGB) -> None:
+    """Head, eyes and brows, nose, mouth: in this order (later shapes cover earlier)."""
+    _draw_head(draw, cx, cy, u, who, clothes)
+    ye = _draw_eyes(draw, cx, cy, u, who, shape)
+    _draw_nose(draw, cx, u, ye, who, shape, cy)
+    _draw_mouth(draw, cx, cy, u, who, shape)
 
 
 def render(who: Identity, shape: Shape, style: Style, rng: np.random.Generator,
