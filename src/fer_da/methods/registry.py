@@ -87,6 +87,8 @@ METHODS: Mapping[str, MethodSpec] = {m.name: m for m in (
                diagnostic="adapt_loss"),
     MethodSpec("im", "dann", f"{_M}.entropy", "information maximisation on the unlabelled",
                diagnostic="adapt_loss"),
+    MethodSpec("bnm", "dann", f"{_M}.bnm", "batch nuclear-norm maximisation on the "
+               "unlabelled", diagnostic="adapt_loss"),
     MethodSpec("jm", "jm", f"{_M}.identity", "paper 003, eq. 4: identity learnt jointly",
                needs=frozenset({"subjects"}), options=("alpha",), diagnostic="id_acc",
                meaning="identity accuracy of the identity head (JM learns identity: high)"),
