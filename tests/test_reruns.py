@@ -427,7 +427,7 @@ def test_a_served_model_registers_a_version_only_when_its_digest_changed(tmp_pat
 
 
 def test_a_registered_version_stands_for_the_model_and_the_inference_code():
-    from fer_da.hooks import registration_key
+    from fer_da.digest import registration_key
 
     code = {"source_digest": "s1", "fer_da_version": "0.1.0"}
     key = registration_key("weights", code)

@@ -36,7 +36,7 @@ class FaceSet:
     @property
     def digest(self) -> str:
         """Of the images, labels and splits: what a model trained or scored on this saw."""
-        from fer_da.provenance import array_digest
+        from fer_da.digest import array_digest
 
         cols = [c for c in self.table.columns
                 if c in ("label_idx", "transductive") or c.startswith("split")]
@@ -85,6 +85,6 @@ class FaceSet:
 def content_digest(face_sets: dict[str, FaceSet]) -> str:
     """One digest of every domain's images, labels and splits: two face-set versions with the
     same content (a re-run of unchanged preprocessing) have the same digest."""
-    from fer_da.provenance import config_hash
+    from fer_da.digest import config_hash
 
     return config_hash({name: fs.digest for name, fs in sorted(face_sets.items())})

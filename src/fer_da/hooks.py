@@ -8,8 +8,6 @@ figures as artifacts.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
@@ -18,6 +16,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from fer_da.digest import registration_key
 from fer_da.pipelines import tags
 from fer_da.training.diagnostics import collapsed_epochs
 
@@ -185,13 +184,6 @@ class TrainingTrackingHooks:
                 client.log_figure(mlflow_id, figures[key], f"{kind}.png")
 
 
-def registration_key(serving_digest: str, code: dict[str, Any]) -> str:
-    """What a registered MLflow model version stands for: the served model (its digest) and
-    the inference code that runs it (package source digest and fer-da version), so a fix in
-    detection, normalisation or prediction registers a new version of an unchanged model."""
-    body = json.dumps({"model": serving_digest, "source": code["source_digest"],
-                       "version": code["fer_da_version"]}, sort_keys=True)
-    return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
 def latest_registered(client: Any, name: str, tag: str) -> tuple[str, str | None] | None:

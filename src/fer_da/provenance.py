@@ -9,13 +9,10 @@ model saw.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -58,16 +55,4 @@ def code_provenance() -> dict[str, Any]:
             "git_commit": commit, "git_dirty": dirty}
 
 
-def config_hash(config: Any) -> str:
-    """sha256 (16 hex) of a JSON-able configuration, key order ignored."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()
-                          ).hexdigest()[:16]
 
-
-def array_digest(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for array in arrays:
-        a = np.ascontiguousarray(array)
-        h.update(f"{a.dtype}:{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:16]

@@ -6,7 +6,6 @@ with per-image failures, and new entries flushed to the cache as detection goes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 from fer_da.datasets.cache_dataset import CacheShards
 from fer_da.detect import build_detector
 from fer_da.detect.registry import AUTO, AUTO_DETECTS, resolve_backend
+from fer_da.digest import detection_cache_key
 from fer_da.ingest import RawTree
 from fer_da.preprocess.config import DetectorConfig, PreprocessConfig
 from fer_da.preprocess.crops import coverage, decide, probe_sample, tiny_images
@@ -37,9 +37,6 @@ def detector_signature(name: str, cfg: DetectorConfig) -> str:
                       sort_keys=True)
 
 
-def detection_cache_key(sha: str, signature: str) -> str:
-    """The detection cache's key of an image: its content hash and the detector's settings."""
-    return hashlib.sha256((sha + signature).encode()).hexdigest()
 
 
 def cache_entries(entries: dict[str, str]) -> pd.DataFrame:

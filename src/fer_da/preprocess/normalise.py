@@ -7,7 +7,6 @@ version holds is taken from it instead of being decoded and cropped again.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import zlib
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fer_da.digest import crop_key
 from fer_da.facesets import FaceSet
 from fer_da.ingest import RawTree
 from fer_da.preprocess.config import PreprocessConfig
@@ -67,11 +67,6 @@ def crop_code_digest() -> str:
         Path(fer_da.ingest.tree.__file__).read_bytes()).hexdigest()[:16]  # decoding
 
 
-def crop_key(detection_key: str, cfg: PreprocessConfig, code: str) -> str:
-    """What a crop depends on: the image content and detection settings (the detection
-    key), the crop settings, and the crop code."""
-    return hashlib.sha256(json.dumps([detection_key, cfg.margin, cfg.align, cfg.image_size,
-                                      cfg.no_face, code]).encode()).hexdigest()
 
 
 def _earlier_crops(previous: dict[str, FaceSet] | None) -> dict[str, tuple]:

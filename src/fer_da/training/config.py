@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from fer_da.digest import config_hash
 from fer_da.methods.options import MethodOptions
-from fer_da.provenance import code_provenance, config_hash
+from fer_da.provenance import code_provenance
 from fer_da.training.options import AugmentConfig
 from fer_da.validate import (
     ConfigError,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from fer_da.facesets import FaceSet, content_digest
 
@@ -62,29 +60,3 @@ def _subjects(table) -> np.ndarray:
         return np.full(len(table), "", dtype=object)
     return table["subject"].fillna("").astype(str).to_numpy(dtype=object)
 
-
-def digest(data: list[DomainData]) -> str:
-    h = hashlib.sha256()
-    for d in data:
-        h.update(d.name.encode())
-        h.update(d.images.tobytes())
-        if d.labels is not None:
-            h.update(d.labels.tobytes())
-        if d.val_images is not None:  # model selection reads them
-            h.update(d.val_images.tobytes())
-            h.update(d.val_labels.tobytes())
-        if d.subjects is not None:  # identity methods read them
-            h.update("\0".join(d.subjects).encode())
-    return h.hexdigest()[:16]
-
-
-def state_digest(state: dict[str, torch.Tensor] | None) -> str | None:
-    """Digest of a state dict's names, dtypes, shapes and values (None for no state)."""
-    if state is None:
-        return None
-    h = hashlib.blake2b(digest_size=8)
-    for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()

@@ -33,10 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fer_da.digest import state_digest
 from fer_da.models import FERNet
 from fer_da.models import fer_net as fer_net_module
 from fer_da.training.augment import AugmentConfig
-from fer_da.training.data import DomainData, state_digest
+from fer_da.training.data import DomainData
 from fer_da.validate import ConfigError
 
 logger = logging.getLogger(__name__)

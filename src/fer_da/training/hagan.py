@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from fer_da.devices import resolve_device
+from fer_da.digest import state_digest
+from fer_da.digest import training_data_digest as digest
 from fer_da.ingest.character_set import CharacterSet
 from fer_da.models.hagan import (
     HaganClassifier,
@@ -27,7 +29,7 @@ from fer_da.training.augment import augment
 from fer_da.training.batching import shuffled_epoch
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
-from fer_da.training.data import DomainData, digest, state_digest
+from fer_da.training.data import DomainData
 from fer_da.training.distributed import Ranks, all_reduce_gradients, current, shard
 from fer_da.training.fit import FiniteGuard, Fit, epoch_means, fit
 from fer_da.training.selection import keep_best

@@ -20,6 +20,8 @@ import torch
 from tqdm.auto import tqdm
 
 from fer_da.devices import resolve_device
+from fer_da.digest import state_digest
+from fer_da.digest import training_data_digest as digest
 from fer_da.methods.base import Objective, Step
 from fer_da.methods.build import build_objective, model_config_for
 from fer_da.methods.registry import method as method_spec
@@ -34,7 +36,7 @@ from fer_da.training.batches import (  # noqa: F401 - steps_per_epoch: re-export
 )
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
-from fer_da.training.data import DomainData, digest, state_digest
+from fer_da.training.data import DomainData
 from fer_da.training.diagnostics import collapse_reason, epoch_diagnostics
 from fer_da.training.distributed import Ranks, all_reduce_gradients, current, global_batch_norm
 from fer_da.training.fit import FiniteGuard, Fit, epoch_means, fit
