@@ -150,3 +150,40 @@ def test_an_image_unreadable_since_ingestion_is_left_out_of_the_probe(tmp_path):
     details = detections.loc[detections["domain"] == "aligned", "detail"]
     assert details.str.contains("a face in 11/11 probed images").sum() == 11
     assert details.str.startswith("decode:").sum() == 1  # a failed row, as without auto
+
+
+def test_a_few_photographs_among_crops_are_detected_not_taken_whole(tmp_path, caplog):
+    """``auto`` on a domain of crops plus a few larger portraits: the crops are taken whole,
+    the portraits detected (a warning names them; the protocol shows both detectors)."""
+    import logging
+
+    from fer_da.preprocess.crops import outsized
+
+    assert outsized([100] * 4 + [300], [120] * 4 + [400], 64).tolist() == [False] * 4 + [True]
+    assert not outsized([300] * 3, [400] * 3, 64).any()  # all alike: none stands out
+    assert not outsized([40, 150], [40, 150], 200).any()  # not above auto_below
+    for label in ("happiness", "sadness"):
+        for i in range(6):
+            write_image(tmp_path / "mixed" / label / f"s{i}_{label}.png", size=(100, 120),
+                        value=40 + 20 * i)
+        write_image(tmp_path / "mixed" / label / f"photo_{label}.png", size=(300, 400),
+                    value=90)
+    raw, domains = {"mixed": RawTree(tmp_path / "mixed")}, {"mixed": DOMAINS["tiny"]}
+    manifests, _, _, _ = ingest_domains(raw, domains, {})
+
+    def factory(backend, *_, **__):
+        return NoDetector() if backend == "none" else BoxDetector([])
+
+    params = {"detector": {"backend": "auto", "auto_probe": 14}, "split": {"mode": "random"}}
+    with caplog.at_level(logging.WARNING):
+        detections, _ = detect_faces(manifests, raw, pd.DataFrame(), params, domains, factory)
+    ids = manifests["mixed"].set_index("image_id")["path"]
+    by_path = dict(zip(detections["image_id"].map(ids), detections["detector"], strict=True))
+    photos = {p for p in by_path if "photo_" in p}
+    assert len(photos) == 2 and {by_path[p] for p in photos} == {"mtcnn"}
+    assert {d for p, d in by_path.items() if p not in photos} == {"none"}
+    assert set(detections["detail"].str.endswith("; 2 larger images detected")) == {True}
+    warned = [r.message for r in caplog.records if "taken whole" in r.message]
+    assert len(warned) == 1 and all(p in warned[0] for p in photos)
+    _, _, _, protocol = normalise_faces(manifests, raw, detections, params, domains, {}, {})
+    assert protocol.loc[0, "detector"] == "mtcnn+none"

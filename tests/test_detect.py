@@ -87,6 +87,37 @@ def test_retinaface_weights_missing_falls_back_with_one_warning(tmp_path, caplog
         build_detector("retinaface", None, download=False)
 
 
+class _Hostile:
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {_Hostile.marker}",)
+
+
+def test_refused_retinaface_weights_fall_back_as_missing_ones(tmp_path, caplog):
+    """A hostile pickle, a truncated file: refused naming the file and the key, nothing
+    unpickled, and the detector falls back with the warning (as for a missing file)."""
+    import pickle
+
+    _Hostile.marker = tmp_path / "ran"
+    hostile = tmp_path / "retinaface.pth"
+    hostile.write_bytes(pickle.dumps({"body.conv1.weight": _Hostile()}))
+    cut = tmp_path / "cut.pth"
+    torch.save({"w": torch.zeros(64)}, cut)
+    cut.write_bytes(cut.read_bytes()[:40])
+    for bad in (hostile, cut):
+        with pytest.raises(DetectorUnavailable, match=rf"preprocessing.detector.weights: "
+                                                      rf".*{bad.name} could not be read"):
+            load_weights(bad)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            det = build_detector("retinaface", "none", weights=str(bad))
+        assert det.name == "none"
+        assert sum("falling back" in r.message and bad.name in r.message
+                   for r in caplog.records) == 1
+    assert not _Hostile.marker.exists()
+
+
 def _synthetic_face(seed: int):
     style = PRESETS["kdef"].style
     rng = np.random.default_rng(seed)

@@ -7,6 +7,7 @@ thresholding and NMS are done here so that a whole batch goes through the networ
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.error import URLError
@@ -18,6 +19,7 @@ from torchvision.ops import nms
 
 from fer_da.detect.base import RETINAFACE_WEIGHTS_URL, Detection, DetectorUnavailable
 from fer_da.devices import resolve_device
+from fer_da.models.weights import read_state_dict
 
 logger = logging.getLogger(__name__)
 
@@ -48,17 +50,20 @@ def load_weights(weights: str | Path | None, download: bool = True) -> dict[str,
         path = Path(weights)
         if not path.is_file():
             raise DetectorUnavailable(f"RetinaFace weights file {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        return state.get("state_dict", state)
+        try:  # a truncated, mislabelled or hostile file: refused, the detector falls back
+            return read_state_dict(path, "preprocessing.detector.weights")
+        except ValueError as exc:
+            raise DetectorUnavailable(str(exc)) from exc
     if not download:
         raise DetectorUnavailable("no RetinaFace weights file configured and download is off")
     try:
         return torch.hub.load_state_dict_from_url(WEIGHTS_URL, map_location="cpu",
                                                   progress=False, weights_only=True)
-    except (URLError, OSError, RuntimeError) as exc:
+    except (URLError, OSError, RuntimeError, pickle.UnpicklingError) as exc:
         raise DetectorUnavailable(
             f"RetinaFace weights are not in the torch hub cache ({torch.hub.get_dir()}) and "
-            f"could not be fetched: {type(exc).__name__}") from exc
+            f"could not be fetched, or the cached file does not read as a state dict: "
+            f"{type(exc).__name__}") from exc
 
 
 def prior_boxes(height: int, width: int) -> torch.Tensor:

@@ -51,3 +51,16 @@ def decide(coverages: Sequence[float], cover: float) -> tuple[bool, str]:
     return crops, (f"auto: a face in {len(found)}/{n} probed images, {hits} covering >= "
                    f"{cover:.0%} of the image (median {median:.0%}): "
                    + ("face crops, not detected" if crops else "detected"))
+
+
+OUTSIZED = 2.0  # a domain of crops: an image this many times its median side is a photo
+
+
+def outsized(widths: Sequence[int], heights: Sequence[int], below: int) -> np.ndarray:
+    """Per image of a domain judged face crops: a photograph among them — a shorter side
+    above ``below`` px and above :data:`OUTSIZED` times the domain's median — which is
+    detected rather than taken whole."""
+    sides = np.minimum(np.asarray(widths, float), np.asarray(heights, float))
+    if not len(sides):
+        return np.zeros(0, bool)
+    return (sides > below) & (sides > OUTSIZED * float(np.median(sides)))

@@ -22,7 +22,7 @@ from fer_da.detect.registry import AUTO, AUTO_DETECTS, resolve_backend
 from fer_da.digest import detection_cache_key
 from fer_da.ingest import RawTree
 from fer_da.preprocess.config import DetectorConfig, PreprocessConfig
-from fer_da.preprocess.crops import coverage, decide, probe_sample, tiny_images
+from fer_da.preprocess.crops import coverage, decide, outsized, probe_sample, tiny_images
 from fer_da.preprocess.faces import detect_robustly, faces_from_json, faces_to_json
 from fer_da.preprocess.image import to_rgb
 
@@ -150,19 +150,38 @@ def key_rows(groups: dict[tuple, list[Item]], configs: dict[tuple, DetectorConfi
     return rows, todo
 
 
-def _grouped(manifests: dict[str, pd.DataFrame], raw: dict[str, RawTree],
-             configs: dict[str, PreprocessConfig], detectors: Detectors
+Part = tuple[str, pd.DataFrame, DetectorConfig]  # domain, its images, their detector
+
+
+def _grouped(parts: list[Part], raw: dict[str, RawTree], detectors: Detectors
              ) -> dict[tuple, list[Item]]:
-    """The images of every domain grouped by detector configuration."""
+    """The images of every part grouped by detector configuration."""
     groups: dict[tuple, list[Item]] = {}
-    for domain, manifest in manifests.items():
-        cfg, tree = configs[domain].detector, raw[domain]
+    for domain, manifest, cfg in parts:
+        tree = raw[domain]
         groups.setdefault(cfg.signature(), []).extend(
             (image_id, domain, tree, path, sha) for image_id, path, sha in
             zip(manifest["image_id"], manifest["path"], _hashes(manifest, tree), strict=True))
         if cfg.signature() not in detectors.names:
             detectors.names[cfg.signature()] = detectors.name(cfg)
     return groups
+
+
+def split_outsized(domain: str, manifest: pd.DataFrame, cfg: DetectorConfig,
+                   auto: DetectorConfig) -> tuple[list[Part], str]:
+    """A domain ``auto`` judged face crops may still hold photographs (a few portraits
+    among the crops): those are detected with ``auto``'s detector, the rest taken whole; a
+    warning names them. Returns the parts and what the detail column adds."""
+    big = outsized(manifest["width"], manifest["height"], auto.auto_below)
+    if cfg.backend != "none" or not big.any():
+        return [(domain, manifest, cfg)], ""
+    named = manifest.loc[big, "path"].tolist()
+    logger.warning("%s: %d of %d images are much larger than the domain's face crops and are "
+                   "detected, not taken whole: %s%s", domain, len(named), len(manifest),
+                   ", ".join(named[:10]), " …" if len(named) > 10 else "")
+    return ([(domain, manifest[~big], cfg),
+             (domain, manifest[big], replace(auto, backend=AUTO_DETECTS))],
+            f"; {len(named)} larger images detected")
 
 
 def plan_detection(groups: dict[tuple, list[Item]], by_signature: dict[tuple, DetectorConfig],
@@ -235,13 +254,20 @@ def detect_all(manifests: dict[str, pd.DataFrame], raw: dict[str, RawTree],
     known = dict(zip(cache.get("key", []), cache.get("faces", []), strict=False))
     new: dict[str, str] = {}
     choices: dict[str, str] = {}  # backend auto: per domain, what was decided and why
+    parts: list[Part] = []
     for domain, manifest in manifests.items():
-        if configs[domain].detector.backend == AUTO:
-            detector, choices[domain] = resolve_auto(configs[domain].detector, manifest,
-                                                     raw[domain], known, new, detectors)
-            configs[domain] = replace(configs[domain], detector=detector)
-    groups = _grouped(manifests, raw, configs, detectors)
-    by_signature = {c.detector.signature(): c.detector for c in configs.values()}
+        cfg = configs[domain].detector
+        if cfg.backend != AUTO:
+            parts.append((domain, manifest, cfg))
+            continue
+        decided, choices[domain] = resolve_auto(cfg, manifest, raw[domain], known, new,
+                                                detectors)
+        configs[domain] = replace(configs[domain], detector=decided)
+        split, extra = split_outsized(domain, manifest, decided, cfg)
+        parts += split
+        choices[domain] += extra
+    groups = _grouped(parts, raw, detectors)
+    by_signature = {c.signature(): c for _, _, c in parts}
     rows, todo = plan_detection(groups, by_signature, detectors, known)
     for row in rows:
         row["detail"] = choices.get(row["domain"], "")
