@@ -117,7 +117,14 @@ def test_adabn_runs_are_planned_in_the_dann_setup():
            for p in plans]
     assert got == [("adabn", "erm", "supervised", ("src",), True),
                    ("clamp3_adabn", "dann", "dann", ("src", "tgt"), True),
-                   ("mcc", "mcc", "dann", ("src", "tgt"), False)]
+                   ("mcc", "mcc", "dann", ("src", "tgt"), False),
+                   # the AdaBN twin of the control, planned for dann+adabn
+                   ("erm_mixed_adabn", "erm_mixed", "dann", ("src", "tgt"), True)]
+    twice = plan_runs({"kind": "dann", "clamps": [3.0],
+                       "methods": ["dann+adabn", "erm_mixed+adabn"]}, DOMAINS, {})
+    assert [p["run"] for p in twice] == ["clamp3_adabn", "erm_mixed_adabn"]  # not twice
+    alone = plan_runs({"kind": "dann", "methods": ["adabn", "erm_mixed"]}, DOMAINS, {})
+    assert [p["run"] for p in alone] == ["adabn", "erm_mixed"]  # no +adabn method: no twin
     baseline = plan_runs({"kind": "baseline"}, DOMAINS, {})[0]
     adabn = RunPlan.from_dict(plans[0])
     # the baseline's training: same data, objective and config, so the same weights

@@ -142,6 +142,26 @@ def test_adaptation_is_paired_with_both_controls_by_hand():
     assert set(only["control"]) == {"source-only"}  # no erm_mixed run, no such rows
 
 
+def test_an_adabn_run_is_paired_with_the_adabn_twin_of_the_control():
+    from fer_da.reporting.comparisons import paired_with_controls
+
+    base = pd.DataFrame(_paired_rows("baseline", "kdef", [0.40, 0.50, 0.45]))
+    dann = pd.DataFrame(_paired_rows("dann", "erm_mixed", [0.45, 0.60, 0.50])
+                        + _paired_rows("dann", "erm_mixed_adabn", [0.55, 0.65, 0.60])
+                        + _paired_rows("dann", "clamp3", [0.50, 0.55, 0.60])
+                        + _paired_rows("dann", "clamp3_adabn", [0.60, 0.70, 0.65]))
+    out = paired_with_controls(base, dann).set_index(["control", "run"])
+    mixed = {r for c, r in out.index if c == "erm_mixed"}
+    twin = {r for c, r in out.index if c == "erm_mixed_adabn"}
+    assert mixed == {"clamp3"} and twin == {"clamp3_adabn"}
+    # clamp3_adabn - erm_mixed_adabn: +5, +5, +5 (against erm_mixed it would be +15)
+    assert out.loc[("erm_mixed_adabn", "clamp3_adabn"), "diff"] == pytest.approx(5.0)
+    old = paired_with_controls(base, dann[dann["run"] != "erm_mixed_adabn"])
+    label = old.loc[old["run"] == "clamp3_adabn", "control"]
+    paired_with_mixed = label[label != "source-only"]
+    assert len(paired_with_mixed) == 1 and paired_with_mixed.str.contains("no AdaBN twin").all()
+
+
 def _history(run, seed, flags):
     return [{"setup": "dann", "run": run, "seed": seed, "run_id": f"dann/{run}/seed{seed}",
              "epoch": e + 1, "dmn_acc": 0.25, "dmn_majority": 0.99 if f else 0.3,
@@ -176,6 +196,22 @@ def test_collapsed_runs_are_summarised_and_marked_in_the_tables():
     assert set(methods["method"]) == {"dann/clamp1 †", "dann/clamp5000"}
     assert collapse_summary(pd.DataFrame(_history("x", 0, [0])).drop(
         columns=["collapsed"])).empty
+
+
+def test_the_dagger_follows_the_epoch_the_reported_model_was_kept_from():
+    """Collapsed at epochs 3-4 of 6 (not the last, under half): a model kept from epoch 4
+    is a collapsed adversary's (†), one kept from epoch 6 is not."""
+    from fer_da.reporting.mechanisms import collapse_summary, flagged, kept_epochs
+
+    history = pd.DataFrame(_history("clamp1", 0, [0, 0, 1, 1, 0, 0])
+                           + _history("clamp1", 1, [0, 0, 1, 1, 0, 0]))
+    metrics = pd.DataFrame([{"run_id": "dann/clamp1/seed0", "selected_epoch": 4.0},
+                            {"run_id": "dann/clamp1/seed1", "selected_epoch": 6.0}])
+    assert kept_epochs(metrics) == {"dann/clamp1/seed0": 4, "dann/clamp1/seed1": 6}
+    summary = collapse_summary(history, kept_epochs(metrics))
+    assert summary["kept_epoch"].tolist() == [4, 6]
+    assert flagged(summary).tolist() == [True, False]
+    assert flagged(collapse_summary(history)).tolist() == [False, False]  # last epoch: 6
 
 
 def test_collapse_marks_survive_a_csv_round_trip_and_need_a_lasting_collapse(tmp_path):

@@ -53,6 +53,12 @@ def paired_comparison(baseline: pd.DataFrame, adapted: pd.DataFrame, metric: str
                                        "diff_std", "ci_low", "ci_high"])
 
 
+def _against(control_rows: pd.DataFrame, runs: pd.DataFrame, label: str, metric: str,
+             split: str) -> pd.DataFrame:
+    return paired_comparison(control_rows.assign(setup="baseline"), runs, metric,
+                             split).assign(control=label)
+
+
 def paired_with_controls(baseline: pd.DataFrame, dann: pd.DataFrame,
                          metric: str = "accuracy", control: str = "erm_mixed",
                          split: str = "test") -> pd.DataFrame:
@@ -61,14 +67,32 @@ def paired_with_controls(baseline: pd.DataFrame, dann: pd.DataFrame,
     loss on the adaptation runs' mixed batches: same sampler, budget and batch-norm
     statistics over source and target faces). Against source-only a difference mixes the
     batch-norm effect with the adaptation's; against erm_mixed it is the adaptation term's
-    alone. Column ``control`` names the reference; the reference's own mean is in
-    ``source_only``."""
+    alone. A ``<method>_adabn`` run (scored with target batch-norm statistics) is set
+    against its AdaBN twin ``erm_mixed_adabn`` (planned beside it), so that AdaBN's own
+    effect is not counted as the method's; without the twin (runs made before it was
+    planned) against ``erm_mixed``, labelled so. Column ``control`` names the reference;
+    the reference's own mean is in ``source_only``."""
     out = [paired_comparison(baseline, dann, metric, split).assign(control="source-only")]
-    if len(dann) and control in set(dann["run"]):
-        mixed = dann[dann["run"] == control].assign(setup="baseline")
-        others = dann[dann["run"] != control]
-        out.append(paired_comparison(mixed, others, metric, split).assign(control=control))
-    table = pd.concat(out, ignore_index=True)
+    if not len(dann):
+        return _with_control_first(out)
+    twin = f"{control}_adabn"
+    runs = set(dann["run"])
+    adapted = dann[~dann["run"].isin({control, twin})]
+    with_bn = adapted["run"].str.endswith("_adabn") & (adapted["run"] != "adabn")
+    if control in runs:
+        plain = adapted[~with_bn] if twin in runs else adapted
+        out.append(_against(dann[dann["run"] == control], plain, control, metric, split))
+    if twin in runs:
+        out.append(_against(dann[dann["run"] == twin], adapted[with_bn], twin, metric,
+                            split))
+    elif control in runs and with_bn.any():
+        out[-1].loc[out[-1]["run"].str.endswith("_adabn"), "control"] = (
+            f"{control} (no AdaBN twin: AdaBN's effect counted in)")
+    return _with_control_first(out)
+
+
+def _with_control_first(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    table = pd.concat(parts, ignore_index=True)
     return table[["control", *[c for c in table.columns if c != "control"]]]
 
 

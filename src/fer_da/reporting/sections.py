@@ -48,14 +48,15 @@ def adversary(collapse: pd.DataFrame) -> list[Section]:
     shown = collapse.assign(collapsed_epochs=collapse["collapsed_epochs"].fillna(
         "").astype(str).replace("", "none"), collapsed=flagged(collapse))
     alive = drop_empty(shown.set_index("run_id")[[
-        "epochs", "collapsed", "collapsed_epochs", "reasons", "last_dmn_acc",
+        "epochs", "kept_epoch", "collapsed", "collapsed_epochs", "reasons", "last_dmn_acc",
         "last_majority", "last_clamped_frac", "best_select_score"]].round(3))
     dead = int(flagged(collapse).sum())
     text = (f"Is the adversary alive? {dead} of {len(collapse)} adversarial runs had a "
             "collapsed domain classifier (one domain predicted for ≥ 95 % of the faces by a "
             "confident or high-loss classifier, ≥ 50 % of the samples clamped in the paper's "
             "clamp mode, or a domain accuracy at most half of chance, each over 3 epochs in a "
-            "row; docs/training.md) at their last epoch or in at least half of their epochs. "
+            "row; docs/training.md) at the epoch their reported model was kept from "
+            "(kept_epoch) or in at least half of their epochs. "
             "Such a run is source-only training on mixed batches: its numbers are marked † in "
             "every table below. best_select_score is the run's best model-selection score "
             "(source validation accuracy with select: source_val): far below erm_mixed's, the "

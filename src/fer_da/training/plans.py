@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fer_da.ingest import parse_domain_specs
-from fer_da.methods.registry import ADABN, SETUPS, adaptation_methods
+from fer_da.methods.registry import ADABN, CONTROL, SETUPS, adaptation_methods
 from fer_da.methods.registry import method as method_spec
 from fer_da.preprocess.config import domain_configs
 from fer_da.validate import ConfigError, as_bool, as_float, as_str_list, check_keys
@@ -125,7 +125,20 @@ def adaptation_runs(setup: Mapping[str, Any], where: str, names: tuple[str, ...]
                   "labelled": source, "clamp": c, "method": method, "clamp_mode": mode,
                   "target_bn": target_bn}
                  for c, mode in _adversarial_grid(method, clamps, modes)]
-    return runs
+    return _with_adabn_twin(runs, names, source)
+
+
+def _with_adabn_twin(runs: list[Run], names: tuple[str, ...], source: tuple[str, ...]
+                     ) -> list[Run]:
+    """A ``<method>+adabn`` run's control is ``erm_mixed`` scored with target statistics
+    too (``erm_mixed_adabn``): planned whenever such a run is, so that the paired
+    comparison isolates the method's term from AdaBN's own effect."""
+    twin = _run_name(CONTROL, None, "fixed", True)
+    needs = any(r.get("target_bn") and r.get("method") not in ("erm", CONTROL) for r in runs)
+    if not needs or any(r["run"] == twin for r in runs):
+        return runs
+    return [*runs, {"run": twin, "train": names, "labelled": source, "clamp": None,
+                    "method": CONTROL, "clamp_mode": "fixed", "target_bn": True}]
 
 
 KINDS: Mapping[str, Callable[..., list[Run]]] = {

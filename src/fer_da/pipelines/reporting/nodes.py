@@ -14,7 +14,13 @@ from fer_da.labels import vocabulary
 from fer_da.pipelines._types import Figure
 from fer_da.reporting.comparisons import method_comparison, paired_with_controls
 from fer_da.reporting.config import reporting_config
-from fer_da.reporting.mechanisms import collapse_summary, collapsed_runs, flagged, mechanism_summary
+from fer_da.reporting.mechanisms import (
+    collapse_summary,
+    collapsed_runs,
+    flagged,
+    kept_epochs,
+    mechanism_summary,
+)
 from fer_da.reporting.paper_tables import build_tables, paper_reference
 from fer_da.reporting.provenance_table import provenance_summary
 from fer_da.reporting.report import to_html, to_markdown
@@ -23,10 +29,11 @@ from fer_da.reporting.sections import intro, report_sections
 logger = logging.getLogger(__name__)
 
 
-def summarise_collapse(history: pd.DataFrame) -> pd.DataFrame:
+def summarise_collapse(history: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """Per adversarial run of the dann setup: the epochs its domain classifier was flagged
-    collapsed, why, and its last epoch's diagnostics (training/diagnostics.py)."""
-    summary = collapse_summary(history)
+    collapsed, why, the epoch its reported model was kept from (``metrics``) and its last
+    epoch's diagnostics (training/diagnostics.py)."""
+    summary = collapse_summary(history, kept_epochs(metrics))
     for r in summary[flagged(summary)].to_dict("records") if len(summary) else []:
         logger.warning("%s: adversary collapsed at epochs %s (%s); its numbers are marked %s",
                        r["run_id"], r["collapsed_epochs"], r["reasons"], "†")

@@ -36,8 +36,8 @@ def create_pipeline(**kwargs) -> Pipeline:
               "paired": "paired_comparison", "methods": "method_comparison",
               "collapse": "collapse_summary", "mechanisms": "mechanism_summary"}
     return pipeline([
-        node(summarise_collapse, inputs="dann.history", outputs="collapse_summary",
-             name="summarise_collapse"),
+        node(summarise_collapse, inputs=["dann.history", "dann.metrics"],
+             outputs="collapse_summary", name="summarise_collapse"),
         node(summarise_mechanisms, inputs=_by_setup("history", siblings),
              outputs="mechanism_summary", name="summarise_mechanisms"),
         node(make_tables, inputs={"collapse": "collapse_summary",
