@@ -41,7 +41,7 @@ def test_bnm_acts_on_the_unlabelled_samples_and_is_planned_like_any_method(face_
     domains = {"src": {"role": "source", "layout": "folder"},
                "tgt": {"role": "target", "layout": "folder"}}
     plans = plan_runs({"kind": "dann", "methods": ["bnm", "bnm+adabn"]}, domains, {})
-    assert [p["run"] for p in plans] == ["bnm", "bnm_adabn"]
+    assert [p["run"] for p in plans] == ["bnm", "bnm_adabn", "erm_mixed_adabn"]
     plan = RunPlan(setup="dann", run="bnm", seed=0, mode="dann", method="bnm",
                    train_domains=("src", "tgt"), labelled_domains=("src",),
                    all_domains=("src", "tgt"),

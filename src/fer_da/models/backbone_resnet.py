@@ -40,8 +40,8 @@ class ResNetTaps(nn.Module):
         self.fc_dim = fc_dim
 
     def load_pretrained(self, weights_file: str | None) -> list[str]:
-        raise ValueError("resnet18 / resnet18_slim have no ImageNet (or other published) "
-                         "weights: they are trained from scratch (a 48 px stem is not "
+        raise ValueError("resnet18 / resnet18_slim: this backbone has no ImageNet (or other "
+                         "published) weights: it is trained from scratch (a 48 px stem is not "
                          "torchvision's); set pretrained: false or use torchvision:resnet18")
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

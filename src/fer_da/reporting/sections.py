@@ -140,6 +140,28 @@ def paired(table: pd.DataFrame, metric: str) -> list[Section]:
     return [Section("Adaptation vs its controls (paired over seeds)", [text, shown])]
 
 
+def selection(summary: pd.DataFrame, sweep: pd.DataFrame) -> list[Section]:
+    """Each validator's picks against the oracle's (runs with ``training.validators``)."""
+    if not len(summary):
+        return []
+    shown = summary.set_index(["validator", "eval_domain"]).round(2)
+    text = ("Choosing a checkpoint without target labels: per validator, the mean target "
+            "test accuracy (%) of the epochs it keeps, the oracle's (the epoch a labelled "
+            "target test set would pick: an **upper bound** no honest protocol can use, and "
+            "how published cross-domain FER tables select), the gap in points and Spearman's "
+            "ρ of its scores with target accuracy over the epochs (1: it orders checkpoints "
+            "as target accuracy does). `last` keeps the last epoch (docs/training.md).")
+    blocks: list = [text, shown]
+    if len(sweep):
+        per = sweep.groupby("validator", sort=False).agg(
+            choices=("gap", "size"), accuracy=("accuracy", "mean"),
+            oracle_accuracy=("oracle_accuracy", "mean"), gap=("gap", "mean")).round(2)
+        blocks += ["A sweep chosen without labels: per seed and target, the adaptation run "
+                   "and epoch each validator scores best, against the oracle's choice over "
+                   "the same candidates (accuracy %, gap in points).", per]
+    return [Section("Choosing without target labels (validators vs the oracle)", blocks)]
+
+
 def a_distances(table: pd.DataFrame) -> list[Section]:
     if not len(table):
         return []
@@ -173,4 +195,5 @@ def report_sections(results: Mapping[str, Any], reporting: Mapping[str, Any], me
             *adversary(r["collapse"]), *mechanisms(r["mechanisms"]),
             *paper_tables(r["tables"], metric, reference), *methods(r["methods"]),
             *cdfer(r["methods"], reporting, r["protocol"]), *paired(r["paired"], metric),
+            *selection(r["validators"], r["sweep"]),
             *a_distances(r["adist"]), *figures(r["tsne"], r["confusion"])]

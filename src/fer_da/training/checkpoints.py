@@ -64,3 +64,43 @@ class CheckpointStore:
                         run_id, path)
             return None
         return state
+
+    # ---- per-epoch snapshots for the selection study (``training.validators``)
+    def epochs_folder(self, run_id: str) -> Path:
+        return self.root / f"{safe_name(run_id)}.epochs"
+
+    def clear_epochs(self, run_id: str) -> None:
+        """A run starting afresh: earlier snapshots (other settings) are removed."""
+        for path in sorted(self.epochs_folder(run_id).glob("epoch*.safetensors")):
+            path.unlink()
+
+    def save_epoch(self, run_id: str, epoch: int, state: dict[str, torch.Tensor]) -> None:
+        """The weights after ``epoch`` (safetensors, written atomically)."""
+        from safetensors.torch import save_file
+
+        folder = self.epochs_folder(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"epoch{epoch:04d}.safetensors"
+        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+        try:
+            save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp))
+            as_if_created(tmp)
+            tmp.replace(path)
+        except (OSError, RuntimeError) as exc:
+            tmp.unlink(missing_ok=True)
+            raise OSError(f"could not write the epoch snapshot {path}: {exc}") from exc
+
+    def epoch_states(self, run_id: str) -> dict[int, Path]:
+        """The snapshots of a run by epoch (read them with :meth:`load_epoch`)."""
+        return {int(p.stem.removeprefix("epoch")): p
+                for p in sorted(self.epochs_folder(run_id).glob("epoch*.safetensors"))}
+
+    @staticmethod
+    def load_epoch(path: Path) -> dict[str, torch.Tensor]:
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - truncated or foreign
+            raise RuntimeError(f"cannot read the epoch snapshot {path} ({type(exc).__name__}: "
+                               f"{exc}); re-run the setup") from exc

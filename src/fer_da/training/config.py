@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fer_da.digest import config_hash
 from fer_da.methods.options import MethodOptions
 from fer_da.provenance import code_provenance
-from fer_da.training.options import AugmentConfig
+from fer_da.training.options import LABEL_FREE_VALIDATORS, AugmentConfig
 from fer_da.validate import (
     ConfigError,
     as_bool,
@@ -24,12 +24,39 @@ from fer_da.validate import (
 if TYPE_CHECKING:  # torch: imported where a model is built, not to read a configuration
     from fer_da.models import ModelConfig
 
-SELECTIONS = ("last", "source_val", "target_entropy", "target_im")
+SELECTIONS = ("last", *LABEL_FREE_VALIDATORS)
 # sane ranges (docs/bad_inputs.md): above these a value is a typo that would only fail as an
 # allocator error or a run of years, after minutes of work
 MAXIMA = {"epochs": 10_000, "batch_size": 65_536, "eval_batch_size": 65_536,
           "tap_dim": 65_536, "tap_pool": 64, "hidden": 16_384, "domain_hidden": 65_536,
           "input_size": 1024, "lr": 10.0, "weight_decay": 1.0}
+
+
+def _lists(merged: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``seeds`` (distinct integers, at least one), ``domain_hidden`` (widths) and
+    ``validators`` (label-free validator names, each once) as tuples."""
+    out: dict[str, Any] = {}
+    for key, example in (("seeds", "[0, 1, 2]"), ("domain_hidden", "[1024, 1024]"),
+                         ("validators", "[source_val, snd, bnm]")):
+        value = merged.get(key)
+        if key not in merged:
+            continue
+        if isinstance(value, str | int) or not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}.{key} must be a list (e.g. {example}), got {value!r}")
+        if key == "seeds":
+            out[key] = tuple(as_int(s, f"{where}.seeds[]") for s in value)
+            if not out[key]:
+                raise ConfigError(f"{where}.seeds is empty: list at least one seed (e.g. [0])")
+        elif key == "domain_hidden":
+            out[key] = tuple(as_int(w, f"{where}.domain_hidden[]", minimum=1,
+                                    maximum=MAXIMA["domain_hidden"]) for w in value)
+        else:
+            out[key] = tuple(as_choice(v, f"{where}.validators[]", LABEL_FREE_VALIDATORS)
+                             for v in value)
+        if key != "domain_hidden" and len(set(out[key])) != len(out[key]):
+            raise ConfigError(f"{where}.{key} lists a {'seed' if key == 'seeds' else 'validator'} "
+                              f"twice: {list(value)}")
+    return out
 
 
 def _sizes_and_rates(merged: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -83,7 +110,10 @@ class TrainConfig:
     warmup: float = 0.0  # fraction of the steps
     label_smoothing: float = 0.0
     length: str = "epochs"  # epochs (DANN: as long as the longest domain) | source_epochs
-    select: str = "last"  # last | source_val | target_entropy | target_im
+    select: str = "last"  # last | a label-free validator (training/validators.py)
+    # validators scored at every epoch (history ``val_<name>``) with a snapshot of each
+    # epoch's weights, for the selection study (docs/training.md); () = none
+    validators: tuple[str, ...] = ()
     adapt_weight: float = 1.0  # weight of a non-adversarial adaptation loss (mcc, im, ...)
     mcc_temperature: float = 2.5
     # the domain classifier of the adversarial methods (docs/training.md, "The clamp")
@@ -98,23 +128,7 @@ class TrainConfig:
         """Validated once: unknown keys, strings for numbers or booleans are errors naming
         the key (``where`` prefixes it)."""
         merged = check_keys({**params, **overrides}, {f.name for f in fields(cls)}, where)
-        if "seeds" in merged:
-            seeds = merged["seeds"]
-            if isinstance(seeds, str | int) or not isinstance(seeds, list | tuple):
-                raise ConfigError(f"{where}.seeds must be a list of integers, got {seeds!r}")
-            merged["seeds"] = tuple(as_int(s, f"{where}.seeds[]") for s in seeds)
-            if not merged["seeds"]:
-                raise ConfigError(f"{where}.seeds is empty: list at least one seed (e.g. [0])")
-            if len(set(merged["seeds"])) != len(merged["seeds"]):
-                raise ConfigError(f"{where}.seeds lists a seed twice: {list(seeds)}")
-        if "domain_hidden" in merged:
-            widths = merged["domain_hidden"]
-            if isinstance(widths, str | int) or not isinstance(widths, list | tuple):
-                raise ConfigError(f"{where}.domain_hidden must be a list of widths (e.g. "
-                                  f"[1024, 1024]; [] = the paper's head), got {widths!r}")
-            merged["domain_hidden"] = tuple(as_int(w, f"{where}.domain_hidden[]", minimum=1,
-                                                   maximum=MAXIMA["domain_hidden"])
-                                            for w in widths)
+        merged.update(_lists(merged, where))
         merged.update(_sizes_and_rates(merged, where))
         for key in ("compile", "pretrained", "resume"):
             if key in merged:
@@ -239,6 +253,8 @@ class RunPlan:
         plan = self.to_dict()
         for key in RESULT_NEUTRAL_KEYS:
             plan["config"].pop(key, None)
+        if not plan["config"].get("validators"):  # plans made before the key hash as before
+            plan["config"].pop("validators", None)
         return config_hash(plan)
 
     def fingerprint(self, data_digest: str, init_digest: str | None = None,

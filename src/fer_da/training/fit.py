@@ -38,12 +38,15 @@ class Fit:
     best: dict[str, Any] = field(default_factory=lambda: {"epoch": 0, "score": -math.inf,
                                                           "state": None})
     start: int = 0
+    snapshots: bool = False  # keep each epoch's trainable weights (training.validators)
 
     def restore(self, model: torch.nn.Module, optimisers: Mapping[str, Any],
                 resume: bool) -> None:
         """Continue after the last saved epoch of a checkpoint with this fingerprint."""
         saved = self.store.load(self.run_id, self.fingerprint) if self.store and resume else None
         if not saved:
+            if self.snapshots and self.store and self.ranks.main:
+                self.store.clear_epochs(self.run_id)
             return
         model.load_state_dict(saved["model"])
         for name, optimiser in optimisers.items():
@@ -71,6 +74,8 @@ class Fit:
                 "model": model.state_dict(), **{k: o.state_dict() for k, o in optimisers.items()},
                 "epoch": epoch + 1, "history": self.history, "fingerprint": self.fingerprint,
                 "provenance": self.provenance, "best": self.best})
+            if self.snapshots:
+                self.store.save_epoch(self.run_id, epoch + 1, trainable_state(model))
         barrier(self.ranks)
 
     def kept(self, model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -132,3 +137,10 @@ def epoch_means(sums: dict[str, torch.Tensor], seen: int, device: torch.device,
         means[key] = part if sums[key].dim() else part[0]
         i += v.numel()
     return means, seen
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state a snapshot keeps: every tensor but the frozen parameters (those equal the
+    final model's)."""
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    return {k: v for k, v in model.state_dict().items() if k not in frozen}

@@ -49,7 +49,7 @@ from fer_da.training.frozen import (
     rows_folder,
 )
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
-from fer_da.training.selection import keep_best
+from fer_da.training.selection import keep_best, validator_scores
 from fer_da.training.trained import TrainedModel, run_provenance
 
 logger = logging.getLogger(__name__)
@@ -303,6 +303,9 @@ def train_epoch(run: Run, epoch: int, history: list[dict]) -> dict[str, Any]:
     guard.check(run.plan.run_id, epoch, steps, "lower the learning rate or clamp")
     record = epoch_record(run, epoch, means, history, lam, limit, seen,
                           time.perf_counter() - t0)
+    if cfg.validators:  # the selection study: every validator's score at every epoch
+        record.update(validator_scores(cfg.validators, run.model, run.data, run.device,
+                                       cfg.eval_batch_size))
     bar.set_postfix(loss=f"{record['clf_loss']:.3f}", img_s=f"{record['images_per_s']:.0f}")
     bar.close()
     logger.info("%s epoch %d/%d: clf %.4f dmn %.4f lambda %.3f dmn-acc %.3f (%.0f img/s)",
@@ -326,7 +329,7 @@ def train_run(
     run, fingerprint, provenance = prepare(plan, data, n_classes, init_state, autoencoder)
     cfg = plan.config
     progress = Fit(plan.run_id, plan.seed, cfg.epochs, cfg.select, fingerprint, provenance,
-                   store, run.ranks)
+                   store, run.ranks, snapshots=bool(cfg.validators))
 
     def select(best: dict[str, Any], epoch: int) -> tuple[float, dict[str, Any]]:
         return keep_best(best, cfg.select, run.model, run.data, run.device,

@@ -42,3 +42,8 @@ class AugmentConfig:
 
 # test-time augmentation at evaluation and inference (``evaluation.tta``)
 TTA = ("none", "flip")
+
+# the label-free validators (training/validators.py, which checks it holds the same names):
+# what ``training.select`` may pick a checkpoint by and ``training.validators`` may record
+LABEL_FREE_VALIDATORS = ("source_val", "target_entropy", "target_im", "snd", "bnm",
+                         "class_ami", "dev")

@@ -120,3 +120,58 @@ def evaluate_all(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
         rows += r
         preds += p
     return pd.DataFrame(rows, columns=columns), pd.concat(preds, ignore_index=True)
+
+
+TRACE_COLUMNS = ["setup", "run", "seed", "run_id", "epoch", "eval_domain", "n", "accuracy",
+                 "balanced_accuracy", "macro_f1"]
+
+
+def _epoch_rows(run_id: str, trained: TrainedModel, model: Any, face_sets: dict[str, FaceSet],
+                cfg: Any, tta: str, classes: list[str]) -> list[dict[str, Any]]:
+    """The model (set to one epoch's weights) on the test split of every domain whose
+    labels the run did not train with."""
+    from fer_da.training.evaluate import predict
+    from fer_da.training.metrics import classification_metrics
+
+    plan, rows = trained.plan, []
+    freeze = (plan.get("config") or {}).get("freeze", "none")
+    for domain, fs in sorted(face_sets.items()):
+        if domain in plan["labelled_domains"]:
+            continue
+        scorer, _ = _scorer(model, plan, domain, fs, cfg, run_id)
+        part = fs.split("test", plan["seed"])
+        truth = part.table["label_idx"].to_numpy(dtype=np.int64)
+        if not len(truth):
+            continue
+        logp, _, _ = predict(scorer, part.images, cfg.device, cfg.eval_batch_size, tta,
+                             freeze)
+        m = classification_metrics(logp, truth, classes)
+        rows.append({"setup": plan["setup"], "run": plan["run"], "seed": plan["seed"],
+                     "run_id": run_id, "eval_domain": domain, "n": len(truth),
+                     **{k: m[k] for k in ("accuracy", "balanced_accuracy", "macro_f1")}})
+    return rows
+
+
+def trace_selection(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
+                    store: Any, cfg: Any, tta: str, classes: list[str]) -> pd.DataFrame:
+    """The oracle's view of the selection study, computed at evaluation only: for each run
+    trained with ``training.validators``, every epoch's snapshot scored on the test split of
+    each target (the labels training never saw). The validators' own scores are in the
+    run's history (``val_<name>``); the report sets them side by side."""
+    from fer_da.training.evaluate import load_model
+
+    rows = []
+    for run_id, trained in sorted(models.items()):
+        if not (trained.plan.get("config") or {}).get("validators"):
+            continue
+        snapshots = store.epoch_states(run_id)
+        if not snapshots:
+            raise FileNotFoundError(f"{run_id} was trained with training.validators but its "
+                                    f"epoch snapshots are missing under "
+                                    f"{store.epochs_folder(run_id)}; re-run the setup")
+        model = load_model(trained.model_config, trained.state)
+        for epoch, path in snapshots.items():
+            model.load_state_dict({**trained.state, **store.load_epoch(path)})
+            rows += [{**r, "epoch": epoch} for r in _epoch_rows(
+                run_id, trained, model, face_sets, cfg, tta, classes)]
+    return pd.DataFrame(rows, columns=TRACE_COLUMNS)

@@ -2,58 +2,119 @@
 
 ``source_val``: accuracy on the validation split of the labelled domains.
 ``target_entropy`` / ``target_im``: negative mean prediction entropy / information
-maximisation on the unlabelled training images (no label read). Higher is better for
-each; the scores themselves live in training/validators.py (with the other validators:
-SND, BNM, ClassAMI, DEV, the oracle), this module runs the model to feed them.
+maximisation on the unlabelled training images (no label read); ``snd``, ``bnm``,
+``class_ami``, ``dev``: the other label-free validators. Higher is better for each; the
+scores themselves live in training/validators.py (with the oracle, an upper bound that
+never selects), this module runs the model to feed them.
 ``last``: the last epoch.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
 
 from fer_da.training import validators
 from fer_da.training.data import DomainData
+from fer_da.training.validators import LABEL_FREE
 from fer_da.validate import ConfigError
 
-SELECTABLE = ("source_val", "target_entropy", "target_im")  # computed per epoch here
+SAMPLE = 2000  # images per role for the validators (seeded): bounds SND's N x N and k-means
 
 
 @torch.inference_mode()
-def _logp(model: torch.nn.Module, images: np.ndarray, device: torch.device,
-          batch_size: int) -> torch.Tensor:
+def _outputs(model: torch.nn.Module, images: np.ndarray, device: torch.device,
+             batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probabilities and features of ``images`` (eval mode, restored after)."""
     was_training = model.training
     model.eval()
-    out = []
+    logp, feats = [], []
     for i in range(0, len(images), batch_size):
         x = torch.from_numpy(np.ascontiguousarray(images[i: i + batch_size])).unsqueeze(1)
-        out.append(model(x.to(device)).class_logp.float().cpu())
+        out = model(x.to(device))
+        logp.append(out.class_logp.float().cpu())
+        feats.append(out.features.float().cpu())
     model.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0)
+    if not logp:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.cat(logp), torch.cat(feats)
+
+
+def _logp(model: torch.nn.Module, images: np.ndarray, device: torch.device,
+          batch_size: int) -> torch.Tensor:
+    return _outputs(model, images, device, batch_size)[0]
+
+
+def _sample(images: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, Any]:
+    """At most :data:`SAMPLE` rows, seeded (the same rows at every epoch)."""
+    if len(images) <= SAMPLE:
+        return images, labels
+    keep = np.sort(np.random.default_rng(0).choice(len(images), SAMPLE, replace=False))
+    return images[keep], (labels[keep] if labels is not None else None)
+
+
+def _role(model: torch.nn.Module, parts: list[tuple[np.ndarray, Any]], device: torch.device,
+          batch_size: int, sample: bool) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """Outputs of one role's images (its domains' parts together), sampled or not."""
+    images = np.concatenate([p[0] for p in parts])
+    labels = (np.concatenate([np.asarray(p[1]) for p in parts])
+              if all(p[1] is not None for p in parts) else None)
+    if sample:
+        images, labels = _sample(images, labels)
+    logp, feats = _outputs(model, images, device, batch_size)
+    return logp, feats, labels
+
+
+def validation_inputs(model: torch.nn.Module, data: list[DomainData], device: torch.device,
+                      batch_size: int, needs: set[str]) -> dict[str, Any]:
+    """What the validators in ``needs`` read (training/validators.py, ``INPUTS``): the
+    labelled domains' validation split and (sampled) training split, the unlabelled
+    domains' (sampled) pool; never a target label."""
+    out: dict[str, Any] = {}
+    if any(k.startswith("source_val") for k in needs):
+        val = [(d.val_images, d.val_labels) for d in data
+               if d.val_images is not None and len(d.val_images)]
+        if not val:
+            raise ValueError("select: source_val needs a validation split on a labelled "
+                             "domain (preprocessing.split.val_fraction > 0)")
+        logp, feats, labels = _role(model, val, device, batch_size, sample=False)
+        out |= {"source_val_logits": logp, "source_val_features": feats,
+                "source_val_labels": labels}
+    if any(k.startswith("source_train") for k in needs):
+        logp, feats, labels = _role(model, [(d.images, d.labels) for d in data if d.labelled],
+                                    device, batch_size, sample=True)
+        out |= {"source_train_features": feats, "source_train_labels": labels}
+    if any(k.startswith("target_") for k in needs):
+        pool = [(d.images, None) for d in data if not d.labelled]
+        if not pool:
+            raise ValueError("select: the target validators need an unlabelled (target) "
+                             "domain")
+        logp, feats, _ = _role(model, pool, device, batch_size, sample=True)
+        out |= {"target_logits": logp, "target_features": feats}
+    return out
 
 
 def selection_score(criterion: str, model: torch.nn.Module, data: list[DomainData],
                     device: torch.device, batch_size: int = 256) -> float:
-    """The validator ``criterion`` of training/validators.py on this model; higher is
-    better (losses are negated)."""
-    if criterion not in SELECTABLE:
-        validators.validator(criterion, "training.select")  # unknown: names the choices
-        raise ConfigError(f"training.select: {criterion!r} is not computed per epoch by the "
-                          f"training loop; choose from {list(SELECTABLE)} or last")
-    if criterion == "source_val":
-        labelled = [d for d in data if d.val_images is not None and len(d.val_images)]
-        if not labelled:
-            raise ValueError("select: source_val needs a validation split on a labelled "
-                             "domain (preprocessing.split.val_fraction > 0)")
-        logp = torch.cat([_logp(model, d.val_images, device, batch_size) for d in labelled])
-        labels = np.concatenate([np.asarray(d.val_labels) for d in labelled])
-        return validators.source_accuracy(logp, labels)
-    unlabelled = [d for d in data if not d.labelled]
-    if not unlabelled:
-        raise ValueError(f"select: {criterion} needs an unlabelled (target) domain")
-    logp = torch.cat([_logp(model, d.images, device, batch_size) for d in unlabelled])
-    return validators.score(criterion, {"target_logits": logp}, "training.select")
+    """The label-free validator ``criterion`` (training/validators.py) on this model;
+    higher is better (losses and risks are negated)."""
+    v = validators.validator(criterion, "training.select")
+    if v.upper_bound:
+        raise ConfigError("training.select: the oracle reads target test labels; it is an "
+                          f"upper bound, never a selection; choose from {list(LABEL_FREE)}")
+    inputs = validation_inputs(model, data, device, batch_size, set(v.needs))
+    return validators.score(criterion, inputs, "training.select")
+
+
+def validator_scores(names: tuple[str, ...], model: torch.nn.Module, data: list[DomainData],
+                     device: torch.device, batch_size: int) -> dict[str, float]:
+    """``val_<name>`` of each validator in ``names`` on this model (the inputs computed once
+    for all of them)."""
+    needs = {k for n in names for k in validators.validator(n).needs}
+    inputs = validation_inputs(model, data, device, batch_size, needs)
+    return {f"val_{n}": validators.score(n, inputs) for n in names}
 
 
 def keep_best(best: dict, criterion: str, model: torch.nn.Module, data: list[DomainData],

@@ -9,7 +9,7 @@ import pandas as pd
 
 from fer_da.facesets import FaceSet
 from fer_da.labels import vocabulary
-from fer_da.pipelines._types import TrainedModel
+from fer_da.pipelines._types import CheckpointStore, TrainedModel
 from fer_da.preflight import evaluation_config, evaluation_splits
 
 
@@ -33,3 +33,16 @@ def evaluate_models(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     evaluation = evaluation_config(evaluation)
     return evaluate_all(models, face_sets, TrainConfig.from_params(training), evaluation,
                         evaluation_splits(evaluation), list(vocabulary(labels)))
+
+
+def trace_selection(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
+                    checkpoints: CheckpointStore, training: dict[str, Any],
+                    evaluation: dict[str, Any], labels: dict[str, Any]) -> pd.DataFrame:
+    """Per run trained with ``training.validators``: every epoch's target test metrics (the
+    oracle's view, never used to select), beside the validators' scores in its history."""
+    from fer_da.training.config import TrainConfig
+    from fer_da.training.scoring import trace_selection as trace
+
+    evaluation = evaluation_config(evaluation)
+    return trace(models, face_sets, checkpoints, TrainConfig.from_params(training),
+                 evaluation.get("tta", "none"), list(vocabulary(labels)))

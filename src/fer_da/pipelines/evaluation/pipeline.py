@@ -2,10 +2,11 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from fer_da.methods.registry import SETUPS as REGISTERED
 from fer_da.pipelines import tags
-from fer_da.pipelines.evaluation.nodes import evaluate_models
+from fer_da.pipelines.evaluation.nodes import evaluate_models, trace_selection
 
-SETUPS = ("baseline", "joint", "finetune", "dann")
+SETUPS = tuple(REGISTERED)  # every setup of the registry
 
 
 def evaluation_template() -> Pipeline:
@@ -14,6 +15,10 @@ def evaluation_template() -> Pipeline:
                                       "params:evaluation", "params:labels"],
              outputs=["metrics", "predictions"], name="evaluate_models",
              tags=[tags.MODELS]),
+        node(trace_selection, inputs=["models", "face_sets", "checkpoints",
+                                      "params:training", "params:evaluation",
+                                      "params:labels"],
+             outputs="selection_trace", name="trace_selection"),
     ])
 
 

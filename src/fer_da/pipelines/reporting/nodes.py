@@ -163,3 +163,14 @@ def render_report(reporting: dict[str, Any], training: dict[str, Any],
                 len(results["tsne"]) + len(results["confusion"]))
     return (to_markdown("fer-da report", text, sections),
             to_html("fer-da report", text, sections))
+
+
+def study_selection(history: pd.DataFrame, trace: pd.DataFrame
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The selection study of the runs trained with ``training.validators``: each
+    validator's pick per run against the oracle's, summarised per validator, and the
+    sweep's choice (empty tables when no run recorded validators)."""
+    from fer_da.reporting.selection_study import sweep_choice, validator_picks, validator_summary
+
+    picks = validator_picks(history, trace)
+    return picks, validator_summary(picks), sweep_choice(history, trace)

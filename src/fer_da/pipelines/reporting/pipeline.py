@@ -13,6 +13,7 @@ from fer_da.pipelines.reporting.nodes import (
     dann_loss_figure,
     make_tables,
     render_report,
+    study_selection,
     summarise_collapse,
     summarise_mechanisms,
     tsne_figures,
@@ -34,7 +35,8 @@ def create_pipeline(**kwargs) -> Pipeline:
               "confusion": "confusion_figure_names", "protocol": "protocol",
               "split_summary": "split_summary", "provenance": "report_provenance",
               "paired": "paired_comparison", "methods": "method_comparison",
-              "collapse": "collapse_summary", "mechanisms": "mechanism_summary"}
+              "collapse": "collapse_summary", "mechanisms": "mechanism_summary",
+              "validators": "validator_summary", "sweep": "sweep_choice"}
     return pipeline([
         node(summarise_collapse, inputs=["dann.history", "dann.metrics"],
              outputs="collapse_summary", name="summarise_collapse"),
@@ -60,6 +62,9 @@ def create_pipeline(**kwargs) -> Pipeline:
              tags=[tags.TSNE]),
         node(dann_loss_figure, inputs="dann.history", outputs="dann_loss_figure",
              name="dann_loss_figure"),
+        node(study_selection, inputs=["dann.history", "dann.selection_trace"],
+             outputs=["validator_picks", "validator_summary", "sweep_choice"],
+             name="study_selection"),
         node(confusion_figures, inputs={"labels": "params:labels",
                                         **_by_setup("predictions", tabled)},
              outputs=["confusion_figures", "confusion_figure_names"],
