@@ -24,8 +24,9 @@ TINY = TrainConfig(epochs=3, batch_size=4, lr=1e-3, backbone="vgg11_slim_bn", de
 
 def _rows(run, seed, val_snd, val_bnm, acc):
     run_id = f"dann/{run}/seed{seed}"
+    pairs = enumerate(zip(val_snd, val_bnm, strict=True))
     history = [{"setup": "dann", "run": run, "seed": seed, "run_id": run_id, "epoch": e + 1,
-                "val_snd": s, "val_bnm": b} for e, (s, b) in enumerate(zip(val_snd, val_bnm))]
+                "val_snd": s, "val_bnm": b} for e, (s, b) in pairs]
     trace = [{"setup": "dann", "run": run, "seed": seed, "run_id": run_id, "epoch": e + 1,
               "eval_domain": "tgt", "n": 10, "accuracy": a} for e, a in enumerate(acc)]
     return history, trace
