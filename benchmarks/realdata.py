@@ -10,6 +10,8 @@
         --methods adabn,dann+adabn          # AdaBN alone and on DANN (docs/training.md)
     uv run python benchmarks/realdata.py --methods erm_mixed,dann,cdan_e,confusion \
         --clamp-modes fixed,paper           # the live adversary against both controls
+    uv run python benchmarks/realdata.py --validators source_val,target_entropy,target_im,\
+        snd,bnm,class_ami,dev               # each validator's picks against the oracle's
 
 Runs ``kedro run --env realbench --pipelines=dann`` and ``--pipelines=baseline`` (or the
 ``--setups``) in-process for each direction (the roles swapped with runtime parameters; every
@@ -67,7 +69,7 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
         params.setdefault("dann", {}).setdefault("setup", {})["training"] = {
             "select": adapted_select}
     params = merged(params, extra or {})
-    start = time.perf_counter()
+    start, now = time.perf_counter(), time.time()
     for pipeline in setups:
         with KedroSession.create(ROOT, env=env, runtime_params=params) as session:
             session.run(pipeline_names=[pipeline])
@@ -79,6 +81,9 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
     out["seconds"] = time.perf_counter() - start
     out["extra"] = {"history": {s: pd.read_csv(outputs / f"{s}_history.csv") for s in setups},
                     "adist": a_distances(outputs, setups, source, target)}
+    trace = reports / "dann_selection_trace.csv"
+    if "dann" in setups and trace.exists() and trace.stat().st_mtime >= now - 1:
+        out["extra"]["trace"] = pd.read_csv(trace)  # written by this run (validators)
     return out
 
 
@@ -168,7 +173,43 @@ def summarise(source: str, target: str, result: dict) -> str:
                      f"  collapsed in {flagged}/{len(d)} seeds"
                      + (f" ({', '.join(sorted(set(d['reasons']) - {''}))})" if flagged else ""))
         lines.append(text)
+    if "trace" in extra:
+        lines += selection_lines(extra["history"]["dann"], extra["trace"])
     return "\n".join(lines)
+
+
+def selection_lines(history: pd.DataFrame, trace: pd.DataFrame) -> list[str]:
+    """Each validator's picks against the oracle's (runs trained with validators)."""
+    from fer_da.reporting.selection_study import sweep_choice, validator_picks, validator_summary
+
+    picks = validator_picks(history, trace)
+    lines = ["-- checkpoint selection without target labels: per validator, the target test "
+             "accuracy (%) of the epochs it keeps, the oracle's, the gap (points), "
+             "Spearman's rho over the epochs"]
+    for r in validator_summary(picks).to_dict("records"):
+        lines.append(f"  {r['validator']:>15} {r['eval_domain']:>12}: pick {r['accuracy']:5.1f}"
+                     f"  oracle {r['oracle_accuracy']:5.1f}  gap {r['gap']:4.1f} ± "
+                     f"{r['gap_std']:4.1f}  rho {r['spearman']:+.2f}  ({r['runs']} runs)")
+    per_run = picks.groupby(["run", "validator"], sort=False).agg(
+        acc=("accuracy", "mean"), sd=("accuracy", "std"), gap=("gap", "mean"),
+        rho=("spearman", "mean"))
+    lines.append("-- per adaptation method (mean over seeds): pick accuracy, gap, rho")
+    for (run, name), r in per_run.iterrows():
+        lines.append(f"  {run:>20} {name:>15}: {r['acc']:5.1f} ± {r['sd']:4.1f}  gap "
+                     f"{r['gap']:4.1f}  rho {r['rho']:+.2f}")
+    sweep = sweep_choice(history, trace)
+    lines.append("-- the sweep (every adaptation run and epoch of a seed) chosen by each "
+                 "validator against the oracle's (mean over seeds)")
+    for name, g in sweep.groupby("validator", sort=False):
+        lines.append(f"  {name:>15}: {g['accuracy'].mean():5.1f}  oracle "
+                     f"{g['oracle_accuracy'].mean():5.1f}  gap {g['gap'].mean():4.1f}  "
+                     f"runs chosen {', '.join(g['run'])}")
+    return lines
+
+
+def validators(args: argparse.Namespace) -> dict:
+    names = [v for v in args.validators.split(",") if v]
+    return {"validators": names} if names else {}
 
 
 def parse_training(text: str) -> dict:
@@ -228,7 +269,8 @@ def main() -> None:
     parser.add_argument("--clamp-modes", default="",
                         help="the dann setup's clamp_modes, e.g. 'fixed,paper' (env's default)")
     parser.add_argument("--adapted-select", default=None,
-                        choices=["source_val", "target_entropy", "target_im", "last"],
+                        choices=["source_val", "target_entropy", "target_im", "snd", "bnm",
+                                 "class_ami", "dev", "last"],
                         help="epoch selection of the dann setup's runs (default: the env's)")
     parser.add_argument("--setups", default="baseline,dann",
                         help="pipelines to run; each is compared with baseline (source-only)")
@@ -238,6 +280,9 @@ def main() -> None:
     parser.add_argument("--params", default="",
                         help="any parameters, dotted keys, e.g. 'ed2l.setup.options.branch=fc'"
                              " (YAML values; merged last)")
+    parser.add_argument("--validators", default="",
+                        help="validators recorded at every epoch of every run (training."
+                             "validators, e.g. 'source_val,snd,bnm'); the study is printed")
     parser.add_argument("--epochs", default="",
                         help="training epochs per source, e.g. 'sfew=40' or '2' for every "
                              "source (default: the env's)")
@@ -261,7 +306,9 @@ def main() -> None:
                                                                 [m for m in
                                                                  args.clamp_modes.split(",")
                                                                  if m] or None,
-                                                                parse_training(args.training),
+                                                                {**parse_training(
+                                                                    args.training),
+                                                                 **validators(args)},
                                                                 nested(parse_training(
                                                                     args.params)))))
     text = "\n".join(out)
