@@ -323,7 +323,8 @@ def test_mlflow_model_of_the_run_predicts_from_the_local_store(lab):
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{lab / 'mlflow.db'}"}
     out = lab / "mlflow_predictions.json"
     mlflow_cli = Path(sys.executable).with_name("mlflow")
-    subprocess.run([str(mlflow_cli), "models", "predict", "-m", "models:/fer_da.baseline/1",
+    subprocess.run([str(mlflow_cli), "models", "predict", "-m",
+                    "models:/fer_da.tiny.baseline/1",
                     "-i", str(paths), "-t", "csv", "--env-manager", "local", "-o", str(out)],
                    cwd=lab, env=env, check=True, capture_output=True, timeout=300)
     served = pd.DataFrame(json.loads(out.read_text())["predictions"])
@@ -390,7 +391,7 @@ def test_the_registered_model_carries_labels_preprocessing_and_provenance(lab):
 
     uri = f"sqlite:///{lab / 'mlflow.db'}"
     client = mlflow.tracking.MlflowClient(uri, registry_uri=uri)
-    version = client.get_model_version("fer_da.baseline", "1")
+    version = client.get_model_version("fer_da.tiny.baseline", "1")
     run = client.get_run(version.run_id)
     assert run.data.tags["serving.baseline.run_id"] == "baseline/kdef/seed0"
     assert run.data.tags["serving.baseline.classes"] == ",".join(CLASSES)

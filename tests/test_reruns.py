@@ -338,7 +338,8 @@ def test_an_unchanged_baseline_rerun_leaves_one_model_and_one_registered_version
     assert _saved(models) == before and len(before) == 1
     uri = f"sqlite:///{lab / 'mlflow.db'}"
     client = mlflow.tracking.MlflowClient(uri, registry_uri=uri)
-    assert [str(v.version) for v in client.search_model_versions("name='fer_da.baseline'")] == ["1"]
+    versions = client.search_model_versions("name='fer_da.tiny.baseline'")  # the env's name
+    assert [str(v.version) for v in versions] == ["1"]
 
 
 def test_normalisation_takes_unchanged_crops_from_the_previous_version(tmp_path,
@@ -398,8 +399,9 @@ def test_a_served_model_registers_a_version_only_when_its_digest_changed(tmp_pat
         experiment = client.create_experiment("reruns")  # not an earlier test's active one
         with mlflow.start_run(experiment_id=experiment) as run:
             mlflow.set_tag("serving.baseline.registration", "X")
-        client.create_registered_model("fer_da.baseline")
-        client.create_model_version("fer_da.baseline", source=str(tmp_path),
+        # the registered name carries the env (the default run env here): fer_da.<env>.<setup>
+        client.create_registered_model("fer_da.synthetic.baseline")
+        client.create_model_version("fer_da.synthetic.baseline", source=str(tmp_path),
                                     run_id=run.info.run_id)
         hooks, pipeline = TrainingTrackingHooks(), _Pipeline()
         with mlflow.start_run(experiment_id=experiment):
@@ -412,16 +414,20 @@ def test_a_served_model_registers_a_version_only_when_its_digest_changed(tmp_pat
                 with pytest.raises(StopIteration):
                     next(around)
                 assert ("registered_model_name" in seen) is registers, digest
+                if registers:
+                    assert seen["registered_model_name"] == "fer_da.synthetic.baseline"
                 assert pipeline.log_model_kwargs["registered_model_name"] == "fer_da.baseline"
             hooks._serving = {}  # no served model seen in this run: register as usual
-            assert not hooks._registered_unchanged(pipeline.log_model_kwargs)
+            assert not hooks._registered_unchanged({"registered_model_name":
+                                                    "fer_da.synthetic.baseline"})
         with mlflow.start_run(experiment_id=experiment) as old:  # logged before the key
             mlflow.set_tag("serving.baseline.digest", "X")
-        client.create_model_version("fer_da.baseline", source=str(tmp_path),
+        client.create_model_version("fer_da.synthetic.baseline", source=str(tmp_path),
                                     run_id=old.info.run_id)
         with mlflow.start_run(experiment_id=experiment):
             hooks._serving = {"baseline": "X"}
-            assert not hooks._registered_unchanged(pipeline.log_model_kwargs)
+            assert not hooks._registered_unchanged({"registered_model_name":
+                                                    "fer_da.synthetic.baseline"})
     finally:
         mlflow.set_tracking_uri(before)
 

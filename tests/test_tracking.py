@@ -63,3 +63,41 @@ def test_the_registered_pipelines_tag_what_the_hook_tracks():
     report = reporting()
     for dataset, tag in (("tsne_figures", tags.TSNE), ("confusion_figures", tags.CONFUSION)):
         assert [tag in n.tags for n in report.nodes if dataset in n.outputs] == [True]
+
+
+def test_each_epoch_reaches_mlflow_while_the_run_still_trains(tmp_path):
+    """The loop publishes each epoch (training/events.py); the hook logs it to the run's
+    nested MLflow run at once, and the run's final logging reuses that run."""
+    import mlflow
+
+    from fer_da.training.events import publish_epoch
+
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    hook = TrainingTrackingHooks()
+    try:
+        experiment = mlflow.tracking.MlflowClient().create_experiment("live")
+        with mlflow.start_run(experiment_id=experiment) as parent:
+            hook.before_pipeline_run(run_params={}, pipeline=None, catalog=None)
+            publish_epoch("dann/clamp3/seed0", {"epoch": 1, "clf_loss": 1.5,
+                                                "dmn_loss": float("nan")})
+            client = mlflow.tracking.MlflowClient()
+            nested = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = "
+                                                      f"'{parent.info.run_id}'")
+            assert [r.info.run_name for r in nested] == ["dann/clamp3/seed0"]
+            history = client.get_metric_history(nested[0].info.run_id, "clf_loss")
+            assert [(m.step, m.value) for m in history] == [(1, 1.5)]
+            assert "dmn_loss" not in nested[0].data.metrics  # NaN: not logged
+            publish_epoch("dann/clamp3/seed0", {"epoch": 2, "clf_loss": 1.2})
+            history = client.get_metric_history(nested[0].info.run_id, "clf_loss")
+            assert [(m.step, m.value) for m in history] == [(1, 1.5), (2, 1.2)]
+            around = hook.after_pipeline_run(run_params={"env": "lab"}, pipeline=None,
+                                             catalog=None)
+            next(around)
+            tags = client.get_run(parent.info.run_id).data.tags
+            assert tags["fer_da.env"] == "lab" and tags["mlflow.runName"] == "lab: __default__"
+    finally:
+        hook._stop_listening()
+        mlflow.set_tracking_uri(before)
+    publish_epoch("dann/clamp3/seed0", {"epoch": 3, "clf_loss": 1.0})  # no subscriber left
+    assert hook._unsubscribe is None

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import sys
+import time
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -19,6 +20,7 @@ from kedro.framework.hooks import hook_impl
 from fer_da.digest import registration_key
 from fer_da.pipelines import tags
 from fer_da.training.diagnostics import collapsed_epochs
+from fer_da.training.events import subscribe
 
 logger = logging.getLogger(__name__)
 SCORES = ("accuracy", "balanced_accuracy", "macro_f1", "nll")
@@ -44,6 +46,8 @@ class TrainingTrackingHooks:
     def __init__(self):
         self._mlflow_ids: dict[str, str] = {}  # our run_id -> MLflow run id
         self._serving: dict[str, str] = {}  # setup -> registration key of what it serves now
+        self._live: set[str] = set()  # runs whose epochs were logged while they trained
+        self._unsubscribe: Any = None
 
     @staticmethod
     def _mlflow():
@@ -57,6 +61,39 @@ class TrainingTrackingHooks:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
                             catalog: Any) -> None:
         self._mlflow_ids, self._serving = {}, {}  # one session's runs, not an earlier one's
+        self._live = set()
+        if self._unsubscribe is None:  # each epoch's record to MLflow as the run trains
+            self._unsubscribe = subscribe(self._log_epoch)
+
+    def _log_epoch(self, run_id: str, record: dict[str, Any]) -> None:
+        """One epoch of a run still training: its losses and diagnostics as step metrics of
+        the run's nested MLflow run (created at its first epoch)."""
+        mlflow = self._mlflow()
+        if mlflow is None:
+            return
+        from mlflow.entities import Metric
+
+        client, parent = mlflow.tracking.MlflowClient(), mlflow.active_run()
+        if run_id not in self._mlflow_ids:
+            run = client.create_run(parent.info.experiment_id, run_name=run_id,
+                                    tags={"mlflow.parentRunId": parent.info.run_id,
+                                          "fer_da.run_id": run_id})
+            self._mlflow_ids[run_id] = run.info.run_id
+        self._live.add(run_id)
+        step, now = int(record["epoch"]), int(time.time() * 1000)
+        client.log_batch(self._mlflow_ids[run_id], metrics=[
+            Metric(k, float(v), now, step) for k, v in record.items()
+            if k != "epoch" and _number(v) and math.isfinite(float(v))])
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any],
+                          pipeline: Any, catalog: Any) -> None:
+        self._stop_listening()
+
+    def _stop_listening(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
     @hook_impl
     def after_node_run(self, node, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
@@ -103,26 +140,45 @@ class TrainingTrackingHooks:
         latest registered MLflow version holds with the same code (same registration key,
         :func:`registration_key`) registers no new version."""
         kwargs = getattr(pipeline, "log_model_kwargs", None)
-        unchanged = kwargs is not None and self._registered_unchanged(kwargs)
-        if unchanged:
-            pipeline.log_model_kwargs = {k: v for k, v in kwargs.items()
-                                         if k != "registered_model_name"}
+        env = run_env(run_params)
+        self._name_run(env, run_params)
+        named = (None if kwargs is None else
+                 {**kwargs, "registered_model_name": registered_name(
+                     kwargs.get("registered_model_name"), env)})
+        if named is not None:
+            if self._registered_unchanged(named):
+                named.pop("registered_model_name")
+            pipeline.log_model_kwargs = named
         try:
             yield
         finally:
-            if unchanged:
+            if kwargs is not None:
                 pipeline.log_model_kwargs = kwargs
+            self._stop_listening()
+
+    def _name_run(self, env: str, run_params: dict[str, Any]) -> None:
+        """The env and the pipelines in the parent run's name and tags: a lab's runs are
+        told apart from the synthetic default's at a glance."""
+        mlflow = self._mlflow()
+        if mlflow is None:
+            return
+        pipelines = run_params.get("pipeline_names") or [run_params.get("pipeline_name")
+                                                         or "__default__"]
+        what = "+".join(p for p in pipelines if p) or "__default__"
+        mlflow.set_tags({"mlflow.runName": f"{env}: {what}", "fer_da.env": env,
+                         "fer_da.pipelines": what})
 
     def _registered_unchanged(self, kwargs: dict[str, Any]) -> bool:
         name = kwargs.get("registered_model_name")
         mlflow = self._mlflow()
         if not name or mlflow is None:
             return False
-        key = self._serving.get(str(name).split(".", 1)[-1])
+        setup = str(name).rsplit(".", 1)[-1]
+        key = self._serving.get(setup)
         if key is None:
             return False
         version = latest_registered(mlflow.tracking.MlflowClient(), name,
-                                    f"serving.{str(name).split('.', 1)[-1]}.registration")
+                                    f"serving.{setup}.registration")
         if version is None or version[1] != key:
             return False
         logger.info("MLflow: %s unchanged (registration key %s: same model and code), keeping "
@@ -136,7 +192,9 @@ class TrainingTrackingHooks:
             return
         models, metrics = inputs[f"{namespace}.models"], outputs[f"{namespace}.metrics"]
         for run_id, trained in sorted(models.items()):
-            with mlflow.start_run(run_name=run_id, nested=True) as run:
+            live = self._mlflow_ids.get(run_id)
+            with (mlflow.start_run(run_id=live, nested=True) if live else
+                  mlflow.start_run(run_name=run_id, nested=True)) as run:
                 self._mlflow_ids[run_id] = run.info.run_id
                 plan = trained.plan
                 mlflow.set_tags({"setup": plan["setup"], "run": plan["run"],
@@ -144,7 +202,7 @@ class TrainingTrackingHooks:
                                  **{f"provenance.{k}": str(v)
                                     for k, v in trained.provenance.items()}})
                 mlflow.log_params(_flatten({k: v for k, v in plan.items() if k != "run_id"}))
-                for h in trained.history:
+                for h in ([] if run_id in self._live else trained.history):
                     mlflow.log_metrics({k: float(v) for k, v in h.items()
                                         if k != "epoch" and _number(v)
                                         and math.isfinite(float(v))},
@@ -184,6 +242,22 @@ class TrainingTrackingHooks:
                 client.log_figure(mlflow_id, figures[key], f"{kind}.png")
 
 
+
+
+def run_env(run_params: dict[str, Any]) -> str:
+    """The env a run reads (``--env``, else the project's default run env)."""
+    from fer_da.settings import CONFIG_LOADER_ARGS
+
+    return run_params.get("env") or CONFIG_LOADER_ARGS.get("default_run_env", "local")
+
+
+def registered_name(name: str | None, env: str) -> str | None:
+    """``fer_da.<setup>`` as ``fer_da.<env>.<setup>``: a lab's model never becomes the next
+    version of the synthetic default's."""
+    if not name:
+        return name
+    prefix, _, setup = str(name).rpartition(".")
+    return f"{prefix or 'fer_da'}.{env}.{setup}" if prefix.count(".") == 0 else str(name)
 
 
 def latest_registered(client: Any, name: str, tag: str) -> tuple[str, str | None] | None:

@@ -16,6 +16,7 @@ import torch
 
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.distributed import Ranks, all_reduce_sum, barrier
+from fer_da.training.events import publish_epoch
 
 logger = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -69,6 +70,8 @@ class Fit:
         if self.select != "last" and select is not None:
             record["select_score"], self.best = select(self.best, epoch + 1)
         self.history.append(record)
+        if self.ranks.main:
+            publish_epoch(self.run_id, record)
         if self.store and self.ranks.main:
             self.store.save(self.run_id, {
                 "model": model.state_dict(), **{k: o.state_dict() for k, o in optimisers.items()},
