@@ -65,9 +65,13 @@ def run_direction(source: str, target: str, seeds: list[int], env: str,
         params["dann"] = {"setup": {"methods": methods}}
     if clamp_modes:
         params.setdefault("dann", {}).setdefault("setup", {})["clamp_modes"] = clamp_modes
+    if (training or {}).get("validators"):  # the selection study: the adaptation runs
+        params.setdefault("dann", {}).setdefault("setup", {}).setdefault("training", {})[
+            "validators"] = training["validators"]
+        params["training"].pop("validators")
     if adapted_select:  # the adaptation runs' own epoch-selection criterion (no target label)
-        params.setdefault("dann", {}).setdefault("setup", {})["training"] = {
-            "select": adapted_select}
+        params.setdefault("dann", {}).setdefault("setup", {}).setdefault("training", {})[
+            "select"] = adapted_select
     params = merged(params, extra or {})
     start, now = time.perf_counter(), time.time()
     for pipeline in setups:

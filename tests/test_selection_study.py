@@ -117,3 +117,19 @@ def test_a_run_keeps_the_epoch_its_validator_scores_best(face_sets, criterion):
     scores = [h[f"val_{criterion}"] for h in trained.history]
     assert [h["select_score"] for h in trained.history] == pytest.approx(scores)
     assert trained.provenance["selected_epoch"] == int(np.argmax(scores)) + 1
+
+
+def test_a_source_only_run_records_the_validators_that_read_no_target(face_sets):
+    from fer_da.training.selection import validator_scores
+
+    plan = RunPlan(setup="baseline", run="src", seed=0, mode="supervised",
+                   train_domains=("src",), labelled_domains=("src",),
+                   all_domains=("src", "tgt"), config=TINY)
+    data = training_view(face_sets, ("src",), ("src",))
+    model = train_run(plan, data, 7)
+    from fer_da.training.evaluate import load_model
+
+    scores = validator_scores(LABEL_FREE_VALIDATORS, load_model(model.model_config,
+                                                                model.state),
+                              data, torch.device("cpu"), 64)
+    assert list(scores) == ["val_source_val"]  # the others read the unlabelled pool

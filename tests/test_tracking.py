@@ -101,3 +101,25 @@ def test_each_epoch_reaches_mlflow_while_the_run_still_trains(tmp_path):
         mlflow.set_tracking_uri(before)
     publish_epoch("dann/clamp3/seed0", {"epoch": 3, "clf_loss": 1.0})  # no subscriber left
     assert hook._unsubscribe is None
+
+
+def test_the_run_ends_with_what_ran_the_headline_and_where_things_are():
+    import pandas as pd
+
+    from fer_da.reporting.run_summary import summary_lines
+
+    rows = [{"setup": "dann", "run": run, "seed": seed, "eval_domain": d, "role": role,
+             "split": "test", "accuracy": acc, "balanced_accuracy": acc / 2}
+            for run, acc in (("erm_mixed", 0.5), ("clamp3", 0.7)) for seed in (0, 1)
+            for d, role in (("kdef", "source"), ("jaffe", "target"))]
+    lines = summary_lines({"dann": ("data/08_reporting/dann_metrics.csv", pd.DataFrame(rows))},
+                          {"dann": "data/06_models/dann"}, None, synthetic=True)
+    assert lines[0] == "Run finished: dann (on the embedded synthetic faces, not real data)"
+    assert lines[1] == ("  dann on jaffe (test, mean of 2 seeds): erm_mixed 50.0% (bal. "
+                        "25.0%), clamp3 70.0% (bal. 35.0%)")  # targets only, every run
+    assert "metrics data/08_reporting/dann_metrics.csv, models data/06_models/dann" in lines[2]
+    assert lines[-1].startswith("Report: not made by this run; `uv run kedro run "
+                                "--pipelines=reporting`")
+    done = summary_lines({"dann": ("m.csv", pd.DataFrame(rows))}, {}, "r/report.html", False)
+    assert done[-1] == "Report: r/report.html" and "synthetic" not in done[0]
+    assert summary_lines({}, {}, None, False) == []

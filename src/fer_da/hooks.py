@@ -317,3 +317,35 @@ class DistributedOutputsHook:
         for name in sorted(pipeline.all_outputs()):
             catalog[name] = MemoryDataset(copy_mode="assign")
         logger.info("rank %d: %d outputs kept in memory", rank, len(pipeline.all_outputs()))
+
+
+def _path(catalog: Any, name: str, key: str = "filepath") -> str | None:
+    """Where a catalog dataset writes (None when it cannot tell)."""
+    try:
+        described = catalog.get(name)._describe()
+    except Exception:  # noqa: BLE001 - a dataset without a path, or not in the catalog
+        return None
+    return str(described.get(key) or described.get("path") or "") or None
+
+
+class RunSummaryHook:
+    """The last lines of every run that trained or evaluated: what ran, the headline
+    numbers, where the metrics, models and report are (reporting/run_summary.py)."""
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
+                           catalog: Any) -> None:
+        from fer_da.reporting.run_summary import summary_lines
+
+        outputs = pipeline.all_outputs()
+        setups = [o.removesuffix(".metrics") for o in sorted(outputs)
+                  if o.endswith(".metrics")]
+        metrics = {s: (_path(catalog, f"{s}.metrics"), catalog.load(f"{s}.metrics"))
+                   for s in setups}
+        models = {s: p for s in setups if (p := _path(catalog, f"{s}.models", "path"))}
+        report = (_path(catalog, "report_markdown") if "report_markdown" in outputs
+                  else None)
+        html = report.removesuffix(".md") + ".html" if report else None
+        synthetic = "synthetic" in str(run_env(run_params))
+        for line in summary_lines(metrics, models, html, synthetic):
+            logger.info("%s", line)

@@ -111,7 +111,11 @@ def selection_score(criterion: str, model: torch.nn.Module, data: list[DomainDat
 def validator_scores(names: tuple[str, ...], model: torch.nn.Module, data: list[DomainData],
                      device: torch.device, batch_size: int) -> dict[str, float]:
     """``val_<name>`` of each validator in ``names`` on this model (the inputs computed once
-    for all of them)."""
+    for all of them). A run without an unlabelled domain (source-only) records those that
+    read no target data (``source_val``, ``dev`` needs the target too)."""
+    if not any(not d.labelled for d in data):  # source-only: no unlabelled pool to read
+        names = tuple(n for n in names if not any(k.startswith("target_") for k in
+                                                   validators.validator(n).needs))
     needs = {k for n in names for k in validators.validator(n).needs}
     inputs = validation_inputs(model, data, device, batch_size, needs)
     return {f"val_{n}": validators.score(n, inputs) for n in names}
