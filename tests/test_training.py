@@ -170,3 +170,15 @@ def test_gpu_fast_path_runs_on_cpu(face_sets):
     assert math.isfinite(trained.history[0]["clf_loss"])
     assert all(v.dtype == torch.float32 for k, v in trained.state.items()
                if v.is_floating_point())
+
+
+def test_the_epoch_line_shows_the_losses_the_run_has():
+    from fer_da.training.loop import epoch_line
+
+    nan = float("nan")
+    assert epoch_line({"clf_loss": 1.0, "dmn_loss": nan, "dmn_acc": nan,
+                       "lambda": 0.5}) == "clf 1.0000"  # erm_mixed: no dmn nan, no lambda
+    assert epoch_line({"clf_loss": 1.0, "dmn_loss": 0.7, "dmn_acc": 0.5, "lambda": 0.5}) == (
+        "clf 1.0000 dmn 0.7000 dmn-acc 0.500 lambda 0.500")
+    assert epoch_line({"clf_loss": 1.0, "dmn_loss": nan, "dmn_acc": nan, "lambda": 0.25,
+                       "adapt_loss": 0.2}) == "clf 1.0000 adapt 0.2000 lambda 0.250"

@@ -45,6 +45,9 @@ class CacheShardsDataset(AbstractDataset[None, CacheShards]):
         self._path, self._every, self._seconds = path, every, seconds
         self.metadata = metadata
 
+    def _exists(self) -> bool:
+        return Path(self._path).is_dir()
+
     def load(self) -> CacheShards:
         return CacheShards(self._path, self._every, self._seconds)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,9 @@ class MediaDataset(AbstractDataset[None, Media]):
     def __init__(self, path: str, metadata: dict | None = None):
         self._path = path
         self.metadata = metadata
+
+    def _exists(self) -> bool:
+        return Path(self._path).exists()
 
     def load(self) -> Media:
         try:

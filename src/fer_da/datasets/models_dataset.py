@@ -172,6 +172,9 @@ class CheckpointStoreDataset(AbstractDataset[None, CheckpointStore]):
         self._path = path
         self.metadata = metadata
 
+    def _exists(self) -> bool:
+        return Path(self._path).is_dir()
+
     def load(self) -> CheckpointStore:
         return CheckpointStore(self._path)
 

@@ -83,10 +83,9 @@ def resolve_backend(backend: str, fallback: str | None = None, **kwargs: Any) ->
     if ready is None or not fallback:
         return None
     found = resolve_backend(fallback, None, **kwargs)
-    if found is not None:
-        logger.warning("Face detector %r is unavailable (no weights file here); falling back "
-                       "to %r. Every preprocessed row records the detector that produced it.",
-                       backend, found)
+    if found is not None:  # a prediction: the warning comes once, when it is built
+        logger.info("Face detector %r has no weights file here: %r will detect (every "
+                    "preprocessed row records the detector that produced it)", backend, found)
     return found
 
 

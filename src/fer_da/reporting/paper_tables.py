@@ -100,6 +100,10 @@ def _column_key(setup: str, run: str, order: list[str]) -> float:
     return float(order.index(run)) if run in order else 99.0
 
 
+LONG_COLUMNS = ["table", "metric", "domain", "column", "value", "std", "seeds", "provenance",
+                "row_key", "col_key"]
+
+
 def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
                  split: str = "test", mixed: str = "refuse",
                  collapsed: frozenset[tuple[str, str]] = frozenset()) -> pd.DataFrame:
@@ -109,8 +113,10 @@ def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
     (``mixed: refuse``, an error naming each provenance and its setups) or each cell marked
     with its provenance id (``mixed: mark``).
     """
-    every = pd.concat([m for m in metrics.values() if m is not None and len(m)],
-                      ignore_index=True)
+    frames = [m for m in metrics.values() if m is not None and len(m)]
+    if not frames:  # no setup of the tables ran
+        return pd.DataFrame(columns=LONG_COLUMNS)
+    every = pd.concat(frames, ignore_index=True)
     summary = provenance_summary(every)
     if len(summary) > 1:
         if mixed == "refuse":
@@ -134,8 +140,7 @@ def build_tables(metrics: Mapping[str, pd.DataFrame], names: Mapping[str, str],
     about = {"I": "joint", "II": "finetune", "III": "dann", "IV": "dann"}
     parts = {t: p for t, p in parts.items() if about[t] in ran}
     if not parts:
-        return pd.DataFrame(columns=["table", "metric", "domain", "column", "value", "std",
-                                     "seeds", "provenance", "row_key", "col_key"])
+        return pd.DataFrame(columns=LONG_COLUMNS)
     rows = []
     for table, part in parts.items():
         for metric in METRICS:

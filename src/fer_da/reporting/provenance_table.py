@@ -15,6 +15,9 @@ PROVENANCE_SHOWN = ("faceset_version", "source_digest", "git_commit", "git_dirty
 def provenance_summary(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per distinct (face-set version, source digest): an id ``P1``, ``P2``, … with
     what it stands for and the setups whose numbers it produced."""
+    if not len(metrics) or not {"setup", "run_id"} <= set(metrics.columns):
+        return pd.DataFrame(columns=["provenance", *PROVENANCE_KEYS, *PROVENANCE_SHOWN[2:],
+                                     "setups", "models"])
     m = metrics.copy()
     for col in PROVENANCE_SHOWN:
         if col not in m:

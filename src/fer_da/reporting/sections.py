@@ -177,9 +177,16 @@ def a_distances(table: pd.DataFrame) -> list[Section]:
     return [Section("Domain invariance (proxy A-distance)", [text, a])]
 
 
-def figures(tsne: list[str], confusion: list[str]) -> list[Section]:
-    blocks: list = [Image("contact_sheet.png", title=None), Image("figures/dann_losses.png"),
-                    Image("figures/hagan_translation.png")]
+def figures(tsne: list[str], confusion: list[str], ran: frozenset[str] = frozenset()
+            ) -> list[Section]:
+    """The contact sheet, the figures of the setups that ran (``ran``), t-SNE and
+    confusion matrices."""
+    blocks: list = [Image("contact_sheet.png", title="The faces as the models see them")]
+    if "dann" in ran:
+        blocks.append(Image("figures/dann_losses.png", title="DANN losses per epoch"))
+    if "hagan" in ran:
+        blocks.append(Image("figures/hagan_translation.png",
+                            title="HA-GAN: faces and the characters drawn for them"))
     for group, names in (("tsne", tsne), ("confusion", confusion)):
         blocks += [Image(f"figures/{group}/{name}", 700, name) for name in names]
     return [Section("Figures", blocks)]
@@ -196,4 +203,21 @@ def report_sections(results: Mapping[str, Any], reporting: Mapping[str, Any], me
             *paper_tables(r["tables"], metric, reference), *methods(r["methods"]),
             *cdfer(r["methods"], reporting, r["protocol"]), *paired(r["paired"], metric),
             *selection(r["validators"], r["sweep"]),
-            *a_distances(r["adist"]), *figures(r["tsne"], r["confusion"])]
+            *a_distances(r["adist"]), *figures(r["tsne"], r["confusion"], ran(r))]
+
+
+def ran(results: Mapping[str, Any]) -> frozenset[str]:
+    """The setups with figures of their own whose history holds runs."""
+    return frozenset(s for s in ("dann", "hagan")
+                     if len(results.get(f"{s}_history", pd.DataFrame())))
+
+
+def synthetic_note(protocol_table: pd.DataFrame) -> str:
+    """A warning at the top of the page when the faces are the embedded synthetic ones."""
+    data = set(protocol_table.get("data", pd.Series(dtype=str)).astype(str))
+    if data == {"synthetic"}:
+        return (" **These numbers are on the embedded synthetic faces**: they show that the "
+                "pipelines work, not how any method does on real faces (docs/synthetic.md).")
+    if "synthetic" in data:
+        return " Some domains are synthetic stand-ins (the protocol's `data` column)."
+    return ""

@@ -308,10 +308,22 @@ def train_epoch(run: Run, epoch: int, history: list[dict]) -> dict[str, Any]:
                                        cfg.eval_batch_size))
     bar.set_postfix(loss=f"{record['clf_loss']:.3f}", img_s=f"{record['images_per_s']:.0f}")
     bar.close()
-    logger.info("%s epoch %d/%d: clf %.4f dmn %.4f lambda %.3f dmn-acc %.3f (%.0f img/s)",
-                run.plan.run_id, epoch + 1, cfg.epochs, record["clf_loss"],
-                record["dmn_loss"], lam, record["dmn_acc"], record["images_per_s"])
+    logger.info("%s epoch %d/%d: %s (%.0f img/s)", run.plan.run_id, epoch + 1, cfg.epochs,
+                epoch_line(record), record["images_per_s"])
     return record
+
+
+def epoch_line(record: dict[str, Any]) -> str:
+    """What the epoch's log line shows: the losses the run has (the domain game's only for
+    an adversarial run, the adaptation term's for the others), λ where it weighs one."""
+    parts = [f"clf {record['clf_loss']:.4f}"]
+    if record.get("dmn_loss") == record.get("dmn_loss"):  # NaN: no domain game
+        parts += [f"dmn {record['dmn_loss']:.4f}", f"dmn-acc {record['dmn_acc']:.3f}"]
+    if "adapt_loss" in record:
+        parts.append(f"adapt {record['adapt_loss']:.4f}")
+    if len(parts) > 1 and record.get("lambda") == record.get("lambda"):
+        parts.append(f"lambda {record['lambda']:.3f}")
+    return " ".join(parts)
 
 
 def train_run(

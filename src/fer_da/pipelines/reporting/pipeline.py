@@ -36,7 +36,8 @@ def create_pipeline(**kwargs) -> Pipeline:
               "split_summary": "split_summary", "provenance": "report_provenance",
               "paired": "paired_comparison", "methods": "method_comparison",
               "collapse": "collapse_summary", "mechanisms": "mechanism_summary",
-              "validators": "validator_summary", "sweep": "sweep_choice"}
+              "validators": "validator_summary", "sweep": "sweep_choice",
+              "dann_history": "dann.history", "hagan_history": "hagan.history"}
     return pipeline([
         node(summarise_collapse, inputs=["dann.history", "dann.metrics"],
              outputs="collapse_summary", name="summarise_collapse"),
