@@ -18,6 +18,8 @@ from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 
 REPLACED_WHOLE = ("domains",)
+LOCAL = "local"  # conf/local: a user's own overrides for a plain ``kedro run``
+LOCAL_KEYS = ("parameters", "catalog", "credentials")
 
 
 def merge_params(base: dict[str, Any], env: dict[str, Any]) -> dict[str, Any]:
@@ -66,10 +68,23 @@ class LabConfigLoader(OmegaConfigLoader):
             return absolute_sqlite_uris(super().__getitem__(key),
                                         Path(self.conf_source).resolve().parent)
         if key != "parameters" or key in self or not self.runtime_params:
-            return super().__getitem__(key)
+            return self._with_local(key, super().__getitem__(key))
         runtime, self.runtime_params = self.runtime_params, {}
-        try:  # env over base first, then the command line over both
-            params = super().__getitem__(key)
+        try:  # env over base first, conf/local next, then the command line over them all
+            params = self._with_local(key, super().__getitem__(key))
         finally:
             self.runtime_params = runtime
         return OmegaConf.to_container(OmegaConf.unsafe_merge(params, runtime))
+
+    def _with_local(self, key: str, config: dict[str, Any]) -> dict[str, Any]:
+        """A plain ``kedro run`` (no ``--env``) reads the default run env's recipe
+        (``conf/synthetic``) and then, as Kedro users expect, their own overrides and
+        credentials in ``conf/local`` (git-ignored); a run with ``--env`` reads that env."""
+        local = Path(self.conf_source) / LOCAL
+        if self.env is not None or key not in LOCAL_KEYS or key in self or not local.is_dir():
+            return config
+        extra = self.load_and_merge_dir_config(str(local), self.config_patterns[key], key,
+                                               set(), key == "credentials")
+        if not extra:
+            return config
+        return merge_params(config, extra) if key == "parameters" else {**config, **extra}
