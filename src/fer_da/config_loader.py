@@ -18,6 +18,7 @@ from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 
 REPLACED_WHOLE = ("domains",)
+DEFAULT_RUN_ENV = "synthetic"  # the embedded default (conf/synthetic); a lab: --env
 LOCAL = "local"  # conf/local: a user's own overrides for a plain ``kedro run``
 LOCAL_KEYS = ("parameters", "catalog", "credentials")
 

@@ -246,9 +246,9 @@ class TrainingTrackingHooks:
 
 def run_env(run_params: dict[str, Any]) -> str:
     """The env a run reads (``--env``, else the project's default run env)."""
-    from fer_da.settings import CONFIG_LOADER_ARGS
+    from fer_da.config_loader import DEFAULT_RUN_ENV
 
-    return run_params.get("env") or CONFIG_LOADER_ARGS.get("default_run_env", "local")
+    return run_params.get("env") or DEFAULT_RUN_ENV
 
 
 def registered_name(name: str | None, env: str) -> str | None:

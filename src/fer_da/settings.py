@@ -2,7 +2,7 @@
 
 import warnings
 
-from fer_da.config_loader import LabConfigLoader
+from fer_da.config_loader import DEFAULT_RUN_ENV, LabConfigLoader
 from fer_da.hooks import (
     DistributedOutputsHook,
     PreflightHook,
@@ -29,6 +29,6 @@ HOOKS = (LazyMlflowHook(), TrainingTrackingHooks(), DistributedOutputsHook(), Pr
 CONFIG_LOADER_CLASS = LabConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
-    "default_run_env": "synthetic",  # the embedded default (conf/synthetic); a lab: --env
+    "default_run_env": DEFAULT_RUN_ENV,  # conf/synthetic, then conf/local; a lab: --env
     "merge_strategy": {"parameters": "soft"},
 }
