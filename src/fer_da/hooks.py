@@ -328,6 +328,16 @@ def _path(catalog: Any, name: str, key: str = "filepath") -> str | None:
     return str(described.get(key) or described.get("path") or "") or None
 
 
+def _saved_path(catalog: Any, name: str) -> str | None:
+    """The file a (possibly versioned) dataset last saved to."""
+    try:
+        dataset = catalog.get(name)
+        return str(dataset._get_save_path()) if hasattr(dataset, "_get_save_path") else (
+            _path(catalog, name))
+    except Exception:  # noqa: BLE001 - not a file dataset
+        return _path(catalog, name)
+
+
 class RunSummaryHook:
     """The last lines of every run that trained or evaluated: what ran, the headline
     numbers, where the metrics, models and report are (reporting/run_summary.py)."""
@@ -349,3 +359,7 @@ class RunSummaryHook:
         synthetic = "synthetic" in str(run_env(run_params))
         for line in summary_lines(metrics, models, html, synthetic):
             logger.info("%s", line)
+        for name in sorted(o for o in outputs if o.startswith("inference.")):
+            where = _saved_path(catalog, name)
+            if where:
+                logger.info("Inference output %s: %s", name.removeprefix("inference."), where)

@@ -124,8 +124,11 @@ def predict_media(serving: ServingModel, media: Media, cfg: InferenceConfig,
     table["bn_stats"] = "input" if cfg.adapt_bn else "trained"
     for c, name in enumerate(classes):
         table[f"p_{name}"] = probs[:, c]
-    logger.info("Inference: %d faces from %d files (%d rejects) with %s", len(table),
-                len(media.files), len(rejects), serving.run_id)
+    listed = len(media.rejects)
+    logger.info("Inference with %s: %d inputs (%d files read, %d refused while listing); "
+                "%d faces predicted; %d rejects in all (the rejects table says why for each)",
+                serving.run_id, len(media.files) + listed, len(media.files), listed,
+                len(table), len(rejects))
     if not len(table):
         logger.warning("Inference: no face predicted in %s — every input is a reject (the "
                        "rejects table says why for each)", media.source or "the input")
