@@ -59,6 +59,29 @@ def test_picks_gaps_and_rank_correlations_by_hand():
     assert validator_picks(history.iloc[:0], trace).empty
 
 
+def test_a_validator_a_run_did_not_record_and_adabn_runs_are_not_picks():
+    h1, t1 = _rows("clamp1", 0, [0.1, 0.3, 0.2], [np.nan] * 3, [0.40, 0.60, 0.50])
+    h2, t2 = _rows("clamp1_adabn", 0, [0.9, 0.1, 0.1], [1.0, 2.0, 3.0], [0.7, 0.2, 0.1])
+    picks = validator_picks(pd.DataFrame(h1 + h2), pd.DataFrame(t1 + t2))
+    assert set(picks["run"]) == {"clamp1"}  # AdaBN runs: other statistics than recorded
+    assert set(picks["validator"]) == {"snd", "last"}  # bnm not recorded: no pick
+    assert set(sweep_choice(pd.DataFrame(h1 + h2), pd.DataFrame(t1 + t2))["run"]) == {
+        "clamp1"}
+
+
+def test_a_run_without_a_target_cannot_select_by_one():
+    from fer_da.training.plans import plan_runs
+    from fer_da.validate import ConfigError
+
+    domains = {"src": {"layout": "folder", "role": "source"},
+               "tgt": {"layout": "folder", "role": "target"}}
+    for setup in ({"kind": "baseline"}, {"kind": "dann", "methods": ["adabn"]},
+                  {"kind": "jm"}):
+        with pytest.raises(ConfigError, match=r"select must be source_val or last, not 'snd'"):
+            plan_runs(setup, domains, {"select": "snd"})
+    assert plan_runs({"kind": "dann"}, domains, {"select": "snd"})  # it has a target
+
+
 def test_the_validator_names_agree_between_config_and_library():
     assert tuple(LABEL_FREE) == LABEL_FREE_VALIDATORS
 
@@ -108,6 +131,17 @@ def test_recording_validators_changes_no_weight_and_the_trace_scores_every_epoch
     assert trace.loc[trace["epoch"] == 3, "accuracy"].iloc[0] == pytest.approx(final)
     assert trace_selection({plain.run_id: plain}, face_sets, store, TINY, "none",
                            [str(i) for i in range(7)]).empty  # no validators: no trace
+    classes = [str(i) for i in range(7)]
+    folder = store.epochs_folder(study.run_id)
+    identity = (folder / "identity.json").read_text()
+    (folder / "identity.json").write_text(identity.replace('"config_hash": "',
+                                                           '"config_hash": "x'))
+    with pytest.raises(ValueError, match="belong to another training of this run"):
+        trace_selection(trained, face_sets, store, TINY, "none", classes)
+    (folder / "identity.json").write_text(identity)
+    (folder / "epoch0002.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match=r"snapshots of epochs \[2\] are missing"):
+        trace_selection(trained, face_sets, store, TINY, "none", classes)
 
 
 @pytest.mark.parametrize("criterion", ["snd", "bnm", "class_ami", "dev"])

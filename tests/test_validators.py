@@ -228,11 +228,12 @@ def test_registry_errors_name_the_key_the_choices_and_the_missing_inputs():
                               "target_logits": np.ones((3, 2))})
 
 
-def test_selection_refuses_unknown_and_not_yet_wired_criteria_by_key():
+def test_selection_refuses_unknown_criteria_the_oracle_and_a_missing_target():
     from fer_da.training.selection import selection_score
 
     with pytest.raises(ConfigError, match=r"training\.select: unknown validator"):
         selection_score("bogus", torch.nn.Identity(), [], torch.device("cpu"))
-    with pytest.raises(ConfigError, match=r"training\.select: 'bnm' is not computed per "
-                                          r"epoch"):
+    with pytest.raises(ConfigError, match=r"training\.select: the oracle reads target test"):
+        selection_score("oracle", torch.nn.Identity(), [], torch.device("cpu"))
+    with pytest.raises(ValueError, match=r"need an unlabelled \(target\) domain"):
         selection_score("bnm", torch.nn.Identity(), [], torch.device("cpu"))

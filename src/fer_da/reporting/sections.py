@@ -132,8 +132,10 @@ def paired(table: pd.DataFrame, metric: str) -> list[Section]:
             f"({metric.replace('_', ' ')}, %), paired by seed: `source-only` is the baseline "
             "(source batches alone); `erm_mixed` is the source-only loss on the very batches "
             "the adaptation runs see (batch norm over source and target faces, no adaptation "
-            "term). Against source-only a difference mixes the batch-norm effect with the "
-            "adaptation's; **against erm_mixed it is the adaptation term's alone**. diff is "
+            "term); an `_adabn` run is set against `erm_mixed_adabn`, the control scored with "
+            "the targets' statistics too. Against source-only a difference mixes the "
+            "batch-norm effect with the adaptation's; **against erm_mixed it is the "
+            "adaptation term's alone**. diff is "
             "the mean of the per-seed differences, [ci_low, ci_high] its 95 % Student-t "
             "interval: a gain is real when the interval excludes 0; with one seed there is no "
             "interval (columns left out).")

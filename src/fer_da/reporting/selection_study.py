@@ -38,13 +38,21 @@ def _run_picks(h: pd.DataFrame, t: pd.DataFrame, validators: list[str]) -> list[
                 pick, rho = int(epochs.max()), float("nan")
             else:
                 scores = h.loc[epochs, f"val_{name}"]
-                pick = int(scores.idxmax()) if scores.notna().any() else int(epochs.max())
-                rho = _rank_correlation(scores, acc)
+                if not scores.notna().any():  # not recorded for this run: no pick
+                    continue
+                pick, rho = int(scores.idxmax()), _rank_correlation(scores, acc)
             rows.append({"eval_domain": domain, "validator": name, "epoch": pick,
                          "accuracy": 100 * acc.loc[pick], "oracle_epoch": best,
                          "oracle_accuracy": 100 * acc.loc[best],
                          "gap": 100 * (acc.loc[best] - acc.loc[pick]), "spearman": rho})
     return rows
+
+
+def _study_runs(trace: pd.DataFrame) -> pd.DataFrame:
+    """The runs the study compares: an AdaBN run (``adabn``, ``<run>_adabn``) is scored with
+    target statistics its validators were not computed with, so it is left out."""
+    run = trace["run"].astype(str)
+    return trace[~(run.eq("adabn") | run.str.endswith("_adabn"))]
 
 
 def validator_picks(history: pd.DataFrame, trace: pd.DataFrame) -> pd.DataFrame:
@@ -54,7 +62,7 @@ def validator_picks(history: pd.DataFrame, trace: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=PICK_COLUMNS)
     validators = [c.removeprefix("val_") for c in history.columns if c.startswith("val_")]
     rows = []
-    for run_id, t in trace.groupby("run_id", sort=True):
+    for run_id, t in _study_runs(trace).groupby("run_id", sort=True):
         h = history[history["run_id"] == run_id]
         first = t.iloc[0]
         rows += [{"setup": first["setup"], "run": first["run"], "seed": first["seed"],
@@ -88,7 +96,8 @@ def sweep_choice(history: pd.DataFrame, trace: pd.DataFrame,
     if trace is None or not len(trace) or history is None or not len(history):
         return pd.DataFrame(columns=columns)
     vals = [c for c in history.columns if c.startswith("val_")]
-    both = trace.merge(history[["run_id", "epoch", *vals]], on=["run_id", "epoch"])
+    both = _study_runs(trace).merge(history[["run_id", "epoch", *vals]],
+                                    on=["run_id", "epoch"])
     both = both[~both["run"].isin(controls)]
     rows = []
     for (seed, domain), g in both.groupby(["seed", "eval_domain"], sort=True):

@@ -69,10 +69,23 @@ class CheckpointStore:
     def epochs_folder(self, run_id: str) -> Path:
         return self.root / f"{safe_name(run_id)}.epochs"
 
-    def clear_epochs(self, run_id: str) -> None:
-        """A run starting afresh: earlier snapshots (other settings) are removed."""
-        for path in sorted(self.epochs_folder(run_id).glob("epoch*.safetensors")):
+    def start_epochs(self, run_id: str, identity: dict[str, Any]) -> None:
+        """A run starting afresh: earlier snapshots (other settings) are removed and what
+        the new ones belong to is recorded (checked when they are read)."""
+        import json
+
+        folder = self.epochs_folder(run_id)
+        for path in sorted(folder.glob("epoch*.safetensors")):
             path.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "identity.json").write_text(json.dumps(identity, sort_keys=True,
+                                                         default=str))
+
+    def epochs_identity(self, run_id: str) -> dict[str, Any] | None:
+        import json
+
+        path = self.epochs_folder(run_id) / "identity.json"
+        return json.loads(path.read_text()) if path.is_file() else None
 
     def save_epoch(self, run_id: str, epoch: int, state: dict[str, torch.Tensor]) -> None:
         """The weights after ``epoch`` (safetensors, written atomically)."""

@@ -47,7 +47,7 @@ class Fit:
         saved = self.store.load(self.run_id, self.fingerprint) if self.store and resume else None
         if not saved:
             if self.snapshots and self.store and self.ranks.main:
-                self.store.clear_epochs(self.run_id)
+                self.store.start_epochs(self.run_id, snapshot_identity(self.provenance))
             return
         model.load_state_dict(saved["model"])
         for name, optimiser in optimisers.items():
@@ -147,3 +147,11 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     final model's)."""
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     return {k: v for k, v in model.state_dict().items() if k not in frozen}
+
+
+SNAPSHOT_KEYS = ("config_hash", "faceset_digest", "source_digest")
+
+
+def snapshot_identity(provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's epoch snapshots belong to: its plan, training data and code."""
+    return {k: provenance.get(k) for k in SNAPSHOT_KEYS}

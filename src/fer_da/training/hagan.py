@@ -30,9 +30,15 @@ from fer_da.training.batching import shuffled_epoch
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.config import RunPlan
 from fer_da.training.data import DomainData
-from fer_da.training.distributed import Ranks, all_reduce_gradients, current, shard
+from fer_da.training.distributed import (
+    Ranks,
+    all_reduce_gradients,
+    current,
+    global_batch_norm,
+    shard,
+)
 from fer_da.training.fit import FiniteGuard, Fit, epoch_means, fit
-from fer_da.training.selection import keep_best
+from fer_da.training.selection import keep_best, validator_scores
 from fer_da.training.trained import TrainedModel, run_provenance
 
 logger = logging.getLogger(__name__)
@@ -99,7 +105,12 @@ def _prepare(plan: RunPlan, data: list[DomainData], n_classes: int,
     torch.manual_seed(plan.seed)
     model_cfg = HaganConfig(n_classes=n_classes, characters=opts.characters, d_norm="group",
                             eval_draws=EVAL_DRAWS)
-    model = HaganClassifier(model_cfg).to(device)
+    model, ranks = HaganClassifier(model_cfg).to(device), current()
+    if ranks.parallel:  # batch-norm statistics over the global batch (before the optimisers)
+        if plan.config.batch_size < ranks.world:
+            raise ValueError(f"training.batch_size ({plan.config.batch_size}) is smaller than "
+                             f"the {ranks.world} ranks: every rank needs images of each batch")
+        global_batch_norm(model)
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=opts.gan_lr,
                              betas=(opts.beta1, 0.999))
     opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=opts.gan_lr,
@@ -112,7 +123,7 @@ def _prepare(plan: RunPlan, data: list[DomainData], n_classes: int,
               torch.from_numpy(np.concatenate([d.images for d in data])).unsqueeze(1).to(device),
               torch.from_numpy(np.concatenate([d.labels for d in data])).to(device),
               CharacterBank(characters, opts.characters, n_classes, device),
-              torch.Generator(device=device), device, current())
+              torch.Generator(device=device), device, ranks)
     return (gan, plan.fingerprint(data_digest, chars_digest, runtime),
             run_provenance(plan, data, data_digest, runtime))
 
@@ -155,7 +166,7 @@ def gan_step(gan: Gan, idx: np.ndarray, n_global: int, opts: Any, aug: Any
             **{k: v for k, v in {**d_terms, **g_terms}.items() if k != "loss"}}
 
 
-def gan_epoch(gan: Gan, plan: RunPlan, epoch: int) -> dict[str, Any]:
+def gan_epoch(gan: Gan, plan: RunPlan, epoch: int, data: list[DomainData]) -> dict[str, Any]:
     """Every batch of one epoch; its record."""
     cfg, opts = plan.config, plan.method_options
     rng = np.random.default_rng([plan.seed, epoch])
@@ -176,8 +187,12 @@ def gan_epoch(gan: Gan, plan: RunPlan, epoch: int) -> dict[str, Any]:
                 "G expr %.3f, L1 %.3f (%.0f img/s)", plan.run_id, epoch + 1, cfg.epochs,
                 means["d_real_fake"], means["d_expression"], means["d_expression_acc"],
                 means["g_adversarial"], means["g_expression"], means["g_l1"], seen / seconds)
-    return {"epoch": epoch + 1, "clf_loss": means["d_expression"], **means,
-            "images_per_s": seen / seconds, "seconds": seconds}
+    record = {"epoch": epoch + 1, "clf_loss": means["d_expression"], **means,
+              "images_per_s": seen / seconds, "seconds": seconds}
+    if cfg.validators:  # the selection study (labelled faces only: source_val)
+        record.update(validator_scores(cfg.validators, gan.model, data, gan.device,
+                                       cfg.eval_batch_size))
+    return record
 
 
 def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
@@ -192,14 +207,14 @@ def train_hagan(plan: RunPlan, data: list[DomainData], n_classes: int,
     gan, fingerprint, provenance = _prepare(plan, data, n_classes,
                                             characters.first(opts.characters))
     progress = Fit(plan.run_id, plan.seed, cfg.epochs, cfg.select, fingerprint, provenance,
-                   store, gan.ranks)
+                   store, gan.ranks, snapshots=bool(cfg.validators))
 
     def select(best: dict[str, Any], epoch: int) -> tuple[float, dict[str, Any]]:
         return keep_best(best, cfg.select, gan.model, data, gan.device,
                          cfg.eval_batch_size, epoch)
 
     fit(progress, gan.model, {"opt_g": gan.opt_g, "opt_d": gan.opt_d}, cfg.resume, gan.gen,
-        lambda epoch: gan_epoch(gan, plan, epoch), select)
+        lambda epoch: gan_epoch(gan, plan, epoch, data), select)
     state, provenance = progress.kept(gan.model)
     return TrainedModel(plan.run_id, plan.to_dict(), gan.cfg.to_dict(), state,
                         progress.history, provenance)

@@ -47,3 +47,5 @@ TTA = ("none", "flip")
 # what ``training.select`` may pick a checkpoint by and ``training.validators`` may record
 LABEL_FREE_VALIDATORS = ("source_val", "target_entropy", "target_im", "snd", "bnm",
                          "class_ami", "dev")
+# those that read the unlabelled target pool: no selection for a run that trains without one
+TARGET_VALIDATORS = ("target_entropy", "target_im", "snd", "bnm", "class_ami", "dev")

@@ -96,12 +96,22 @@ def finetune_runs(setup: Mapping[str, Any], where: str, names: tuple[str, ...],
 
 
 def _adabn_run(where: str, cfg: Any, source: tuple[str, ...]) -> Run:
-    if cfg.select.startswith("target_"):
-        raise ConfigError(f"{where}.methods: adabn trains on the source alone, so "
-                          f"{where}.training.select must be source_val or last, not "
-                          f"{cfg.select!r}")
     return {"run": ADABN, "train": source, "method": "erm", "mode": "supervised",
             "target_bn": True}
+
+
+def _refuse_target_select(runs: list[Run], kind: str, where: str, cfg: Any) -> None:
+    """A run that trains without an unlabelled domain cannot select by a validator that
+    reads one (refused before any training, naming the key)."""
+    from fer_da.training.options import TARGET_VALIDATORS
+
+    alone = [r["run"] for r in runs if r.get("mode", "dann" if kind == "adaptation"
+                                             else "supervised") == "supervised"]
+    if alone and cfg.select in TARGET_VALIDATORS:
+        raise ConfigError(f"{where}: {alone[0]} trains on labelled domains alone (no "
+                          f"unlabelled target to read), so {where}.training.select must be "
+                          f"source_val or last, not {cfg.select!r} (set it for this setup "
+                          f"in {where}.training)")
 
 
 def adaptation_runs(setup: Mapping[str, Any], where: str, names: tuple[str, ...],
@@ -226,6 +236,7 @@ def plan_runs(setup: dict[str, Any], domains: dict[str, Any], training: dict[str
     source = tuple(s.name for s in specs if s.role == "source")
     targets = tuple(s.name for s in specs if s.role == "target")
     runs = KINDS[spec.kind](setup, where, names, source, targets, cfg)
+    _refuse_target_select(runs, spec.kind, where, cfg)
     options = _options(setup, where) if spec.kind == "method" else {}
     for r in runs:
         unknown = sorted(set(r["train"]) - set(names))

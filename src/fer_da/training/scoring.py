@@ -152,6 +152,26 @@ def _epoch_rows(run_id: str, trained: TrainedModel, model: Any, face_sets: dict[
     return rows
 
 
+def _checked_snapshots(run_id: str, trained: TrainedModel, store: Any) -> dict[int, Any]:
+    """The run's epoch snapshots, refused unless they are this model's (same plan, data and
+    code) and cover every epoch of its history."""
+    from fer_da.training.fit import snapshot_identity
+
+    folder = store.epochs_folder(run_id)
+    snapshots = store.epoch_states(run_id)
+    epochs = sorted(int(h["epoch"]) for h in trained.history)
+    if store.epochs_identity(run_id) != snapshot_identity(trained.provenance):
+        raise ValueError(f"{run_id}: the epoch snapshots in {folder} belong to another "
+                         "training of this run (plan, data or code differ from the model "
+                         "evaluated); re-run the setup to trace it")
+    missing = sorted(set(epochs) - set(snapshots))
+    if missing:
+        raise FileNotFoundError(f"{run_id} was trained with training.validators but the "
+                                f"snapshots of epochs {missing} are missing in {folder}; "
+                                "re-run the setup (training.resume: false)")
+    return {e: snapshots[e] for e in epochs}
+
+
 def trace_selection(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
                     store: Any, cfg: Any, tta: str, classes: list[str]) -> pd.DataFrame:
     """The oracle's view of the selection study, computed at evaluation only: for each run
@@ -164,11 +184,7 @@ def trace_selection(models: dict[str, TrainedModel], face_sets: dict[str, FaceSe
     for run_id, trained in sorted(models.items()):
         if not (trained.plan.get("config") or {}).get("validators"):
             continue
-        snapshots = store.epoch_states(run_id)
-        if not snapshots:
-            raise FileNotFoundError(f"{run_id} was trained with training.validators but its "
-                                    f"epoch snapshots are missing under "
-                                    f"{store.epochs_folder(run_id)}; re-run the setup")
+        snapshots = _checked_snapshots(run_id, trained, store)
         model = load_model(trained.model_config, trained.state)
         for epoch, path in snapshots.items():
             model.load_state_dict({**trained.state, **store.load_epoch(path)})

@@ -21,7 +21,7 @@ from fer_da.training.data import DomainData
 from fer_da.training.validators import LABEL_FREE
 from fer_da.validate import ConfigError
 
-SAMPLE = 2000  # images per role for the validators (seeded): bounds SND's N x N and k-means
+SAMPLE = 2000  # images per role for the SAMPLED validators (seeded): SND's N x N, k-means
 
 
 @torch.inference_mode()
@@ -67,8 +67,13 @@ def _role(model: torch.nn.Module, parts: list[tuple[np.ndarray, Any]], device: t
     return logp, feats, labels
 
 
+# their inputs are sampled (SND is quadratic in the pool, ClassAMI clusters it, DEV fits a
+# classifier on it); the others read the whole unlabelled pool
+SAMPLED = ("snd", "class_ami", "dev")
+
+
 def validation_inputs(model: torch.nn.Module, data: list[DomainData], device: torch.device,
-                      batch_size: int, needs: set[str]) -> dict[str, Any]:
+                      batch_size: int, needs: set[str], sample: bool = True) -> dict[str, Any]:
     """What the validators in ``needs`` read (training/validators.py, ``INPUTS``): the
     labelled domains' validation split and (sampled) training split, the unlabelled
     domains' (sampled) pool; never a target label."""
@@ -84,14 +89,14 @@ def validation_inputs(model: torch.nn.Module, data: list[DomainData], device: to
                 "source_val_labels": labels}
     if any(k.startswith("source_train") for k in needs):
         logp, feats, labels = _role(model, [(d.images, d.labels) for d in data if d.labelled],
-                                    device, batch_size, sample=True)
+                                    device, batch_size, sample=sample)
         out |= {"source_train_features": feats, "source_train_labels": labels}
     if any(k.startswith("target_") for k in needs):
         pool = [(d.images, None) for d in data if not d.labelled]
         if not pool:
             raise ValueError("select: the target validators need an unlabelled (target) "
                              "domain")
-        logp, feats, _ = _role(model, pool, device, batch_size, sample=True)
+        logp, feats, _ = _role(model, pool, device, batch_size, sample=sample)
         out |= {"target_logits": logp, "target_features": feats}
     return out
 
@@ -104,7 +109,8 @@ def selection_score(criterion: str, model: torch.nn.Module, data: list[DomainDat
     if v.upper_bound:
         raise ConfigError("training.select: the oracle reads target test labels; it is an "
                           f"upper bound, never a selection; choose from {list(LABEL_FREE)}")
-    inputs = validation_inputs(model, data, device, batch_size, set(v.needs))
+    inputs = validation_inputs(model, data, device, batch_size, set(v.needs),
+                               sample=criterion in SAMPLED)
     return validators.score(criterion, inputs, "training.select")
 
 
@@ -116,9 +122,14 @@ def validator_scores(names: tuple[str, ...], model: torch.nn.Module, data: list[
     if not any(not d.labelled for d in data):  # source-only: no unlabelled pool to read
         names = tuple(n for n in names if not any(k.startswith("target_") for k in
                                                    validators.validator(n).needs))
-    needs = {k for n in names for k in validators.validator(n).needs}
-    inputs = validation_inputs(model, data, device, batch_size, needs)
-    return {f"val_{n}": validators.score(n, inputs) for n in names}
+    out = {}
+    for sample in (False, True):  # each validator on the inputs it selects with
+        group = [n for n in names if (n in SAMPLED) is sample]
+        if group:
+            needs = {k for n in group for k in validators.validator(n).needs}
+            inputs = validation_inputs(model, data, device, batch_size, needs, sample)
+            out |= {f"val_{n}": validators.score(n, inputs) for n in group}
+    return {f"val_{n}": out[f"val_{n}"] for n in names}
 
 
 def keep_best(best: dict, criterion: str, model: torch.nn.Module, data: list[DomainData],
