@@ -294,11 +294,19 @@ def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...],
                           + len(parsed.metadata_files), metadata_files=len(parsed.metadata_files),
                           index=pd.DataFrame(index_rows, columns=INDEX_COLUMNS), rehashed=read)
     c = result.counts
-    logger.info("%s (%s): %d seen = %d accepted + %d label/index files + %d rejected "
-                "(%d images read, the rest unchanged since the last ingestion)",
-                spec.name, spec.layout, c["seen"], c["accepted"], c["metadata_files"],
-                c["rejected"], read)
+    by_design = int(rejects["reason"].isin(BY_DESIGN).sum())
+    logger.info("%s (%s): %d seen = %d accepted + %d label/index files + %d left out by the "
+                "layout's protocol (e.g. CK+'s frames before the peak) + %d refused "
+                "(%d images read, the rest unchanged since the last ingestion; each row of "
+                "the rejects table says why)", spec.name, spec.layout, c["seen"],
+                c["accepted"], c["metadata_files"], by_design, c["rejected"] - by_design, read)
     return result
+
+
+# reject reasons that are the protocol working as designed, not a damaged or unknown file
+BY_DESIGN = frozenset({"intermediate_frame", "after_peak_frame", "unlabelled_sequence",
+                       "excluded_angle", "excluded_session", "other_variant",
+                       "not_an_expression", "low_confidence", "excluded_label"})
 
 
 def _index_of(index: pd.DataFrame | None, tree: RawTree) -> dict[str, dict[str, Any]]:
