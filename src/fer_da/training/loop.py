@@ -51,6 +51,7 @@ from fer_da.training.frozen import (
 from fer_da.training.schedules import clamp_limit, factor, lr_factor
 from fer_da.training.selection import keep_best, validator_scores
 from fer_da.training.trained import TrainedModel, run_provenance
+from fer_da.training.workload import format_duration
 
 logger = logging.getLogger(__name__)
 NAN = float("nan")
@@ -308,8 +309,10 @@ def train_epoch(run: Run, epoch: int, history: list[dict]) -> dict[str, Any]:
                                        cfg.eval_batch_size))
     bar.set_postfix(loss=f"{record['clf_loss']:.3f}", img_s=f"{record['images_per_s']:.0f}")
     bar.close()
-    logger.info("%s epoch %d/%d: %s (%.0f img/s)", run.plan.run_id, epoch + 1, cfg.epochs,
-                epoch_line(record), record["images_per_s"])
+    left = format_duration(record["seconds"] * (cfg.epochs - epoch - 1))
+    logger.info("%s epoch %d/%d: %s (%.0f img/s; about %s left in this run)",
+                run.plan.run_id, epoch + 1, cfg.epochs, epoch_line(record),
+                record["images_per_s"], left)
     return record
 
 
