@@ -160,6 +160,23 @@ def test_ed2l_dispeller_and_branch_get_their_own_gradients(branch):
     loss, terms = objective.step(model, out, Step(x, labels, torch.zeros(4, dtype=torch.long)))
     want = float((terms["dispel_ce"] + terms["uniform_loss"]).detach())
     assert loss.item() == pytest.approx(want, rel=1e-5)
+    # each logged term by hand (one unknown label, -1, is left out of l_a and the accuracy)
+    partly = torch.tensor([0, 1, -1, 0])
+    model.eval()  # no dropout: the same forward for the check
+    out = model(x)
+    loss, terms = build_objective("ed2l", _cfg(), MethodOptions(
+        lambda_t=0.5, lambda_p=2.0)).step(model, out, Step(x, partly, torch.zeros(4).long()))
+    trained, frozen = model.dispelling_head(out.shared)
+    known = partly >= 0
+    l_a = torch.nn.functional.cross_entropy(trained[known], partly[known])
+    l_p = -torch.log_softmax(frozen, 1).mean()
+    l_t = am_softmax_loss(out.class_logits, partly, 30.0, 0.35)
+    acc = (trained.argmax(1)[known] == partly[known]).float().mean()
+    assert float(terms["dispel_ce"]) == pytest.approx(float(l_a), rel=1e-5)
+    assert float(terms["uniform_loss"]) == pytest.approx(float(l_p), rel=1e-5)
+    assert float(terms["clf_loss"]) == pytest.approx(float(l_t), rel=1e-5)
+    assert float(terms["dispel_acc"]) == pytest.approx(float(acc))
+    assert float(loss) == pytest.approx(float(0.5 * l_t + 2.0 * (l_a + l_p)), rel=1e-5)
 
 
 def test_ed2l_conv_branches_follow_table_1_on_the_shared_map():
