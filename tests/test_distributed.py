@@ -150,4 +150,5 @@ def test_torchrun_two_ranks_trains_as_one_process(tmp_path):
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     parents = sorted(r.info.run_name for r in runs
                      if "mlflow.parentRunId" not in r.data.tags)
-    assert parents == ["baseline"]  # rank 1 logged nothing (preprocessing is untracked)
+    # rank 1 logged nothing (preprocessing is untracked); the run is named "<env>: <pipeline>"
+    assert parents == ["tiny: baseline"]
