@@ -375,3 +375,49 @@ def test_reporting_runs_after_dann_alone(tmp_path):
     run_in_project(root, "tiny", "reporting")
     html = (root / "data" / "08_reporting" / "report.html").read_text()
     assert "erm_mixed" in html and "dann" in html
+
+
+def test_the_headline_counts_every_run_against_the_control_and_names_are_one():
+    from fer_da.reporting.sections import a_distances, headline, paired
+
+    table = pd.DataFrame([
+        {"control": "erm_mixed", "domain": "ckplus", "run": "clamp3", "diff": 2.5,
+         "ci_low": 0.5, "ci_high": 4.5},
+        {"control": "erm_mixed", "domain": "ckplus", "run": "mcc", "diff": -3.0,
+         "ci_low": -5.0, "ci_high": -1.0},
+        {"control": "erm_mixed", "domain": "ckplus", "run": "im", "diff": 0.4,
+         "ci_low": -1.0, "ci_high": 1.8},
+        {"control": "source-only", "domain": "ckplus", "run": "clamp3", "diff": 9.0,
+         "ci_low": 8.0, "ci_high": 10.0}])
+    text = headline(table, "balanced_accuracy")
+    assert "gains — clamp3 on ckplus +2.5; losses — mcc on ckplus -3.0" in text
+    assert "1 of 3 run × target pairs within noise" in text  # source-only rows not counted
+    one_seed = table.assign(ci_low=np.nan, ci_high=np.nan)
+    assert "one seed only" in headline(one_seed, "accuracy")
+    assert headline(pd.DataFrame(), "accuracy") == ""
+    names = {"ckplus": "CK+"}
+    shown = paired(table, "accuracy", names)[0].blocks[1]
+    assert set(shown.index.get_level_values("domain")) == {"CK+"}  # one name per dataset
+    adist = pd.DataFrame([{"run_id": "dann/clamp3/seed0", "target": "ckplus",
+                           "a_distance": 1.0, "a_distance_weak_probe": 0.5}])
+    assert list(a_distances(adist, names)[0].blocks[1].columns) == ["CK+ (C=1)",
+                                                                    "CK+ (C=1e-4)"]
+
+
+def test_figures_name_what_they_draw():
+    from fer_da.reporting.figures import confusion_grid, loss_curves
+
+    history = pd.DataFrame([{"run": run, "epoch": e, "clf_loss": 1.0 / e,
+                             "dmn_loss": (0.7 if run == "clamp3" else np.nan),
+                             "clamp_limit": (3.0 if run == "clamp3" else np.nan),
+                             "lambda": 0.5} for run in ("clamp3", "erm_mixed")
+                            for e in (1, 2)])
+    fig = loss_curves(history)
+    legends = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes[:3]]
+    assert legends[0] == ["clamp3"]  # erm_mixed has no domain loss: no entry for it
+    assert legends[1] == ["clamp3", "erm_mixed"]
+    assert legends[2] == ["clamp3 clamp limit"]
+    preds = pd.DataFrame({"eval_domain": "tgt", "label_idx": [0, 1, 2], "pred_idx": [0, 2, 2]})
+    ax = confusion_grid(preds, ["anger", "disgust", "fear"], "r").axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["anger", "disgust", "fear"]

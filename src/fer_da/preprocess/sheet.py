@@ -6,12 +6,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fer_da.facesets import FaceSet
+from fer_da.labels import CANONICAL_LABELS
 
 
 def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2) -> Figure:
     """A grid of crops: one row per domain, ``per_label`` columns per expression (one
     mosaic image on one axis: cheap to draw however many domains and labels)."""
-    vocab = sorted({lab for fs in face_sets.values() for lab in fs.table["label"]})
+    present = {lab for fs in face_sets.values() for lab in fs.table["label"]}
+    # the class order of the models' outputs and the confusion matrices (labels.py)
+    vocab = [c for c in CANONICAL_LABELS if c in present] + sorted(present - set(
+        CANONICAL_LABELS))
     side = max((fs.images.shape[1] for fs in face_sets.values() if len(fs.images)), default=48)
     cell = side + max(2, side // 16)  # a thin white gutter between crops
     cols = len(vocab) * per_label

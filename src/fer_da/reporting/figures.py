@@ -50,10 +50,11 @@ def loss_curves(history: pd.DataFrame) -> plt.Figure:
             ax.set_axis_off()
         axes[1].text(0.5, 0.5, "no DANN run", ha="center", va="center")
         return fig
-    for run, h in history.groupby("run"):
-        axes[0].plot(h["epoch"], h["dmn_loss"], label=run)
-        axes[1].plot(h["epoch"], h["clf_loss"], label=run)
-        axes[2].plot(h["epoch"], h["clamp_limit"], label=f"{run} clamp limit")
+    for run, h in history.groupby("run"):  # a curve (and a legend entry) where it has values
+        for ax, column, label in ((axes[0], "dmn_loss", run), (axes[1], "clf_loss", run),
+                                  (axes[2], "clamp_limit", f"{run} clamp limit")):
+            if column in h and h[column].notna().any():
+                ax.plot(h["epoch"], h[column], label=label)
     first = history[history["run"] == history["run"].iloc[0]]
     ax2 = axes[2].twinx()
     ax2.plot(first["epoch"], first["lambda"], "k--", label="lambda")
@@ -63,7 +64,8 @@ def loss_curves(history: pd.DataFrame) -> plt.Figure:
                                 "clamp limit / lambda"), strict=True):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -83,8 +85,10 @@ def confusion_grid(predictions: pd.DataFrame, vocabulary: Sequence[str],
             for j in range(k):
                 if cm[i, j]:
                     ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6)
-        ax.set_xticks(range(k), [v[:3] for v in vocabulary], fontsize=6, rotation=90)
-        ax.set_yticks(range(k), [v[:3] for v in vocabulary], fontsize=6)
+        ax.set_xticks(range(k), list(vocabulary), fontsize=6, rotation=90)
+        ax.set_yticks(range(k), list(vocabulary), fontsize=6)
+        ax.set_xlabel("predicted", fontsize=7)
+        ax.set_ylabel("true", fontsize=7)
         acc = float((p["label_idx"] == p["pred_idx"]).mean()) if len(p) else float("nan")
         ax.set_title(f"{dom} ({acc:.0%})", fontsize=8)
     fig.suptitle(title, fontsize=9)

@@ -31,7 +31,16 @@ def provenance(table: pd.DataFrame) -> list[Section]:
     return [Section("Provenance", [note, table.set_index("provenance")])]
 
 
-def protocol(table: pd.DataFrame, split_summary: pd.DataFrame) -> list[Section]:
+def _named(values: pd.Series, names: Mapping[str, str]) -> pd.Series:
+    """Domain ids as the tables call them (``reporting.names``; the id where unnamed)."""
+    return values.map(lambda d: names.get(d, d))
+
+
+def protocol(table: pd.DataFrame, split_summary: pd.DataFrame,
+             names: Mapping[str, str] | None = None) -> list[Section]:
+    names = names or {}
+    table = table.assign(domain=_named(table["domain"], names))
+    split_summary = split_summary.assign(domain=_named(split_summary["domain"], names))
     cols = ["role", "layout", "data", "detector", "detector_choice", "split_mode", "n_train",
             "n_val", "n_test", "missing_classes"]
     frame = table.set_index("domain")[[c for c in cols if c in table.columns]].fillna("")
@@ -123,9 +132,11 @@ def cdfer(table: pd.DataFrame, reporting: Mapping[str, Any],
                      sets.set_index("dataset")])]
 
 
-def paired(table: pd.DataFrame, metric: str) -> list[Section]:
+def paired(table: pd.DataFrame, metric: str,
+           names: Mapping[str, str] | None = None) -> list[Section]:
     if not len(table):
         return []
+    table = table.assign(domain=_named(table["domain"], names or {}))
     index = [c for c in ("control", "domain", "run") if c in table]
     shown = drop_empty(table.set_index(index).round(2))
     text = (f"Each adaptation run against its controls on each target's test split "
@@ -164,9 +175,11 @@ def selection(summary: pd.DataFrame, sweep: pd.DataFrame) -> list[Section]:
     return [Section("Choosing without target labels (validators vs the oracle)", blocks)]
 
 
-def a_distances(table: pd.DataFrame) -> list[Section]:
+def a_distances(table: pd.DataFrame, names: Mapping[str, str] | None = None
+                ) -> list[Section]:
     if not len(table):
         return []
+    table = table.assign(target=_named(table["target"], names or {}))
     a = table.pivot_table(index="run_id", columns="target",
                           values=["a_distance", "a_distance_weak_probe"]).round(2)
     a.columns = [f"{t} ({'C=1e-4' if v.endswith('probe') else 'C=1'})" for v, t in a.columns]
@@ -190,7 +203,8 @@ def figures(tsne: list[str], confusion: list[str], ran: frozenset[str] = frozens
         blocks.append(Image("figures/hagan_translation.png",
                             title="HA-GAN: faces and the characters drawn for them"))
     for group, names in (("tsne", tsne), ("confusion", confusion)):
-        blocks += [Image(f"figures/{group}/{name}", 700, name) for name in names]
+        blocks += [Image(f"figures/{group}/{name}", 700, figure_title(group, name))
+                   for name in names]
     return [Section("Figures", blocks)]
 
 
@@ -199,13 +213,13 @@ def report_sections(results: Mapping[str, Any], reporting: Mapping[str, Any], me
     """Every section in the page's order, from the reporting pipeline's outputs by name:
     ``provenance``, ``protocol``, ``split_summary``, ``collapse``, ``mechanisms``,
     ``tables``, ``methods``, ``paired``, ``adist``, ``tsne``, ``confusion``."""
-    r = results
-    return [*provenance(r["provenance"]), *protocol(r["protocol"], r["split_summary"]),
+    r, names = results, reporting.get("names", {}) or {}
+    return [*provenance(r["provenance"]), *protocol(r["protocol"], r["split_summary"], names),
             *adversary(r["collapse"]), *mechanisms(r["mechanisms"]),
             *paper_tables(r["tables"], metric, reference), *methods(r["methods"]),
-            *cdfer(r["methods"], reporting, r["protocol"]), *paired(r["paired"], metric),
+            *cdfer(r["methods"], reporting, r["protocol"]), *paired(r["paired"], metric, names),
             *selection(r["validators"], r["sweep"]),
-            *a_distances(r["adist"]), *figures(r["tsne"], r["confusion"], ran(r))]
+            *a_distances(r["adist"], names), *figures(r["tsne"], r["confusion"], ran(r))]
 
 
 def ran(results: Mapping[str, Any]) -> frozenset[str]:
@@ -223,3 +237,34 @@ def synthetic_note(protocol_table: pd.DataFrame) -> str:
     if "synthetic" in data:
         return " Some domains are synthetic stand-ins (the protocol's `data` column)."
     return ""
+
+
+def figure_title(group: str, name: str) -> str:
+    """``tsne_dann_clamp1_seed0.png`` as ``t-SNE: dann/clamp1/seed0``."""
+    parts = name.removesuffix(".png").split("_")[1:]
+    run = "/".join([parts[0], "_".join(parts[1:-1]), parts[-1]]) if len(parts) > 2 else \
+        "/".join(parts)
+    return f"{'t-SNE' if group == 'tsne' else 'Confusion matrices'}: {run}"
+
+
+def headline(paired_table: pd.DataFrame, metric: str) -> str:
+    """The adaptation runs whose difference to ``erm_mixed`` (or its AdaBN twin) has a 95 %
+    interval excluding 0, either way; the others within the seeds' noise. Every run is
+    counted: none is picked on its number."""
+    if not len(paired_table) or "ci_low" not in paired_table:
+        return ""
+    vs = paired_table[paired_table["control"].astype(str).str.startswith("erm_mixed")]
+    vs = vs.dropna(subset=["ci_low", "ci_high"])
+    if not len(vs):
+        return (" Headline: one seed only, so no difference to `erm_mixed` has an interval "
+                "(the paired table below has the differences).")
+    up = vs[vs["ci_low"] > 0]
+    down = vs[vs["ci_high"] < 0]
+
+    def listed(rows: pd.DataFrame) -> str:
+        return ", ".join(f"{r['run']} on {r['domain']} {r['diff']:+.1f}" for r in
+                         rows.to_dict("records")) or "none"
+
+    return (f" Headline ({metric.replace('_', ' ')}, against `erm_mixed`, 95 % interval "
+            f"excluding 0): gains — {listed(up)}; losses — {listed(down)}; "
+            f"{len(vs) - len(up) - len(down)} of {len(vs)} run × target pairs within noise.")

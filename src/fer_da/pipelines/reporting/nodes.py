@@ -24,7 +24,7 @@ from fer_da.reporting.mechanisms import (
 from fer_da.reporting.paper_tables import build_tables, paper_reference
 from fer_da.reporting.provenance_table import provenance_summary
 from fer_da.reporting.report import to_html, to_markdown
-from fer_da.reporting.sections import intro, report_sections, synthetic_note
+from fer_da.reporting.sections import headline, intro, report_sections, synthetic_note
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,8 @@ def render_report(reporting: dict[str, Any], training: dict[str, Any],
     cfg = reporting_config(reporting)
     metric = cfg.get("metric", "accuracy")
     reference = paper_reference() if cfg.get("paper_reference") else None
-    text = intro(training, metric, reference is not None) + synthetic_note(results["protocol"])
+    text = (intro(training, metric, reference is not None) + synthetic_note(results["protocol"])
+            + headline(results["paired"], metric))
     sections = report_sections(results, cfg, metric, reference)
     logger.info("Report: %d tables, %d figures",
                 sum(s.title.startswith("Table") for s in sections),
