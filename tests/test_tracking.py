@@ -123,3 +123,31 @@ def test_the_run_ends_with_what_ran_the_headline_and_where_things_are():
     done = summary_lines({"dann": ("m.csv", pd.DataFrame(rows))}, {}, "r/report.html", False)
     assert done[-1] == "Report: r/report.html" and "synthetic" not in done[0]
     assert summary_lines({}, {}, None, False) == []
+
+
+def test_the_face_sets_are_the_runs_dataset_and_the_experiment_is_model_training(tmp_path):
+    import mlflow
+    import pandas as pd
+
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    hook = TrainingTrackingHooks()
+    counts = pd.DataFrame({"domain": ["kdef"], "split": ["test"], "label": ["anger"], "n": [3]})
+    protocol = pd.DataFrame([{"domain": "kdef", "layout": "kdef", "detector": "mtcnn",
+                              "split_mode": "subject", "n_train": 1, "n_val": 1, "n_test": 3}])
+    try:
+        client = mlflow.tracking.MlflowClient()
+        experiment = client.create_experiment("inputs")
+        with mlflow.start_run(experiment_id=experiment) as run:
+            hook.before_pipeline_run(run_params={}, pipeline=None, catalog=None)
+            hook._log_protocol(protocol, counts)
+            around = hook.after_pipeline_run(run_params={}, pipeline=None, catalog=None)
+            next(around)
+        inputs = client.get_run(run.info.run_id).inputs.dataset_inputs
+        assert [i.dataset.name for i in inputs] == [hook._dataset.name]
+        assert hook._dataset.name.startswith("face_sets@")
+        tags = client.get_experiment(experiment).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
+    finally:
+        hook._stop_listening()
+        mlflow.set_tracking_uri(before)

@@ -8,6 +8,7 @@ figures as artifacts.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -47,6 +48,7 @@ class TrainingTrackingHooks:
         self._mlflow_ids: dict[str, str] = {}  # our run_id -> MLflow run id
         self._serving: dict[str, str] = {}  # setup -> registration key of what it serves now
         self._live: set[str] = set()  # runs whose epochs were logged while they trained
+        self._dataset: Any = None  # the face sets as an MLflow dataset (this run's)
         self._unsubscribe: Any = None
 
     @staticmethod
@@ -61,7 +63,7 @@ class TrainingTrackingHooks:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
                             catalog: Any) -> None:
         self._mlflow_ids, self._serving = {}, {}  # one session's runs, not an earlier one's
-        self._live = set()
+        self._live, self._dataset = set(), None
         if self._unsubscribe is None:  # each epoch's record to MLflow as the run trains
             self._unsubscribe = subscribe(self._log_epoch)
 
@@ -167,6 +169,10 @@ class TrainingTrackingHooks:
         what = "+".join(p for p in pipelines if p) or "__default__"
         mlflow.set_tags({"mlflow.runName": f"{env}: {what}", "fer_da.env": env,
                          "fer_da.pipelines": what})
+        # MLflow 3's UI shows an experiment of this kind as model training, not GenAI
+        mlflow.tracking.MlflowClient().set_experiment_tag(
+            mlflow.active_run().info.experiment_id, "mlflow.experimentKind",
+            "custom_model_development")
 
     def _registered_unchanged(self, kwargs: dict[str, Any]) -> bool:
         name = kwargs.get("registered_model_name")
@@ -202,6 +208,8 @@ class TrainingTrackingHooks:
                                  **{f"provenance.{k}": str(v)
                                     for k, v in trained.provenance.items()}})
                 mlflow.log_params(_flatten({k: v for k, v in plan.items() if k != "run_id"}))
+                if self._dataset is not None:  # the runs list's dataset column
+                    mlflow.log_input(self._dataset, context="training")
                 for h in ([] if run_id in self._live else trained.history):
                     mlflow.log_metrics({k: float(v) for k, v in h.items()
                                         if k != "epoch" and _number(v)
@@ -226,6 +234,8 @@ class TrainingTrackingHooks:
             return
         mlflow.log_text(protocol.to_csv(index=False), "protocol.csv")
         mlflow.log_text(split_summary.to_csv(index=False), "split_summary.csv")
+        self._dataset = face_set_input(mlflow, split_summary)
+        mlflow.log_input(self._dataset, context="preprocessing")
         mlflow.set_tags({f"protocol.{r['domain']}": (
             f"{r['layout']}, {r['detector']}, split {r['split_mode']}, "
             f"{r['n_train']}/{r['n_val']}/{r['n_test']} train/val/test")
@@ -242,6 +252,15 @@ class TrainingTrackingHooks:
                 client.log_figure(mlflow_id, figures[key], f"{kind}.png")
 
 
+
+
+def face_set_input(mlflow: Any, split_summary: Any) -> Any:
+    """The face sets as an MLflow dataset (images per domain, split and class), named by
+    their content so that a run's dataset column says which face sets it read."""
+    from mlflow.data.pandas_dataset import from_pandas
+
+    digest = hashlib.sha256(split_summary.to_csv(index=False).encode()).hexdigest()[:12]
+    return from_pandas(split_summary, name=f"face_sets@{digest}")
 
 
 def run_env(run_params: dict[str, Any]) -> str:
