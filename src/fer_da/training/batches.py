@@ -143,7 +143,7 @@ class Batches:
         self.flags = [d.labelled for d in data]
         self.domain_ids = [plan.all_domains.index(d.name) for d in data]
         self.images, self.labels, self.subjects = images, _labels(data, device), subjects
-        self.classes = None
+        self.classes, self._steps = None, None
         self.dann = plan.mode == "dann"
         self.dann_domains = torch.tensor(self.domain_ids, device=device).repeat_interleave(
             plan.config.batch_size)
@@ -160,7 +160,10 @@ class Batches:
         return epoch_plan(self.plan, self.sizes, epoch, self.flags, self.classes)
 
     def steps(self) -> int:
-        return steps_per_epoch(self.plan, self.sizes, self.flags, self.classes)
+        """Steps per epoch: the same for every epoch, counted once."""
+        if self._steps is None:
+            self._steps = steps_per_epoch(self.plan, self.sizes, self.flags, self.classes)
+        return self._steps
 
     def draw(self, whole: list[np.ndarray]) -> Drawn:
         """This rank's share of the global batch ``whole`` (each domain's share split

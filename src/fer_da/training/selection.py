@@ -42,11 +42,6 @@ def _outputs(model: torch.nn.Module, images: np.ndarray, device: torch.device,
     return torch.cat(logp), torch.cat(feats)
 
 
-def _logp(model: torch.nn.Module, images: np.ndarray, device: torch.device,
-          batch_size: int) -> torch.Tensor:
-    return _outputs(model, images, device, batch_size)[0]
-
-
 def _sample(images: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, Any]:
     """At most :data:`SAMPLE` rows, seeded (the same rows at every epoch)."""
     if len(images) <= SAMPLE:
