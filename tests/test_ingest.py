@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 
+import pandas as pd
 import pytest
 
 from fer_da.ingest import DomainSpec, RawTree, ingest_domain, parse_domain_specs
@@ -393,3 +394,19 @@ def test_affectnet_maps_0_to_7_and_rejects_8_to_10_with_reasons(tmp_path):
     face5 = with_contempt.manifest.set_index("path").loc[
         "Manually_Annotated_Images/1/face5.jpg#box=0,0,50,50"]
     assert (face5["label"], face5["source_split"]) == ("contempt", "test")
+
+
+def test_the_ingestion_line_counts_exclusions_and_refusals_by_reason():
+    from fer_da.ingest.core import ingestion_line
+
+    rejects = pd.DataFrame({"reason": ["intermediate_frame"] * 3 + ["excluded_label"]
+                            + ["unlabelled_sequence"] * 2 + ["unreadable_image"]})
+    line = ingestion_line("ckplus", "ckplus", {"seen": 20, "accepted": 10,
+                                               "metadata_files": 3}, rejects, 20)
+    assert line.startswith("ckplus (ckplus): 20 seen = 10 accepted + 3 label/index files + "
+                           "6 left out by the layout's protocol (3 intermediate_frame, "
+                           "2 unlabelled_sequence, 1 excluded_label) + 1 refused "
+                           "(1 unreadable_image) (20 images read")
+    clean = ingestion_line("kdef", "kdef", {"seen": 5, "accepted": 5, "metadata_files": 0},
+                           rejects.iloc[:0], 5)
+    assert "+ 0 left out by the layout's protocol + 0 refused (5 images read" in clean

@@ -421,3 +421,44 @@ def test_figures_name_what_they_draw():
     ax = confusion_grid(preds, ["anger", "disgust", "fear"], "r").axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
     assert [t.get_text() for t in ax.get_yticklabels()] == ["anger", "disgust", "fear"]
+
+
+def test_confusion_matrices_are_two_to_a_row_under_display_names_in_class_order():
+    from fer_da.reporting.figures import confusion_grid
+
+    preds = pd.DataFrame({"eval_domain": ["ckplus"] * 3 + ["jaffe"] * 2 + ["kdef"],
+                          "label_idx": [0, 1, 2, 2, 2, 1], "pred_idx": [0, 2, 2, 2, 1, 1]})
+    fig = confusion_grid(preds, ["neutral", "anger", "fear"], "dann/clamp3/seed0",
+                         {"ckplus": "CK+"})
+    drawn = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in drawn] == ["CK+ (67% of 3)", "jaffe (50% of 2)",
+                                                "kdef (100% of 1)"]
+    assert len(fig.axes) == 4 and not fig.axes[3].axison  # 2 x 2, the fourth cell empty
+    assert [t.get_text() for t in drawn[0].get_xticklabels()] == ["neutral", "anger", "fear"]
+    width, height = fig.get_size_inches()
+    assert width == pytest.approx(2 * 4.6) and height == pytest.approx(2 * 4.4)
+
+
+def test_html_tables_fit_the_page_and_the_provenance_has_a_column_per_id():
+    from fer_da.reporting.report import html_table
+    from fer_da.reporting.sections import provenance
+
+    table = pd.DataFrame([{"provenance": f"P{i}", "faceset_version": "2026-12-05T02.58.04",
+                           "git_commit": "5f371e2" * 6, "setups": "dann"} for i in (1, 2)])
+    fields = provenance(table)[0].blocks[1]
+    assert list(fields.columns) == ["P1", "P2"]
+    assert list(fields.index) == ["faceset_version", "git_commit", "setups"]
+    html = html_table(fields)
+    assert html.startswith("<div class='table'>")  # scrolls sideways, never leaves the page
+    assert "<th>field</th>" in html and html.count("<tr") == 4  # no header row of its own
+    assert "<th>P1</th>" in html and "<td>faceset_version</td>" in html
+
+
+def test_figures_of_runs_come_in_natural_order():
+    from fer_da.pipelines.reporting.nodes import run_order
+
+    names = ["confusion_dann_clamp3000_seed0.png", "confusion_dann_clamp3_seed0.png",
+             "confusion_dann_clamp1_seed10.png", "confusion_dann_clamp1_seed2.png"]
+    assert sorted(names, key=run_order) == [
+        "confusion_dann_clamp1_seed2.png", "confusion_dann_clamp1_seed10.png",
+        "confusion_dann_clamp3_seed0.png", "confusion_dann_clamp3000_seed0.png"]

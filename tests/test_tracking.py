@@ -87,6 +87,8 @@ def test_each_epoch_reaches_mlflow_while_the_run_still_trains(tmp_path):
             assert [r.info.run_name for r in nested] == ["dann/clamp3/seed0"]
             history = client.get_metric_history(nested[0].info.run_id, "clf_loss")
             assert [(m.step, m.value) for m in history] == [(1, 1.5)]
+            named = client.get_run(parent.info.run_id).data.tags["mlflow.runName"]
+            assert named == "synthetic: __default__"  # named while it still trains
             assert "dmn_loss" not in nested[0].data.metrics  # NaN: not logged
             publish_epoch("dann/clamp3/seed0", {"epoch": 2, "clf_loss": 1.2})
             history = client.get_metric_history(nested[0].info.run_id, "clf_loss")
@@ -122,7 +124,20 @@ def test_the_run_ends_with_what_ran_the_headline_and_where_things_are():
                                 "--pipelines=reporting`")
     done = summary_lines({"dann": ("m.csv", pd.DataFrame(rows))}, {}, "r/report.html", False)
     assert done[-1] == "Report: r/report.html" and "synthetic" not in done[0]
+    named = summary_lines({"dann": ("m.csv", pd.DataFrame(rows))}, {}, None, False,
+                          {"jaffe": "JAFFE"})
+    assert named[1].startswith("  dann on JAFFE (test")  # the report's name for it
     assert summary_lines({}, {}, None, False) == []
+
+
+def test_the_mlflow_line_opens_the_run_among_training_runs():
+    from fer_da.reporting.run_summary import mlflow_line
+
+    assert mlflow_line("sqlite:///mlflow.db", "1", "abc") == (
+        "MLflow: `uv run kedro mlflow ui`, then "
+        "http://127.0.0.1:5000/#/experiments/1/runs/abc?workflowType=machine_learning")
+    assert mlflow_line("https://mlflow.lab.org/", "7", "r") == (
+        "MLflow: https://mlflow.lab.org/#/experiments/7/runs/r?workflowType=machine_learning")
 
 
 def test_the_face_sets_are_the_runs_dataset_and_the_experiment_is_model_training(tmp_path):

@@ -12,3 +12,7 @@ for _message in (r"register_new_resolver\(\) is deprecated",
                  r"One or more dataset names contain '\.' characters",
                  r".*Add type hints to the `predict` method"):
     _warnings.filterwarnings("ignore", message=_message, category=UserWarning)
+
+from fer_da.log_filters import install as _install_log_filter  # noqa: E402
+
+_install_log_filter()  # the notices MLflow raises past the filters above

@@ -17,11 +17,12 @@ import time
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+from tqdm.auto import tqdm
 
 from fer_da.digest import registration_key
 from fer_da.pipelines import tags
 from fer_da.training.diagnostics import collapsed_epochs
-from fer_da.training.events import subscribe
+from fer_da.training.events import EPOCH, START, subscribe
 
 logger = logging.getLogger(__name__)
 SCORES = ("accuracy", "balanced_accuracy", "macro_f1", "nll")
@@ -49,6 +50,7 @@ class TrainingTrackingHooks:
         self._serving: dict[str, str] = {}  # setup -> registration key of what it serves now
         self._live: set[str] = set()  # runs whose epochs were logged while they trained
         self._dataset: Any = None  # the face sets as an MLflow dataset (this run's)
+        self._run_params: dict[str, Any] = {}
         self._unsubscribe: Any = None
 
     @staticmethod
@@ -64,6 +66,7 @@ class TrainingTrackingHooks:
                             catalog: Any) -> None:
         self._mlflow_ids, self._serving = {}, {}  # one session's runs, not an earlier one's
         self._live, self._dataset = set(), None
+        self._run_params = run_params  # the parent run is named at the first epoch
         if self._unsubscribe is None:  # each epoch's record to MLflow as the run trains
             self._unsubscribe = subscribe(self._log_epoch)
 
@@ -76,6 +79,8 @@ class TrainingTrackingHooks:
         from mlflow.entities import Metric
 
         client, parent = mlflow.tracking.MlflowClient(), mlflow.active_run()
+        if not self._mlflow_ids:  # a job still training reads "<env>: <pipelines>" too
+            self._name_run(run_env(self._run_params), self._run_params)
         if run_id not in self._mlflow_ids:
             run = client.create_run(parent.info.experiment_id, run_name=run_id,
                                     tags={"mlflow.parentRunId": parent.info.run_id,
@@ -311,13 +316,85 @@ class PreflightHook:
         from kedro.framework.project import pipelines
 
         from fer_da.preflight import preflight
+        from fer_da.validate import install_plain_config_errors
 
+        install_plain_config_errors()  # a ConfigError ends the run as one message
         params = catalog.load("parameters")
         setups = preflight(params, {n.namespace or "" for n in pipeline.nodes},
                            reads=parameters_read(pipeline),
                            known={p for each in pipelines.values()
                                   for p in parameters_read(each)})
         logger.info("Configuration checked (setups: %s)", ", ".join(setups) or "none")
+
+
+class JobProgressHook:
+    """The whole job's progress (runs x epochs) and about how long it has left: a bar on a
+    terminal, a log line at each run's end and at most once a minute between. The setups
+    are the pipeline's ``<setup>.plans`` datasets, planned as their nodes will plan them
+    (``training/plans.py``); runs restored whole from checkpoints count as done."""
+
+    every_s = 60.0
+
+    def __init__(self):
+        self._progress: Any = None
+        self._stops: list[Any] = []
+        self._bar: Any = None
+        self._logged = 0.0
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
+                            catalog: Any) -> None:
+        from fer_da.training.plans import plan_runs
+        from fer_da.training.progress import JobProgress, planned_epochs
+
+        self._close()
+        if int(os.environ.get("RANK", "0")) != 0:  # the other ranks publish no event
+            return
+        setups = [o.removesuffix(".plans") for o in sorted(pipeline.all_outputs())
+                  if o.endswith(".plans")]
+        if not setups:
+            return
+        p = catalog.load("parameters")
+        plans = {s: plan_runs(p[s]["setup"], p["domains"], p["training"],
+                              p.get("preprocessing"), p.get("job")) for s in setups}
+        self._progress = JobProgress(planned_epochs(plans))
+        logger.info("%s (%s)", self._progress.line(), ", ".join(setups))
+        self._stops = [subscribe(self._started, START), subscribe(self._epoch, EPOCH)]
+        self._bar = tqdm(total=self._progress.total, desc="job", unit="epoch", disable=None)
+        self._logged = time.monotonic()
+
+    def _started(self, run_id: str, event: dict[str, Any]) -> None:
+        self._progress.start(run_id, int(event["done"]), int(event["epochs"]))
+        self._show(run_id)
+
+    def _epoch(self, run_id: str, record: dict[str, Any]) -> None:
+        self._progress.epoch(run_id, int(record["epoch"]), float(record["seconds"]))
+        self._show(run_id)
+
+    def _show(self, run_id: str) -> None:
+        job = self._progress
+        self._bar.update(job.finished - self._bar.n)
+        run_over = job.done.get(run_id, 0) >= job.planned[run_id]
+        if job.trained and (run_over or time.monotonic() - self._logged >= self.every_s):
+            logger.info("%s", job.line())
+            self._logged = time.monotonic()
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
+                           catalog: Any) -> None:
+        self._close()
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any],
+                          pipeline: Any, catalog: Any) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        for stop in self._stops:
+            stop()
+        if self._bar is not None:
+            self._bar.close()
+        self._stops, self._bar, self._progress = [], None, None
 
 
 class DistributedOutputsHook:
@@ -376,9 +453,25 @@ class RunSummaryHook:
                   else None)
         html = report.removesuffix(".md") + ".html" if report else None
         synthetic = "synthetic" in str(run_env(run_params))
-        for line in summary_lines(metrics, models, html, synthetic):
+        names = (catalog.load("parameters").get("reporting") or {}).get("names") or {}
+        for line in summary_lines(metrics, models, html, synthetic, names):
             logger.info("%s", line)
         for name in sorted(o for o in outputs if o.startswith("inference.")):
             where = _saved_path(catalog, name)
             if where:
                 logger.info("Inference output %s: %s", name.removeprefix("inference."), where)
+        tracked = _last_mlflow_run()
+        if tracked and metrics:
+            from fer_da.reporting.run_summary import mlflow_line
+
+            logger.info("%s", mlflow_line(*tracked))
+
+
+def _last_mlflow_run() -> tuple[str, str, str] | None:
+    """(tracking URI, experiment id, run id) of the MLflow run this process just ended."""
+    if "mlflow" not in sys.modules:  # not imported: the run was not tracked
+        return None
+    import mlflow
+
+    run = mlflow.last_active_run()
+    return (mlflow.get_tracking_uri(), run.info.experiment_id, run.info.run_id) if run else None

@@ -4,6 +4,7 @@ about are filtered by ``fer_da/__init__.py``, the first of the project Kedro imp
 from fer_da.config_loader import DEFAULT_RUN_ENV, LabConfigLoader
 from fer_da.hooks import (
     DistributedOutputsHook,
+    JobProgressHook,
     PreflightHook,
     RunSummaryHook,
     TrainingTrackingHooks,
@@ -15,8 +16,8 @@ from fer_da.lazy_plugins import LazyMlflowHook, install_cli_stand_in
 install_cli_stand_in()
 # pluggy calls the last registered first: the configuration is checked before MLflow opens,
 # and the run's summary comes after MLflow has logged its model (its lines end the output)
-HOOKS = (RunSummaryHook(), LazyMlflowHook(), TrainingTrackingHooks(), DistributedOutputsHook(),
-         PreflightHook())
+HOOKS = (RunSummaryHook(), LazyMlflowHook(), TrainingTrackingHooks(), JobProgressHook(),
+         DistributedOutputsHook(), PreflightHook())
 
 CONFIG_LOADER_CLASS = LabConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -8,12 +8,37 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Mapping
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or of the wrong type; names the key."""
+
+
+def plain_config_errors(previous: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """An ``excepthook`` that prints a ``ConfigError`` that ended the process as its message
+    alone (it names the key: a traceback adds nothing a user can act on), and hands every
+    other error to ``previous`` (Kedro's rich traceback). ``FER_DA_TRACEBACK=1`` keeps the
+    traceback."""
+    previous = previous or sys.excepthook
+
+    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        if isinstance(error, ConfigError) and not os.environ.get("FER_DA_TRACEBACK"):
+            sys.stderr.write(f"Configuration error: {error}\n(FER_DA_TRACEBACK=1 shows "
+                             "where it was raised)\n")
+            return
+        previous(kind, error, tb)
+
+    hook.plain_config_errors = True  # type: ignore[attr-defined]
+    return hook
+
+
+def install_plain_config_errors() -> None:
+    if not getattr(sys.excepthook, "plain_config_errors", False):
+        sys.excepthook = plain_config_errors(sys.excepthook)
 
 
 def unknown_keys(mapping: Any, known: Iterable[str], where: str) -> list[str]:

@@ -293,14 +293,28 @@ def ingest_domain(spec: DomainSpec, tree: RawTree, vocabulary: tuple[str, ...],
     result = IngestResult(manifest, rejects, seen=len(manifest) + len(rejects)
                           + len(parsed.metadata_files), metadata_files=len(parsed.metadata_files),
                           index=pd.DataFrame(index_rows, columns=INDEX_COLUMNS), rehashed=read)
-    c = result.counts
-    by_design = int(rejects["reason"].isin(BY_DESIGN).sum())
-    logger.info("%s (%s): %d seen = %d accepted + %d label/index files + %d left out by the "
-                "layout's protocol (e.g. CK+'s frames before the peak) + %d refused "
-                "(%d images read, the rest unchanged since the last ingestion; each row of "
-                "the rejects table says why)", spec.name, spec.layout, c["seen"],
-                c["accepted"], c["metadata_files"], by_design, c["rejected"] - by_design, read)
+    logger.info("%s", ingestion_line(spec.name, spec.layout, result.counts, rejects, read))
     return result
+
+
+def by_reason(reasons: pd.Series) -> str:
+    """``' (78 intermediate_frame, 54 unlabelled_sequence)'``, most frequent first."""
+    counts = reasons.value_counts(sort=False)
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return f" ({', '.join(f'{n} {r}' for r, n in ordered)})" if ordered else ""
+
+
+def ingestion_line(name: str, layout: str, c: Mapping[str, int], rejects: pd.DataFrame,
+                   read: int) -> str:
+    """What ingesting one domain did: files seen = accepted + label/index files + left out
+    by the layout's protocol (by reason) + refused (by reason)."""
+    designed = rejects["reason"].isin(BY_DESIGN)
+    return (f"{name} ({layout}): {c['seen']} seen = {c['accepted']} accepted + "
+            f"{c['metadata_files']} label/index files + {int(designed.sum())} left out by "
+            f"the layout's protocol{by_reason(rejects.loc[designed, 'reason'])} + "
+            f"{int((~designed).sum())} refused{by_reason(rejects.loc[~designed, 'reason'])} "
+            f"({read} images read, the rest unchanged since the last ingestion; each row of "
+            "the rejects table says why)")
 
 
 # reject reasons that are the protocol working as designed, not a damaged or unknown file

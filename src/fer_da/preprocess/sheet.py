@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -9,9 +11,11 @@ from fer_da.facesets import FaceSet
 from fer_da.labels import CANONICAL_LABELS
 
 
-def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2) -> Figure:
-    """A grid of crops: one row per domain, ``per_label`` columns per expression (one
-    mosaic image on one axis: cheap to draw however many domains and labels)."""
+def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2,
+                  names: Mapping[str, str] | None = None) -> Figure:
+    """A grid of crops: one row per domain (``names``: its display name), ``per_label``
+    columns per expression (one mosaic image on one axis: cheap to draw however many
+    domains and labels)."""
     present = {lab for fs in face_sets.values() for lab in fs.table["label"]}
     # the class order of the models' outputs and the confusion matrices (labels.py)
     vocab = [c for c in CANONICAL_LABELS if c in present] + sorted(present - set(
@@ -32,10 +36,10 @@ def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2) -> Figure:
     ax = fig.add_axes((0.1, 0.02, 0.89, 0.88))
     ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.set_xticks([(i * per_label) * cell + side / 2 for i in range(len(vocab))],
-                  vocab, fontsize=7, ha="left")
+                  vocab, fontsize=12, ha="left")
     ax.xaxis.tick_top()
     ax.set_yticks([r * cell + side / 2 for r in range(len(face_sets))],
-                  sorted(face_sets), fontsize=8)
+                  [(names or {}).get(d, d) for d in sorted(face_sets)], fontsize=12)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -17,13 +17,14 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 def tsne_figure(features: np.ndarray, labels: Sequence[str], domains: Sequence[str],
-                title: str, seed: int = 0) -> plt.Figure:
-    """2-D t-SNE, coloured by expression, one marker per domain (the paper's Fig. 3 and 6)."""
+                title: str, seed: int = 0, classes: Sequence[str] = ()) -> plt.Figure:
+    """2-D t-SNE, coloured by expression (legend in ``classes``' order, the models'), one
+    marker per domain (the paper's Fig. 3 and 6)."""
     perplexity = float(min(30, max(2, (len(features) - 1) // 3)))
     xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed
               ).fit_transform(features.astype(np.float64))
     fig, ax = plt.subplots(figsize=(6, 5))
-    label_names = sorted(set(labels))
+    label_names = [c for c in classes if c in set(labels)] + sorted(set(labels) - set(classes))
     colours = plt.get_cmap("tab10")
     labels, domains = np.asarray(labels), np.asarray(domains)
     for d_i, dom in enumerate(sorted(set(domains))):
@@ -70,30 +71,41 @@ def loss_curves(history: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def confusion_grid(predictions: pd.DataFrame, vocabulary: Sequence[str],
-                   title: str) -> plt.Figure:
-    """One confusion matrix (rows = true, columns = predicted) per evaluated domain."""
+def confusion_grid(predictions: pd.DataFrame, vocabulary: Sequence[str], title: str,
+                   names: Mapping[str, str] | None = None, columns: int = 2) -> plt.Figure:
+    """One confusion matrix (rows = true, columns = predicted, in the models' class order)
+    per evaluated domain, ``columns`` to a row so that each stays readable at page width;
+    domains under their display names (``reporting.names``)."""
     domains = sorted(predictions["eval_domain"].unique())
-    fig, axes = plt.subplots(1, len(domains), figsize=(3.2 * len(domains), 3.2),
-                             squeeze=False)
-    k = len(vocabulary)
-    for ax, dom in zip(axes[0], domains, strict=True):
-        p = predictions[predictions["eval_domain"] == dom]
-        cm = confusion_matrix(p["label_idx"], p["pred_idx"], labels=list(range(k)))
-        ax.imshow(cm, cmap="Blues")
-        for i in range(k):
-            for j in range(k):
-                if cm[i, j]:
-                    ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6)
-        ax.set_xticks(range(k), list(vocabulary), fontsize=6, rotation=90)
-        ax.set_yticks(range(k), list(vocabulary), fontsize=6)
-        ax.set_xlabel("predicted", fontsize=7)
-        ax.set_ylabel("true", fontsize=7)
-        acc = float((p["label_idx"] == p["pred_idx"]).mean()) if len(p) else float("nan")
-        ax.set_title(f"{dom} ({acc:.0%})", fontsize=8)
-    fig.suptitle(title, fontsize=9)
+    cols = max(1, min(columns, len(domains)))
+    rows = -(-len(domains) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.4 * rows), squeeze=False)
+    for ax in axes.flat[len(domains):]:
+        ax.set_axis_off()
+    for ax, dom in zip(axes.flat, domains, strict=False):
+        _confusion(ax, predictions[predictions["eval_domain"] == dom], vocabulary,
+                   (names or {}).get(dom, dom))
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _confusion(ax: plt.Axes, p: pd.DataFrame, vocabulary: Sequence[str], name: str) -> None:
+    k = len(vocabulary)
+    cm = confusion_matrix(p["label_idx"], p["pred_idx"], labels=list(range(k)))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                dark = cm[i, j] > cm.max() / 2
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=9,
+                        color="white" if dark else "black")
+    ax.set_xticks(range(k), list(vocabulary), fontsize=9, rotation=45, ha="right")
+    ax.set_yticks(range(k), list(vocabulary), fontsize=9)
+    ax.set_xlabel("predicted", fontsize=9)
+    ax.set_ylabel("true", fontsize=9)
+    acc = float((p["label_idx"] == p["pred_idx"]).mean()) if len(p) else float("nan")
+    ax.set_title(f"{name} ({acc:.0%} of {len(p)})", fontsize=10)
 
 
 def translation_grid(rows: Sequence[tuple[str, str, np.ndarray, np.ndarray]],

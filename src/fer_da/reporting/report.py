@@ -52,9 +52,19 @@ def _md_block(block: Block) -> str:
     return block
 
 
+def html_table(frame: pd.DataFrame) -> str:
+    """A table whose named index is its first column (pandas would give the index's name a
+    header row of its own), in a box that scrolls sideways rather than leave the page."""
+    named = any(n is not None for n in frame.index.names)
+    shown = frame.reset_index() if named else frame.copy()
+    shown.columns.name = None  # (a pivot's column name would take a column of its own)
+    return ("<div class='table'>" + shown.to_html(na_rep="", index=not named, border=0)
+            + "</div>")
+
+
 def _html_block(block: Block) -> str:
     if isinstance(block, pd.DataFrame):
-        return block.to_html(na_rep="")
+        return html_table(block)
     if isinstance(block, Image):
         head = f"<h3>{html.escape(block.title)}</h3>" if block.title else ""
         return f'{head}<img src="{block.src}" width="{block.width}">'
@@ -77,8 +87,10 @@ def to_html(title: str, intro: str, sections: Sequence[Section]) -> str:
                      + "".join(_html_block(b) for b in s.blocks))
     return ("<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px}"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:0 1em}"
+            "div.table{overflow-x:auto;margin:0.5em 0}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}"
+            "th{background:#f4f4f4}td{overflow-wrap:break-word}img{max-width:100%;height:auto}"
             "</style></head><body>" + "".join(parts) + "</body></html>")
 
 

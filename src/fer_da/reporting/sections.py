@@ -28,7 +28,10 @@ def intro(training: Mapping[str, Any], metric: str, reference: bool) -> str:
 def provenance(table: pd.DataFrame) -> list[Section]:
     note = ("Every number below traces back to one of these (a cell marked [P2] comes from "
             "P2; unmarked tables hold one provenance only):")
-    return [Section("Provenance", [note, table.set_index("provenance")])]
+    fields = table.set_index("provenance").T  # a column per provenance: fits the page
+    fields.index.name = "field"
+    fields.columns.name = None
+    return [Section("Provenance", [note, fields])]
 
 
 def _named(values: pd.Series, names: Mapping[str, str]) -> pd.Series:
@@ -203,8 +206,8 @@ def figures(tsne: list[str], confusion: list[str], ran: frozenset[str] = frozens
         blocks.append(Image("figures/hagan_translation.png",
                             title="HA-GAN: faces and the characters drawn for them"))
     for group, names in (("tsne", tsne), ("confusion", confusion)):
-        blocks += [Image(f"figures/{group}/{name}", 700, figure_title(group, name))
-                   for name in names]
+        blocks += [Image(f"figures/{group}/{name}", 700 if group == "tsne" else 900,
+                         figure_title(group, name)) for name in names]
     return [Section("Figures", blocks)]
 
 

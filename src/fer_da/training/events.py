@@ -1,7 +1,9 @@
-"""Progress of a training run as events: the loop publishes each epoch's record, whoever
-subscribed reads it (the tracking hook logs it to MLflow while the run still trains). The
-loop knows no subscriber and a subscriber knows no loop (in the manner of Lightning's
-loggers); a subscriber that fails is logged and left out, never stops the training."""
+"""Progress of a training run as events: the loop publishes when a run starts (how many of
+its epochs a checkpoint already holds) and each epoch's record; whoever subscribed reads
+them (the tracking hook logs epochs to MLflow while the run still trains, the job's
+progress counts them). The loop knows no subscriber and a subscriber knows no loop (in the
+manner of Lightning's loggers); a subscriber that fails is logged and left out, never
+stops the training."""
 
 from __future__ import annotations
 
@@ -11,30 +13,42 @@ from contextlib import contextmanager
 from typing import Any
 
 logger = logging.getLogger(__name__)
-Subscriber = Callable[[str, dict[str, Any]], None]  # (run id, the epoch's record)
-_subscribers: list[Subscriber] = []
+EPOCH, START = "epoch", "start"  # the topics: an epoch's record; {"done", "epochs"} of a run
+Subscriber = Callable[[str, dict[str, Any]], None]  # (run id, the payload)
+_subscribers: dict[str, list[Subscriber]] = {EPOCH: [], START: []}
 
 
 @contextmanager
-def subscribed(subscriber: Subscriber) -> Iterator[None]:
-    """Receive every epoch record published while the block runs."""
-    _subscribers.append(subscriber)
+def subscribed(subscriber: Subscriber, topic: str = EPOCH) -> Iterator[None]:
+    """Receive every event of ``topic`` published while the block runs."""
+    stop = subscribe(subscriber, topic)
     try:
         yield
     finally:
-        _subscribers.remove(subscriber)
+        stop()
 
 
-def subscribe(subscriber: Subscriber) -> Callable[[], None]:
-    """Receive every epoch record from now on; returns the function that stops it."""
-    _subscribers.append(subscriber)
-    return lambda: _subscribers.remove(subscriber) if subscriber in _subscribers else None
+def subscribe(subscriber: Subscriber, topic: str = EPOCH) -> Callable[[], None]:
+    """Receive every event of ``topic`` from now on; returns the function that stops it."""
+    listeners = _subscribers[topic]
+    listeners.append(subscriber)
+    return lambda: listeners.remove(subscriber) if subscriber in listeners else None
+
+
+def publish(topic: str, run_id: str, payload: dict[str, Any]) -> None:
+    for subscriber in list(_subscribers[topic]):
+        try:
+            subscriber(run_id, payload)
+        except Exception as exc:  # noqa: BLE001 - a tracker's failure never stops a run
+            logger.warning("%s: an %s subscriber failed (%s: %s); training goes on",
+                           run_id, topic, type(exc).__name__, exc)
 
 
 def publish_epoch(run_id: str, record: dict[str, Any]) -> None:
-    for subscriber in list(_subscribers):
-        try:
-            subscriber(run_id, record)
-        except Exception as exc:  # noqa: BLE001 - a tracker's failure never stops a run
-            logger.warning("%s: an epoch subscriber failed (%s: %s); training goes on",
-                           run_id, type(exc).__name__, exc)
+    publish(EPOCH, run_id, record)
+
+
+def publish_start(run_id: str, done: int, epochs: int) -> None:
+    """A run starts (``done`` of its ``epochs`` restored from a checkpoint: all of them
+    when an identical run finished before)."""
+    publish(START, run_id, {"done": done, "epochs": epochs})

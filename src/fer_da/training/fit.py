@@ -16,7 +16,7 @@ import torch
 
 from fer_da.training.checkpoints import CheckpointStore
 from fer_da.training.distributed import Ranks, all_reduce_sum, barrier
-from fer_da.training.events import publish_epoch
+from fer_da.training.events import publish_epoch, publish_start
 
 logger = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -45,16 +45,18 @@ class Fit:
                 resume: bool) -> None:
         """Continue after the last saved epoch of a checkpoint with this fingerprint."""
         saved = self.store.load(self.run_id, self.fingerprint) if self.store and resume else None
-        if not saved:
-            if self.snapshots and self.store and self.ranks.main:
-                self.store.start_epochs(self.run_id, snapshot_identity(self.provenance))
-            return
-        model.load_state_dict(saved["model"])
-        for name, optimiser in optimisers.items():
-            optimiser.load_state_dict(saved[name])
-        self.start, self.history = int(saved["epoch"]), list(saved["history"])
-        self.best = dict(saved.get("best") or self.best)
-        logger.info("%s: resuming after epoch %d of %d", self.run_id, self.start, self.epochs)
+        if saved:
+            model.load_state_dict(saved["model"])
+            for name, optimiser in optimisers.items():
+                optimiser.load_state_dict(saved[name])
+            self.start, self.history = int(saved["epoch"]), list(saved["history"])
+            self.best = dict(saved.get("best") or self.best)
+            logger.info("%s: resuming after epoch %d of %d", self.run_id, self.start,
+                        self.epochs)
+        elif self.snapshots and self.store and self.ranks.main:
+            self.store.start_epochs(self.run_id, snapshot_identity(self.provenance))
+        if self.ranks.main:
+            publish_start(self.run_id, self.start, self.epochs)
 
     def seed_epoch(self, epoch: int, gen: torch.Generator) -> None:
         """Augmentation (``gen``) and dropout (torch's global generators) as functions of

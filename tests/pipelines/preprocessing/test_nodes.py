@@ -108,6 +108,8 @@ def test_preprocessing_routes_every_bad_case_and_caches_detection(tree):
     shown = [t.get_text() for t in sheet.axes[0].get_xticklabels()]
     from fer_da.labels import CANONICAL_LABELS
     assert shown == [c for c in CANONICAL_LABELS if c in shown]  # the models' class order
+    named = contact_sheet(faces, {"names": {"lab": "Lab webcam"}})
+    assert [t.get_text() for t in named.axes[0].get_yticklabels()] == ["Lab webcam"]
 
 
 class _Killed(BaseException):

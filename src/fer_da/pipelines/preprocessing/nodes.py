@@ -63,8 +63,10 @@ def normalise_faces(
                          list(vocabulary(labels)), seeds, previous)
 
 
-def contact_sheet(face_sets: dict[str, FaceSet], per_label: int = 2) -> Figure:
-    """A grid of crops: one row per domain, ``per_label`` columns per expression."""
+def contact_sheet(face_sets: dict[str, FaceSet], reporting: dict[str, Any] | None = None,
+                  per_label: int = 2) -> Figure:
+    """A grid of crops: one row per domain (under its ``reporting.names`` display name),
+    ``per_label`` columns per expression."""
     from fer_da.preprocess.sheet import contact_sheet as sheet
 
-    return sheet(face_sets, per_label)
+    return sheet(face_sets, per_label, (reporting or {}).get("names") or {})

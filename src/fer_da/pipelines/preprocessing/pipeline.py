@@ -27,5 +27,6 @@ def create_pipeline(**kwargs) -> Pipeline:
              name="normalise_faces", tags=[tags.PROTOCOL]),
         node(require_faces, inputs="normalised_faces", outputs="face_sets",
              name="require_faces"),
-        node(contact_sheet, inputs="face_sets", outputs="contact_sheet", name="contact_sheet"),
+        node(contact_sheet, inputs=["face_sets", "params:reporting"], outputs="contact_sheet",
+             name="contact_sheet"),
     ])

@@ -5,6 +5,7 @@ methods/registry.py); a setup that did not run arrives as an empty table."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pandas as pd
@@ -118,6 +119,7 @@ def tsne_figures(labels: dict[str, Any], reporting: dict[str, Any],
     chosen = [f[f["run_id"] == f["run_id"].min()] if setup == "finetune" and len(f) else f
               for setup, f in predictions.items() if len(f) and "run_id" in f.columns]
     cap = int(reporting.get("tsne_max_points", 2000))
+    shown = reporting.get("names") or {}
     figures = {}
     for preds in _ran(*chosen):
         cols = _feature_columns(preds)
@@ -125,8 +127,9 @@ def tsne_figures(labels: dict[str, Any], reporting: dict[str, Any],
             p = group.sample(cap, random_state=0) if len(group) > cap else group
             names = [classes[i] for i in p["label_idx"]]
             figures[figure_name("tsne", run_id)] = tsne_figure(
-                p[cols].to_numpy(), names, p["eval_domain"].tolist(), f"t-SNE: {run_id}")
-    return figures, sorted(figures)
+                p[cols].to_numpy(), names, [shown.get(d, d) for d in p["eval_domain"]],
+                f"t-SNE: {run_id}", classes=classes)
+    return figures, sorted(figures, key=run_order)
 
 
 def dann_loss_figure(history: pd.DataFrame) -> Figure:
@@ -136,17 +139,22 @@ def dann_loss_figure(history: pd.DataFrame) -> Figure:
     return loss_curves(history)
 
 
-def confusion_figures(labels: dict[str, Any], **predictions: pd.DataFrame
-                      ) -> tuple[dict[str, Figure], list[str]]:
+def confusion_figures(labels: dict[str, Any], reporting: dict[str, Any],
+                      **predictions: pd.DataFrame) -> tuple[dict[str, Figure], list[str]]:
     """A confusion matrix per model and evaluated domain (figures and their names)."""
     from fer_da.reporting.figures import confusion_grid
 
-    classes = vocabulary(labels)
+    classes, shown = vocabulary(labels), reporting.get("names") or {}
     out = {}
     for preds in _ran(*predictions.values()):
         for run_id, p in preds.groupby("run_id", sort=True):
-            out[figure_name("confusion", run_id)] = confusion_grid(p, classes, run_id)
-    return out, sorted(out)
+            out[figure_name("confusion", run_id)] = confusion_grid(p, classes, run_id, shown)
+    return out, sorted(out, key=run_order)
+
+
+def run_order(name: str) -> list[Any]:
+    """Names in natural order: clamp1, clamp3, clamp3000 (not clamp1, clamp3000, clamp3)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def render_report(reporting: dict[str, Any], training: dict[str, Any],

@@ -67,6 +67,7 @@ def create_pipeline(**kwargs) -> Pipeline:
              outputs=["validator_picks", "validator_summary", "sweep_choice"],
              name="study_selection"),
         node(confusion_figures, inputs={"labels": "params:labels",
+                                        "reporting": "params:reporting",
                                         **_by_setup("predictions", tabled)},
              outputs=["confusion_figures", "confusion_figure_names"],
              name="confusion_figures", tags=[tags.CONFUSION]),
