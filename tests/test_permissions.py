@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import stat
 
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
 from fer_da.datasets.atomic import atomic_dir, atomic_file
 from fer_da.training.checkpoints import CheckpointStore
@@ -30,5 +32,13 @@ def test_atomic_outputs_have_the_mode_of_the_umask(tmp_path, umask):
         (tmp / "m.safetensors").write_bytes(b"x")
     assert _mode(tmp_path / "models") == 0o777 & ~umask
     assert _mode(tmp_path / "models" / "m.safetensors") == 0o666 & ~umask
+    with atomic_dir(tmp_path / "faces") as tmp:  # safetensors writes 0600 files itself
+        save_file({"images": np.zeros((2, 4, 4), np.uint8)}, str(tmp / "kdef.safetensors"))
+        (tmp / "sub").mkdir(mode=0o700)
+    assert _mode(tmp_path / "faces" / "kdef.safetensors") == 0o666 & ~umask
+    assert _mode(tmp_path / "faces" / "sub") == 0o777 & ~umask
+    with atomic_file(tmp_path / "serving.safetensors") as tmp:
+        save_file({"w": np.zeros(3, np.float32)}, str(tmp))
+    assert _mode(tmp_path / "serving.safetensors") == 0o666 & ~umask
     CheckpointStore(tmp_path / "ck").save("dann/r/seed0", {"epoch": 1})
     assert _mode(CheckpointStore(tmp_path / "ck").path("dann/r/seed0")) == 0o666 & ~umask

@@ -22,3 +22,16 @@ def current_umask() -> int:
 def as_if_created(path: str | Path, directory: bool = False) -> None:
     """Give ``path`` the mode ``open``/``mkdir`` would have: 0666 / 0777 less the umask."""
     os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
+def tree_as_if_created(root: str | Path) -> None:
+    """``as_if_created`` for ``root`` and everything under it: a library may write through
+    a temporary file of its own and rename it (safetensors 0.8 leaves 0600 files)."""
+    root = Path(root)
+    if root.is_dir():
+        for folder, dirs, files in os.walk(root):
+            for name in dirs:
+                as_if_created(Path(folder) / name, directory=True)
+            for name in files:
+                as_if_created(Path(folder) / name)
+    as_if_created(root, directory=root.is_dir())

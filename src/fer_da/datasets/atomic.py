@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kedro.io import DatasetError
 
-from fer_da.permissions import as_if_created
+from fer_da.permissions import as_if_created, tree_as_if_created
 
 
 @contextmanager
@@ -38,6 +38,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        tree_as_if_created(tmp)  # whatever the writer did to the file's mode
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -64,6 +65,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     old = tmp.with_name(tmp.name[:-len(".tmp")] + ".old")
     try:
         yield tmp
+        tree_as_if_created(tmp)
         if path.exists():
             os.replace(path, old)
         os.replace(tmp, path)

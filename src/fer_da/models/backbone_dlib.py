@@ -252,10 +252,13 @@ def converted_file(dat: Path) -> Path:
         return out
     from safetensors.torch import save_file
 
+    from fer_da.permissions import as_if_created
+
     state = state_from_records(read_records(dat), str(dat))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     save_file(state, str(tmp), metadata={"source": str(dat), "sha256_16": digest})
+    as_if_created(tmp)  # safetensors writes 0600 whatever the umask
     tmp.replace(out)
     logger.info("converted %s (sha256 %s…) to %s", dat, digest, out)
     return out
