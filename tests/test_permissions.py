@@ -42,3 +42,15 @@ def test_atomic_outputs_have_the_mode_of_the_umask(tmp_path, umask):
     assert _mode(tmp_path / "serving.safetensors") == 0o666 & ~umask
     CheckpointStore(tmp_path / "ck").save("dann/r/seed0", {"epoch": 1})
     assert _mode(CheckpointStore(tmp_path / "ck").path("dann/r/seed0")) == 0o666 & ~umask
+
+
+def test_links_inside_an_atomic_folder_are_neither_followed_nor_changed(tmp_path, umask):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    os.chmod(outside, 0o600)
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "link").symlink_to(outside)
+        (tmp / "dangling").symlink_to(tmp_path / "gone")
+        (tmp / "f.txt").write_text("y")
+    assert _mode(outside) == 0o600
+    assert _mode(tmp_path / "out" / "f.txt") == 0o666 & ~umask

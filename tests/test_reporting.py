@@ -452,13 +452,24 @@ def test_html_tables_fit_the_page_and_the_provenance_has_a_column_per_id():
     assert html.startswith("<div class='table'>")  # scrolls sideways, never leaves the page
     assert "<th>field</th>" in html and html.count("<tr") == 4  # no header row of its own
     assert "<th>P1</th>" in html and "<td>faceset_version</td>" in html
+    wide = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples(
+        [("CK", "acc"), ("CK", "bal")], names=["domain", "metric"]),
+        index=pd.Index(["dann"], name="run"))
+    assert "<th></th>" not in html_table(wide)  # no header column of the levels' names
+    assert "<th>CK acc</th>" in html_table(wide)
+    clash = pd.DataFrame({"run": ["x"]}, index=pd.Index(["dann"], name="run"))
+    assert html_table(clash).count("<th>run</th>") == 2  # an index named as a column
 
 
 def test_figures_of_runs_come_in_natural_order():
     from fer_da.pipelines.reporting.nodes import run_order
 
     names = ["confusion_dann_clamp3000_seed0.png", "confusion_dann_clamp3_seed0.png",
-             "confusion_dann_clamp1_seed10.png", "confusion_dann_clamp1_seed2.png"]
+             "confusion_dann_clamp1_seed10.png", "confusion_dann_clamp1_seed2.png",
+             "confusion_dann_clamp0.5_seed0.png", "confusion_dann_clamp0.25_seed0.png",
+             "confusion_dann_erm_mixed_seed0.png"]
     assert sorted(names, key=run_order) == [
+        "confusion_dann_clamp0.25_seed0.png", "confusion_dann_clamp0.5_seed0.png",
         "confusion_dann_clamp1_seed2.png", "confusion_dann_clamp1_seed10.png",
-        "confusion_dann_clamp3_seed0.png", "confusion_dann_clamp3000_seed0.png"]
+        "confusion_dann_clamp3_seed0.png", "confusion_dann_clamp3000_seed0.png",
+        "confusion_dann_erm_mixed_seed0.png"]

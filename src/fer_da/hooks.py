@@ -340,6 +340,7 @@ class JobProgressHook:
         self._stops: list[Any] = []
         self._bar: Any = None
         self._logged = 0.0
+        self._since: dict[str, float] = {}  # run id -> time of its last event
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any,
@@ -364,17 +365,24 @@ class JobProgressHook:
         self._logged = time.monotonic()
 
     def _started(self, run_id: str, event: dict[str, Any]) -> None:
+        self._since[run_id] = time.monotonic()
         self._progress.start(run_id, int(event["done"]), int(event["epochs"]))
         self._show(run_id)
 
     def _epoch(self, run_id: str, record: dict[str, Any]) -> None:
-        self._progress.epoch(run_id, int(record["epoch"]), float(record["seconds"]))
+        """An epoch is priced at the wall time since its run's last event (its scoring,
+        validators and checkpoint included), not at the record's training seconds."""
+        now = time.monotonic()
+        seconds = now - self._since.get(run_id, now - float(record["seconds"]))
+        self._since[run_id] = now
+        self._progress.epoch(run_id, int(record["epoch"]), seconds)
         self._show(run_id)
 
     def _show(self, run_id: str) -> None:
         job = self._progress
+        self._bar.total = job.total  # a run the plan did not foresee
         self._bar.update(job.finished - self._bar.n)
-        run_over = job.done.get(run_id, 0) >= job.planned[run_id]
+        run_over = job.done.get(run_id, 0) >= job.planned.get(run_id, 0)
         if job.trained and (run_over or time.monotonic() - self._logged >= self.every_s):
             logger.info("%s", job.line())
             self._logged = time.monotonic()
@@ -394,7 +402,7 @@ class JobProgressHook:
             stop()
         if self._bar is not None:
             self._bar.close()
-        self._stops, self._bar, self._progress = [], None, None
+        self._stops, self._bar, self._progress, self._since = [], None, None, {}
 
 
 class DistributedOutputsHook:
@@ -473,5 +481,9 @@ def _last_mlflow_run() -> tuple[str, str, str] | None:
         return None
     import mlflow
 
-    run = mlflow.last_active_run()
+    try:
+        run = mlflow.last_active_run()
+    except Exception as exc:  # noqa: BLE001 - a store that cannot answer: no link, no failure
+        logger.debug("no MLflow link: %s", exc)
+        return None
     return (mlflow.get_tracking_uri(), run.info.experiment_id, run.info.run_id) if run else None

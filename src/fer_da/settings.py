@@ -16,7 +16,9 @@ from fer_da.lazy_plugins import LazyMlflowHook, install_cli_stand_in
 install_cli_stand_in()
 # pluggy calls the last registered first: the configuration is checked before MLflow opens,
 # and the run's summary comes after MLflow has logged its model (its lines end the output)
-HOOKS = (RunSummaryHook(), LazyMlflowHook(), TrainingTrackingHooks(), JobProgressHook(),
+# (the job's progress subscribes after MLflow has opened: a tracking store that fails to
+# open leaves no subscription behind)
+HOOKS = (RunSummaryHook(), JobProgressHook(), LazyMlflowHook(), TrainingTrackingHooks(),
          DistributedOutputsHook(), PreflightHook())
 
 CONFIG_LOADER_CLASS = LabConfigLoader

@@ -22,7 +22,7 @@ def plain_config_errors(previous: Callable[..., Any] | None = None) -> Callable[
     """An ``excepthook`` that prints a ``ConfigError`` that ended the process as its message
     alone (it names the key: a traceback adds nothing a user can act on), and hands every
     other error to ``previous`` (Kedro's rich traceback). ``FER_DA_TRACEBACK=1`` keeps the
-    traceback."""
+    traceback. It writes to stderr as any ``excepthook`` does: logging may be gone by then."""
     previous = previous or sys.excepthook
 
     def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:

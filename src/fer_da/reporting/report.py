@@ -56,7 +56,9 @@ def html_table(frame: pd.DataFrame) -> str:
     """A table whose named index is its first column (pandas would give the index's name a
     header row of its own), in a box that scrolls sideways rather than leave the page."""
     named = any(n is not None for n in frame.index.names)
-    shown = frame.reset_index() if named else frame.copy()
+    shown = frame.reset_index(allow_duplicates=True) if named else frame.copy()
+    if shown.columns.nlevels > 1:  # one header row: ("CK", "acc") as "CK acc"
+        shown.columns = [" ".join(str(p) for p in c if str(p)) for c in shown.columns]
     shown.columns.name = None  # (a pivot's column name would take a column of its own)
     return ("<div class='table'>" + shown.to_html(na_rep="", index=not named, border=0)
             + "</div>")

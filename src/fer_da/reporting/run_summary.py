@@ -57,8 +57,8 @@ def mlflow_line(tracking_uri: str, experiment_id: str, run_id: str,
                 port: int = 5000) -> str:
     """Where the run is in MLflow: a link that opens its experiment's training runs (MLflow
     3's UI opens on its GenAI pages unless the link asks for ``machine_learning``); for a
-    local store, the command that serves it first (``kedro mlflow ui``, port of
-    conf/base/mlflow.yml)."""
+    local store, the command that serves it first (``kedro mlflow ui`` on
+    conf/base/mlflow.yml's ``ui.port``, 5000; an env that changes it passes its own)."""
     served = tracking_uri.startswith(("http://", "https://"))
     base = tracking_uri.rstrip("/") if served else f"http://127.0.0.1:{port}"
     link = (f"{base}/#/experiments/{experiment_id}/runs/{run_id}"

@@ -152,9 +152,14 @@ def confusion_figures(labels: dict[str, Any], reporting: dict[str, Any],
     return out, sorted(out, key=run_order)
 
 
+NUMBER = re.compile(r"(\d+(?:[.p]\d+)?(?:e-?\d+)?)")
+
+
 def run_order(name: str) -> list[Any]:
-    """Names in natural order: clamp1, clamp3, clamp3000 (not clamp1, clamp3000, clamp3)."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    """Names in natural order: clamp1, clamp3, clamp3000 (not clamp1, clamp3000, clamp3);
+    clamp0.05 before clamp0.1 (``p`` for a point, as in file names)."""
+    return [(0, float(p.replace("p", "."))) if i % 2 else (1, p)
+            for i, p in enumerate(NUMBER.split(name))]
 
 
 def render_report(reporting: dict[str, Any], training: dict[str, Any],
