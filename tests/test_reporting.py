@@ -468,6 +468,10 @@ def test_figures_of_runs_come_in_natural_order():
              "confusion_dann_clamp1_seed10.png", "confusion_dann_clamp1_seed2.png",
              "confusion_dann_clamp0.5_seed0.png", "confusion_dann_clamp0.25_seed0.png",
              "confusion_dann_erm_mixed_seed0.png"]
+    unions = ["confusion_joint_kdef+ckplus+jaffe+tfeid_seed0.png",
+              "confusion_joint_kdef+ckplus+jaffe_seed0.png",
+              "confusion_joint_kdef+ckplus_seed0.png"]
+    assert sorted(unions, key=run_order) == unions[::-1]  # Table I's growing unions
     assert sorted(names, key=run_order) == [
         "confusion_dann_clamp0.25_seed0.png", "confusion_dann_clamp0.5_seed0.png",
         "confusion_dann_clamp1_seed2.png", "confusion_dann_clamp1_seed10.png",

@@ -156,10 +156,12 @@ NUMBER = re.compile(r"(\d+(?:[.p]\d+)?(?:e-?\d+)?)")
 
 
 def run_order(name: str) -> list[Any]:
-    """Names in natural order: clamp1, clamp3, clamp3000 (not clamp1, clamp3000, clamp3);
-    clamp0.05 before clamp0.1 (``p`` for a point, as in file names)."""
-    return [(0, float(p.replace("p", "."))) if i % 2 else (1, p)
-            for i, p in enumerate(NUMBER.split(name))]
+    """Names in natural order, part by part (``_``, ``/``): clamp1, clamp3, clamp3000 (not
+    clamp1, clamp3000, clamp3); clamp0.05 before clamp0.1 (``p`` for a point, as in file
+    names); a union before the larger ones that extend it (kdef+ckplus, then
+    kdef+ckplus+jaffe)."""
+    return [[(0, float(p.replace("p", "."))) if i % 2 else (1, p)
+             for i, p in enumerate(NUMBER.split(part))] for part in re.split(r"[_/]", name)]
 
 
 def render_report(reporting: dict[str, Any], training: dict[str, Any],
