@@ -319,6 +319,7 @@ def test_hagan_setup_runs_end_to_end(tmp_path):
             "params:training": {**TRAINING, "tap_dim": 8, "hidden": 8},
             "params:labels": {"keep_contempt": False}, "params:evaluation": {"splits": ["val"]},
             "params:preprocessing": {"image_size": 48}, "params:inference": {}, "params:job": {},
+            "params:reporting": {"names": {"src": "Source set"}},
             "params:hagan.setup": {"kind": "hagan", "options": {"characters": 2}},
             "params:hagan.characters": {"count": 2, "per_expression": 3},
             "params:baseline.setup": {"kind": "baseline"},
@@ -337,8 +338,11 @@ def test_hagan_setup_runs_end_to_end(tmp_path):
     history = catalog["hagan.history"].load()
     assert len(history) == 2 and history["d_expression_acc"].between(0, 1).all()
     figure = catalog["hagan.translation_figure"].load()
-    # one row per (domain, expression) of the evaluated split: 2 domains x 7 classes
-    assert isinstance(figure, plt.Figure) and len(figure.axes) == 14
+    # one row per (domain, expression) of the evaluated split: 2 domains x 7 classes,
+    # each named by the domain's display name
+    rows = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert isinstance(figure, plt.Figure) and len(rows) == 14
+    assert rows[0].startswith("Source set · ") and rows[-1].startswith("tgt · ")
     plt.close(figure)
     figure = catalog["hagan.character_figure"].load()  # one row per class
     assert isinstance(figure, plt.Figure) and len(figure.axes) == 7

@@ -114,17 +114,22 @@ def translation_grid(rows: Sequence[tuple[str, str, np.ndarray, np.ndarray]],
     left half of each cell and the generated character on the right. ``rows``: (domain,
     expression, humans (n, S, S), characters (n, S, S)) with the same n per row."""
     n = max((len(h) for _, _, h, _ in rows), default=1)
-    fig, axes = plt.subplots(max(1, len(rows)), 1, figsize=(1.6 * n, 0.9 * max(1, len(rows))),
-                             squeeze=False)
-    for ax, (domain, expression, humans, chars) in zip(axes[:, 0], rows, strict=False):
-        pairs = [np.concatenate([h, c], axis=1) for h, c in zip(humans, chars, strict=True)]
-        ax.imshow(np.concatenate(pairs, axis=1) if pairs else np.zeros((8, 8)), cmap="gray",
-                  vmin=0, vmax=255)
-        ax.set_ylabel(f"{domain}\n{expression}", fontsize=6, rotation=0, ha="right",
-                      va="center")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title, fontsize=8)
+    side = max((h.shape[1] for _, _, h, _ in rows if len(h)), default=8)
+    cell = side + max(2, side // 16)  # a white gutter between rows
+    mosaic = np.full((max(1, len(rows)) * cell, 2 * n * side), 255, np.uint8)
+    for r, (_, _, humans, chars) in enumerate(rows):
+        for i, (h, c) in enumerate(zip(humans, chars, strict=True)):
+            mosaic[r * cell: r * cell + side, 2 * i * side: 2 * (i + 1) * side] = (
+                np.concatenate([h, c], axis=1))
+    fig, ax = plt.subplots(figsize=(1.1 * n + 1.6, 0.55 * max(1, len(rows)) + 0.6))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_yticks([r * cell + side / 2 for r in range(len(rows))],
+                  [f"{domain} · {expression}" for domain, expression, _, _ in rows], fontsize=8)
+    ax.set_xticks([])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -11,9 +11,10 @@ from fer_da.pipelines._types import Figure, TrainedModel
 
 def translation_figure(models: dict[str, TrainedModel], face_sets: dict[str, FaceSet],
                        labels: dict[str, Any], evaluation: dict[str, Any],
-                       per_cell: int = 4) -> Figure:
-    """For the first model (lowest run id): up to ``per_cell`` faces of every domain and
-    expression from the first evaluated split, each beside the character G draws for it."""
+                       reporting: dict[str, Any] | None = None, per_cell: int = 4) -> Figure:
+    """For the first model (lowest run id): up to ``per_cell`` faces of every domain (under
+    its ``reporting.names`` display name) and expression from the first evaluated split,
+    each beside the character G draws for it."""
     from fer_da.reporting.figures import translation_grid
     from fer_da.training.evaluate import load_model, translate
 
@@ -26,7 +27,8 @@ def translation_figure(models: dict[str, TrainedModel], face_sets: dict[str, Fac
         for k, name in enumerate(vocabulary(labels)):
             faces = test.images[test.table["label_idx"].to_numpy() == k][:per_cell]
             if len(faces):
-                rows.append((domain, name, faces, translate(model, faces)))
+                shown = ((reporting or {}).get("names") or {}).get(domain, domain)
+                rows.append((shown, name, faces, translate(model, faces)))
     return translation_grid(rows, f"HA-GAN translation: {run_id} (left: human, right: G)")
 
 

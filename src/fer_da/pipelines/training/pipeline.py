@@ -59,15 +59,17 @@ def setup_pipeline(setup: str, init_from: str | None = None,
     if with_characters:  # the translation figure of the human faces into the character
         extra = pipeline([node(translation_figure, inputs=["models", "face_sets",
                                                            "params:labels",
-                                                           "params:evaluation"],
+                                                           "params:evaluation",
+                                                           "params:reporting"],
                                outputs="translation_figure", name="translation_figure",
                                tags=[tags.TRANSLATION]),
                           node(character_figure, inputs=["characters", "params:labels"],
                                outputs="character_figure", name="character_figure")])
     return pipeline(training_template(bool(init_from), with_autoencoder, with_characters)
                     + evaluation_template() + serve_node() + extra, namespace=setup,
-                    inputs=inputs,
-                    parameters=SHARED_PARAMS)
+                    inputs=inputs,  # the translation figure names domains as the report does
+                    parameters=SHARED_PARAMS | ({"params:reporting"} if with_characters
+                                                else set()))
 
 
 def plain_setup_pipelines() -> dict[str, Pipeline]:
